@@ -1,0 +1,25 @@
+//! edgebench-core: everything between an ONNX file and a measured result, with no printing.
+//!
+//! Data flow: [`model::Model`] (intake and validation) -> [`inspect`] (counts) ->
+//! [`engine::Engine::prepare`] -> [`measure::measure`] (warm-up and sampling) ->
+//! [`stats::Summary`] -> [`schema`] (the versioned result document).
+
+pub mod bench;
+pub mod engine;
+pub mod error;
+pub mod gate;
+pub mod host;
+pub mod inputs;
+pub mod inspect;
+pub mod measure;
+pub mod model;
+pub mod schema;
+pub mod stats;
+pub mod tensor;
+pub mod testmodel;
+pub mod tract_support;
+
+pub use error::Error;
+
+/// Version of the JSON result schema written by every export. Bump it on any breaking change.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,321 @@
+//! The measurement loop: first run, warm-up by time, then sampling until the 95% confidence
+//! interval of the median is narrow enough or a limit is reached. The timed region holds
+//! only `run` and `synchronize`: samples go into a buffer allocated before sampling starts,
+//! and the stopping rule is evaluated between samples.
+
+use crate::engine::Session;
+use crate::error::Result;
+use crate::stats::order_statistic_median_ci;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// Warm-up and sampling controls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureOptions {
+    /// Warm up for at least this long...
+    pub warmup_s: f64,
+    /// ...and at least this many runs (the first run counts).
+    pub min_warmup_runs: usize,
+    /// Never stop sampling before this many samples (unless `max_time_s` is spent).
+    pub min_samples: usize,
+    /// Never take more than this many samples.
+    pub max_samples: usize,
+    /// Stop sampling after this long even if the target was not reached.
+    pub max_time_s: f64,
+    /// Target half-width of the 95% CI of the median, relative to the median (0.01 = 1%).
+    pub target_rel_ci: f64,
+}
+
+impl Default for MeasureOptions {
+    /// Chosen so that a 10 ms model finishes in a few seconds and a 1 s model in under a
+    /// minute: 1 s warm-up, at least 10 samples, at most 20 s of sampling.
+    fn default() -> Self {
+        MeasureOptions {
+            warmup_s: 1.0,
+            min_warmup_runs: 3,
+            min_samples: 10,
+            max_samples: 10_000,
+            max_time_s: 20.0,
+            target_rel_ci: 0.01,
+        }
+    }
+}
+
+/// Why sampling stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    TargetReached,
+    TimeLimit,
+    SampleLimit,
+}
+
+/// Raw outcome of measuring one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub first_run_ms: f64,
+    /// Warm-up runs, the first run included.
+    pub warmup_runs: usize,
+    pub warmup_ms: f64,
+    /// One entry per timed run, in order.
+    pub samples_ms: Vec<f64>,
+    pub stop_reason: StopReason,
+    /// Wall time of the sampling phase, including the harness between samples.
+    pub sampling_ms: f64,
+    /// Cost of reading the clock twice (one sample's timing overhead), in nanoseconds.
+    pub timer_overhead_ns: f64,
+}
+
+/// Progress reported between samples (never from inside the timed region).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress {
+    WarmingUp {
+        runs: usize,
+        elapsed_s: f64,
+    },
+    Sampling {
+        samples: usize,
+        elapsed_s: f64,
+        rel_ci: f64,
+    },
+}
+
+/// A monotonic clock; the real one is [`Instant`], tests use a fake one.
+pub trait Clock {
+    fn now(&self) -> Duration;
+}
+
+/// The system's monotonic clock.
+pub struct SystemClock(Instant);
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock(Instant::now())
+    }
+}
+
+impl Clock for SystemClock {
+    #[inline(always)]
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// Measures a session whose inputs are already set, with the system clock.
+pub fn measure(
+    session: &mut dyn Session,
+    opts: &MeasureOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Measurement> {
+    measure_with_clock(session, opts, &SystemClock::default(), progress)
+}
+
+/// Measures with a given clock (tests drive a fake clock from a fake session).
+pub fn measure_with_clock<C: Clock>(
+    session: &mut dyn Session,
+    opts: &MeasureOptions,
+    clock: &C,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Measurement> {
+    let timer_overhead_ns = timer_overhead(clock);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+
+    // First run, then warm-up by time.
+    let warm_start = clock.now();
+    let t0 = clock.now();
+    session.run()?;
+    session.synchronize()?;
+    let first_run_ms = ms(clock.now() - t0);
+    let mut warmup_runs = 1;
+    let warmup = Duration::from_secs_f64(opts.warmup_s.max(0.0));
+    while warmup_runs < opts.min_warmup_runs || clock.now() - warm_start < warmup {
+        session.run()?;
+        session.synchronize()?;
+        warmup_runs += 1;
+        progress(Progress::WarmingUp {
+            runs: warmup_runs,
+            elapsed_s: (clock.now() - warm_start).as_secs_f64(),
+        });
+    }
+    let warmup_ms = ms(clock.now() - warm_start);
+
+    // Sampling.
+    let max_samples = opts.max_samples.max(1);
+    let max_time = Duration::from_secs_f64(opts.max_time_s.max(0.0));
+    let mut samples: Vec<f64> = Vec::with_capacity(max_samples);
+    let mut scratch: Vec<f64> = Vec::with_capacity(max_samples);
+    let start = clock.now();
+    let mut next_check = 1usize;
+    let stop_reason = loop {
+        let t0 = clock.now();
+        session.run()?;
+        session.synchronize()?;
+        let t1 = clock.now();
+        samples.push(ms(t1 - t0));
+
+        let n = samples.len();
+        if n >= max_samples {
+            break StopReason::SampleLimit;
+        }
+        if t1 - start >= max_time {
+            break StopReason::TimeLimit;
+        }
+        // Evaluate the stopping rule about 20 times per doubling of the sample count, so
+        // its cost stays a small, constant fraction of the loop.
+        if n >= opts.min_samples.max(2) && n >= next_check {
+            next_check = n + (n / 20).max(1);
+            scratch.clear();
+            scratch.extend_from_slice(&samples);
+            scratch.sort_unstable_by(f64::total_cmp);
+            let rel = relative_half_width(&scratch);
+            progress(Progress::Sampling {
+                samples: n,
+                elapsed_s: (t1 - start).as_secs_f64(),
+                rel_ci: rel,
+            });
+            if rel <= opts.target_rel_ci {
+                break StopReason::TargetReached;
+            }
+        }
+    };
+    let sampling_ms = ms(clock.now() - start);
+    Ok(Measurement {
+        first_run_ms,
+        warmup_runs,
+        warmup_ms,
+        samples_ms: samples,
+        stop_reason,
+        sampling_ms,
+        timer_overhead_ns,
+    })
+}
+
+/// Half-width of the order-statistic 95% CI of the median, relative to the median.
+pub fn relative_half_width(sorted: &[f64]) -> f64 {
+    let (lo, hi) = order_statistic_median_ci(sorted);
+    let med = crate::stats::percentile(sorted, 50.0);
+    if med > 0.0 {
+        (hi - lo) / 2.0 / med
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Median cost of two consecutive clock reads, in nanoseconds.
+fn timer_overhead<C: Clock>(clock: &C) -> f64 {
+    let mut v: Vec<f64> = (0..201)
+        .map(|_| {
+            let a = clock.now();
+            let b = clock.now();
+            (b - a).as_secs_f64() * 1e9
+        })
+        .collect();
+    v.sort_unstable_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SessionInfo;
+    use crate::tensor::HostTensor;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// A fake clock advanced only by the fake session.
+    #[derive(Clone, Default)]
+    struct FakeClock(Rc<Cell<Duration>>);
+    impl Clock for FakeClock {
+        fn now(&self) -> Duration {
+            self.0.get()
+        }
+    }
+
+    /// A session whose runs take `durations` in turn (cycling), on the fake clock.
+    struct FakeSession {
+        clock: FakeClock,
+        durations: Vec<Duration>,
+        runs: usize,
+    }
+    impl Session for FakeSession {
+        fn set_inputs(&mut self, _: &[HostTensor]) -> Result<()> {
+            Ok(())
+        }
+        fn run(&mut self) -> Result<()> {
+            let d = self.durations[self.runs % self.durations.len()];
+            self.clock.0.set(self.clock.0.get() + d);
+            self.runs += 1;
+            Ok(())
+        }
+        fn outputs(&mut self) -> Result<Vec<HostTensor>> {
+            Ok(vec![])
+        }
+        fn info(&self) -> SessionInfo {
+            SessionInfo::default()
+        }
+    }
+
+    fn run(durations_ms: &[u64], opts: &MeasureOptions) -> (Measurement, usize) {
+        let clock = FakeClock::default();
+        let mut s = FakeSession {
+            clock: clock.clone(),
+            durations: durations_ms
+                .iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect(),
+            runs: 0,
+        };
+        let m = measure_with_clock(&mut s, opts, &clock, &mut |_| {}).unwrap();
+        (m, s.runs)
+    }
+
+    #[test]
+    fn steady_model_stops_at_target_after_min_samples() {
+        let (m, runs) = run(&[10], &MeasureOptions::default());
+        assert_eq!(m.stop_reason, StopReason::TargetReached);
+        assert_eq!(m.samples_ms.len(), 10);
+        // 1 s of warm-up at 10 ms a run is 100 runs, the first included.
+        assert_eq!(m.warmup_runs, 100);
+        assert_eq!(runs, 110);
+        assert_eq!(m.first_run_ms, 10.0);
+        assert_eq!(m.timer_overhead_ns, 0.0);
+    }
+
+    #[test]
+    fn slow_model_warms_up_min_runs_and_hits_time_limit() {
+        let opts = MeasureOptions {
+            target_rel_ci: 0.0,
+            ..Default::default()
+        };
+        let (m, _) = run(&[1000, 1100, 900], &opts);
+        assert_eq!(m.warmup_runs, 3);
+        assert_eq!(m.stop_reason, StopReason::TimeLimit);
+        // 20 s of sampling at about 1 s a run.
+        assert_eq!(m.samples_ms.len(), 20);
+    }
+
+    #[test]
+    fn noisy_model_samples_until_sample_limit() {
+        let opts = MeasureOptions {
+            max_samples: 50,
+            max_time_s: 1e9,
+            ..Default::default()
+        };
+        let (m, _) = run(&[1, 9, 2, 8, 3, 7, 4, 6, 5, 10, 20], &opts);
+        assert_eq!(m.stop_reason, StopReason::SampleLimit);
+        assert_eq!(m.samples_ms.len(), 50);
+    }
+
+    #[test]
+    fn first_run_is_recorded_on_its_own() {
+        let (m, _) = run(
+            &[50, 10, 10, 10],
+            &MeasureOptions {
+                warmup_s: 0.0,
+                ..Default::default()
+            },
+        );
+        assert_eq!(m.first_run_ms, 50.0);
+        assert_eq!(m.warmup_runs, 3);
+    }
+}
