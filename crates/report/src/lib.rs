@@ -1,1 +1,11 @@
+//! Views of edgebench's result documents: terminal tables, CSV, Markdown, and atomic file
+//! writes. Formatting only: nothing here measures or decides.
 
+pub mod csv_export;
+pub mod fmt;
+pub mod inspect_view;
+pub mod markdown;
+pub mod table;
+pub mod write;
+
+pub use write::write_atomic;

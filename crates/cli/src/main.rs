@@ -1,0 +1,72 @@
+//! The `edgebench` binary: argument parsing, rendering and exit codes. Measurement and
+//! analysis live in the library crates; this crate only wires them and prints.
+//!
+//! Exit codes: 0 success, 1 a gate failed (accuracy), 2 bad usage or bad input.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd_bench;
+mod cmd_engines;
+mod cmd_inspect;
+mod source;
+
+/// How fast does this model run on this device, before and after optimization, and is it
+/// fast enough for real time?
+#[derive(Debug, Parser)]
+#[command(name = "edgebench", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("EDGEBENCH_GIT_COMMIT"), ")"))]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a model on one or more engine variants and measure it.
+    Bench(cmd_bench::BenchArgs),
+    /// Show what is inside a model without running it: shapes, parameters, MACs.
+    Inspect(cmd_inspect::InspectArgs),
+    /// List the engines and variants this build knows, and whether they can run here.
+    Engines(cmd_engines::EnginesArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(a) => cmd_bench::run(a),
+        Command::Inspect(a) => cmd_inspect::run(a),
+        Command::Engines(a) => cmd_engines::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("edgebench: error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// An error chain on one line, outermost context first.
+fn one_line(e: &anyhow::Error) -> String {
+    edgebench_core::error::one_line(&format!("{e:#}"))
+}
+
+/// Provenance of this binary.
+pub fn tool_info() -> edgebench_core::schema::ToolInfo {
+    edgebench_core::schema::ToolInfo {
+        name: "edgebench".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("EDGEBENCH_GIT_COMMIT").into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
