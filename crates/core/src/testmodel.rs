@@ -17,6 +17,9 @@ pub struct TinyCnn {
     pub dynamic_spatial: bool,
     /// Append a node with an operator no engine knows (`edgebench.NoSuchOp`).
     pub unknown_op: bool,
+    /// Flatten the feature map into the classifier without global pooling, so the model only
+    /// accepts its own spatial size (like AlexNet and VGG).
+    pub no_global_pool: bool,
     pub seed: u64,
 }
 
@@ -29,6 +32,7 @@ impl Default for TinyCnn {
             dynamic_batch: false,
             dynamic_spatial: false,
             unknown_op: false,
+            no_global_pool: false,
             seed: 1,
         }
     }
@@ -44,6 +48,11 @@ pub fn tiny_cnn(o: &TinyCnn) -> pb::ModelProto {
         float_tensor(name, dims, data)
     };
     let c = o.channels;
+    let features = if o.no_global_pool {
+        c * o.size.div_ceil(2).pow(2)
+    } else {
+        c
+    };
     let init = vec![
         w("conv1.weight", &[c, 3, 3, 3], 0.3),
         w("conv1.bias", &[c], 0.1),
@@ -52,7 +61,7 @@ pub fn tiny_cnn(o: &TinyCnn) -> pb::ModelProto {
         w("bn1.running_mean", &[c], 0.1),
         float_tensor("bn1.running_var", &[c], vec![1.0; c]),
         w("conv2.weight", &[c, c, 3, 3], 0.2),
-        w("fc.weight", &[o.classes, c], 0.3),
+        w("fc.weight", &[o.classes, features], 0.3),
         w("fc.bias", &[o.classes], 0.1),
     ];
     let mut nodes = vec![
@@ -90,7 +99,13 @@ pub fn tiny_cnn(o: &TinyCnn) -> pb::ModelProto {
         ),
         node("Relu", "relu2", &["c2"], &["r2"], vec![]),
         node("GlobalAveragePool", "pool", &["r2"], &["p"], vec![]),
-        node("Flatten", "flatten", &["p"], &["f"], vec![]),
+        node(
+            "Flatten",
+            "flatten",
+            &[if o.no_global_pool { "r2" } else { "p" }],
+            &["f"],
+            vec![],
+        ),
         node(
             "Gemm",
             "fc",
@@ -225,4 +240,35 @@ pub fn int(name: &str, v: i64) -> pb::AttributeProto {
         r#type: pb::attribute_proto::AttributeType::Int as i32,
         ..Default::default()
     }
+}
+
+/// Encodes a model to ONNX bytes.
+pub fn encode(m: &pb::ModelProto) -> Vec<u8> {
+    m.encode_to_vec()
+}
+
+/// Moves initializer `tensor` of `m` to external data at `location` (relative to the model
+/// file). Returns the raw bytes that belong in that file.
+pub fn move_to_external_data(m: &mut pb::ModelProto, tensor: &str, location: &str) -> Vec<u8> {
+    let mut raw = vec![];
+    if let Some(t) = m
+        .graph
+        .as_mut()
+        .and_then(|g| g.initializer.iter_mut().find(|t| t.name == tensor))
+    {
+        raw = t.float_data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        t.float_data.clear();
+        t.data_location = Some(pb::tensor_proto::DataLocation::External as i32);
+        t.external_data = vec![
+            pb::StringStringEntryProto {
+                key: "location".into(),
+                value: location.into(),
+            },
+            pb::StringStringEntryProto {
+                key: "length".into(),
+                value: raw.len().to_string(),
+            },
+        ];
+    }
+    raw
 }

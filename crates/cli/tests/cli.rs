@@ -1,0 +1,450 @@
+//! End-to-end runs of the binary: bad input fails cleanly (one line, exit 2, no files), good
+//! input produces the documented JSON.
+
+use assert_cmd::Command;
+use edgebench_core::testmodel::{encode, move_to_external_data, tiny_cnn, tiny_cnn_bytes, TinyCnn};
+use std::path::{Path, PathBuf};
+
+fn edgebench() -> Command {
+    Command::cargo_bin("edgebench").expect("binary built")
+}
+
+/// Fast measurement settings: these tests check behaviour, never timings.
+const FAST: &[&str] = &[
+    "--warmup",
+    "0",
+    "--min-warmup-runs",
+    "1",
+    "--max-time",
+    "0.2",
+    "--min-samples",
+    "3",
+    "-q",
+];
+
+fn write_model(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Runs and expects exit 2 with one stderr line containing every `needles`; checks that the
+/// export file was not created.
+fn fails_cleanly(args: &[&str], needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let mut cmd = edgebench();
+    cmd.args(args);
+    if args[0] == "bench" {
+        cmd.arg("--export-json").arg(&out).args(FAST);
+    }
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "args {args:?}: stderr {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected: {stderr}"
+    );
+    assert!(stderr.starts_with("edgebench: error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "`{n}` not in: {stderr}");
+    }
+    assert!(!out.exists(), "an export was written on error");
+    assert!(
+        o.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn missing_file() {
+    fails_cleanly(
+        &["bench", "/no/such/model.onnx"],
+        &["/no/such/model.onnx", "does not exist"],
+    );
+}
+
+#[test]
+fn directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    fails_cleanly(&["bench", d], &[d, "directory"]);
+}
+
+#[test]
+fn empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "empty.onnx", b"");
+    fails_cleanly(&["bench", p.to_str().unwrap()], &["empty.onnx", "empty"]);
+}
+
+#[test]
+fn not_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(
+        dir.path(),
+        "notes.onnx",
+        b"this is a text file, not a model\n",
+    );
+    fails_cleanly(
+        &["bench", p.to_str().unwrap()],
+        &["notes.onnx", "not an ONNX model"],
+    );
+}
+
+#[test]
+fn truncated_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = tiny_cnn_bytes(&TinyCnn::default());
+    let p = write_model(dir.path(), "cut.onnx", &bytes[..bytes.len() / 2]);
+    fails_cleanly(&["bench", p.to_str().unwrap()], &["cut.onnx", "truncated"]);
+    fails_cleanly(
+        &["inspect", p.to_str().unwrap()],
+        &["cut.onnx", "truncated"],
+    );
+}
+
+#[test]
+fn unsupported_operator_names_op_and_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(
+        dir.path(),
+        "odd.onnx",
+        &tiny_cnn_bytes(&TinyCnn {
+            unknown_op: true,
+            ..Default::default()
+        }),
+    );
+    fails_cleanly(
+        &["bench", p.to_str().unwrap()],
+        &["NoSuchOp", "mystery", "tract"],
+    );
+}
+
+#[test]
+fn wrong_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let m = p.to_str().unwrap();
+    fails_cleanly(
+        &["bench", m, "--shape", "input:1x3x64x64"],
+        &["input", "1x3x32x32", "1x3x64x64"],
+    );
+    fails_cleanly(
+        &["bench", m, "--shape", "input:1x3x32"],
+        &["input", "dimensions"],
+    );
+    fails_cleanly(
+        &["bench", m, "--shape", "image:1x3x32x32"],
+        &["image", "input"],
+    );
+    fails_cleanly(&["bench", m, "--batch", "4"], &["fixed batch", "input"]);
+}
+
+#[test]
+fn shape_that_does_not_fit_the_graph() {
+    // Height and width are declared dynamic, but the classifier takes a fixed number of
+    // features: only 32x32 fits, and tract's shape inference says so.
+    let dir = tempfile::tempdir().unwrap();
+    let o = TinyCnn {
+        dynamic_batch: true,
+        dynamic_spatial: true,
+        no_global_pool: true,
+        ..Default::default()
+    };
+    let p = write_model(dir.path(), "dyn.onnx", &tiny_cnn_bytes(&o));
+    let m = p.to_str().unwrap();
+    fails_cleanly(
+        &["bench", m, "--shape", "input:1x4x32x32"],
+        &["input", "Nx3xHxW", "1x4x32x32"],
+    );
+    fails_cleanly(
+        &["bench", m, "--shape", "input:1x3x16x16"],
+        &["does not accept", "input:1x3x16x16"],
+    );
+    edgebench()
+        .args(["bench", m, "--shape", "input:2x3x32x32"])
+        .args(FAST)
+        .assert()
+        .success();
+}
+
+#[test]
+fn dynamic_dimension_without_shape_names_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(
+        dir.path(),
+        "dyn.onnx",
+        &tiny_cnn_bytes(&TinyCnn {
+            dynamic_batch: true,
+            dynamic_spatial: true,
+            ..Default::default()
+        }),
+    );
+    fails_cleanly(
+        &["bench", p.to_str().unwrap()],
+        &["input", "dynamic dimension", "--shape input:"],
+    );
+}
+
+#[test]
+fn unknown_engine_lists_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    fails_cleanly(
+        &["bench", p.to_str().unwrap(), "--engine", "warp-drive"],
+        &["warp-drive", "unknown engine", "tract"],
+    );
+    fails_cleanly(
+        &["bench", p.to_str().unwrap(), "--engine", "tract:turbo"],
+        &["turbo", "reference", "optimized"],
+    );
+}
+
+#[test]
+fn external_data_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = tiny_cnn(&TinyCnn::default());
+    move_to_external_data(&mut m, "conv2.weight", "weights.bin");
+    let p = write_model(dir.path(), "ext.onnx", &encode(&m));
+    fails_cleanly(
+        &["bench", p.to_str().unwrap()],
+        &["conv2.weight", "weights.bin", "missing"],
+    );
+}
+
+#[test]
+fn external_data_outside_the_model_folder_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let models = root.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let mut m = tiny_cnn(&TinyCnn::default());
+    let raw = move_to_external_data(&mut m, "conv2.weight", "../secret.bin");
+    std::fs::write(root.path().join("secret.bin"), &raw).unwrap();
+    let p = write_model(&models, "evil.onnx", &encode(&m));
+    fails_cleanly(
+        &["bench", p.to_str().unwrap()],
+        &["../secret.bin", "outside"],
+    );
+    let mut m = tiny_cnn(&TinyCnn::default());
+    move_to_external_data(&mut m, "conv2.weight", "/etc/passwd");
+    let p = write_model(&models, "evil2.onnx", &encode(&m));
+    fails_cleanly(
+        &["inspect", p.to_str().unwrap()],
+        &["/etc/passwd", "outside"],
+    );
+}
+
+#[test]
+fn external_data_inside_the_folder_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = tiny_cnn(&TinyCnn::default());
+    let raw = move_to_external_data(&mut m, "conv2.weight", "weights.bin");
+    std::fs::write(dir.path().join("weights.bin"), &raw).unwrap();
+    let p = write_model(dir.path(), "ext.onnx", &encode(&m));
+    edgebench()
+        .args(["bench", p.to_str().unwrap()])
+        .args(FAST)
+        .assert()
+        .success();
+}
+
+#[test]
+fn bench_json_has_the_documented_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let csv = dir.path().join("r.csv");
+    let md = dir.path().join("r.md");
+    let o = edgebench()
+        .args(["bench", p.to_str().unwrap(), "--json", "--seed", "5"])
+        .args(FAST)
+        .arg("--export-csv")
+        .arg(&csv)
+        .arg("--export-markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is pure JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["tool"]["name"], "edgebench");
+    assert!(v["host"]["logical_cpus"].as_u64().unwrap() >= 1);
+    assert_eq!(v["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        v["model"]["inputs"][0]["shape"],
+        serde_json::json!([1, 3, 32, 32])
+    );
+    assert_eq!(v["settings"]["seed"], 5);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["spec"], "tract:reference");
+    assert_eq!(results[1]["spec"], "tract:optimized");
+    for r in results {
+        assert_eq!(r["status"], "ok");
+        for k in [
+            "mean",
+            "std",
+            "median",
+            "p90",
+            "p95",
+            "p99",
+            "min",
+            "max",
+            "ci95_low",
+            "ci95_high",
+        ] {
+            assert!(r["latency_ms"][k].as_f64().unwrap() > 0.0, "{k}");
+        }
+        let raw = r["raw_ms"].as_array().unwrap();
+        assert_eq!(raw.len() as u64, r["samples"].as_u64().unwrap());
+        assert!(raw.len() >= 3);
+        assert!(r["prepare_ms"].as_f64().unwrap() > 0.0);
+        assert!(r["first_run_ms"].as_f64().unwrap() > 0.0);
+        assert!(r["throughput_per_s"].as_f64().unwrap() > 0.0);
+        assert!(r["warnings"].is_array());
+    }
+    assert!(results[1]["speedup"]["ratio"].as_f64().unwrap() > 0.0);
+    assert_eq!(results[1]["accuracy"]["passed"], true);
+    assert!(results[1]["accuracy"]["max_abs_err"].as_f64().unwrap() < 1e-4);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    assert!(csv.starts_with("model,engine,variant,spec,status,median_ms"));
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.contains("| tract:optimized | ok |"), "{md}");
+}
+
+#[test]
+fn same_seed_same_outputs_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let run = || {
+        let o = edgebench()
+            .args([
+                "bench",
+                p.to_str().unwrap(),
+                "--json",
+                "--engine",
+                "tract:reference",
+                "--engine",
+                "tract:reference",
+            ])
+            .args(FAST)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["results"][1]["accuracy"]["max_abs_err"].as_f64().unwrap()
+    };
+    // The same engine on the same seed computes bit-identical outputs.
+    assert_eq!(run(), 0.0);
+}
+
+#[test]
+fn inspect_json_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let o = edgebench()
+        .args(["inspect", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["params"], 906);
+    assert_eq!(v["macs"], 1024 * 8 * 27 + 256 * 8 * 72 + 80);
+    assert_eq!(v["flops"], 2 * (1024 * 8 * 27 + 256 * 8 * 72 + 80));
+    assert!(v["per_node"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn inspect_defaults_a_dynamic_batch_to_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(
+        dir.path(),
+        "m.onnx",
+        &tiny_cnn_bytes(&TinyCnn {
+            dynamic_batch: true,
+            ..Default::default()
+        }),
+    );
+    let o = edgebench()
+        .args(["inspect", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["inputs"][0]["shape"], serde_json::json!([1, 3, 32, 32]));
+    let o = edgebench()
+        .args(["inspect", p.to_str().unwrap(), "--json", "--batch", "2"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["macs"], 2 * (1024 * 8 * 27 + 256 * 8 * 72 + 80));
+}
+
+#[test]
+fn dynamic_batch_with_batch_flag_reports_per_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(
+        dir.path(),
+        "m.onnx",
+        &tiny_cnn_bytes(&TinyCnn {
+            dynamic_batch: true,
+            ..Default::default()
+        }),
+    );
+    let o = edgebench()
+        .args([
+            "bench",
+            p.to_str().unwrap(),
+            "--json",
+            "--batch",
+            "4",
+            "--engine",
+            "tract",
+        ])
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &v["results"][0];
+    let median = r["latency_ms"]["median"].as_f64().unwrap();
+    assert!((r["per_item_ms"].as_f64().unwrap() - median / 4.0).abs() < 1e-9);
+    assert!((r["throughput_per_s"].as_f64().unwrap() - 4000.0 / median).abs() < 1e-6);
+    assert_eq!(v["settings"]["batch"], 4);
+}
+
+#[test]
+fn export_into_missing_folder_fails_before_measuring() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let o = edgebench()
+        .args([
+            "bench",
+            p.to_str().unwrap(),
+            "--export-csv",
+            "/no/such/dir/r.csv",
+        ])
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/dir"));
+}
+
+#[test]
+fn engines_lists_tract() {
+    let o = edgebench().args(["engines", "--json"]).output().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tract = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "tract")
+        .unwrap();
+    assert_eq!(tract["availability"]["status"], "available");
+}
