@@ -18,6 +18,14 @@ mod source;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// ONNX Runtime library to load (else ORT_DYLIB_PATH, the onnxruntime Python package,
+    /// then the system library paths).
+    #[arg(long, global = true, value_name = "PATH")]
+    ort_lib: Option<std::path::PathBuf>,
+    /// OpenVINO C library to load (else OPENVINO_LIB, the openvino Python package, then the
+    /// system library paths).
+    #[arg(long, global = true, value_name = "PATH")]
+    openvino_lib: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +40,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    edgebench_engines::set_library_paths(edgebench_engines::LibraryPaths {
+        ort: cli.ort_lib.clone(),
+        openvino: cli.openvino_lib.clone(),
+    });
     let result = match cli.command {
         Command::Bench(a) => cmd_bench::run(a),
         Command::Inspect(a) => cmd_inspect::run(a),

@@ -28,3 +28,23 @@ pub fn find(name: &str) -> Result<Box<dyn Engine>, edgebench_core::Error> {
         ))),
     }
 }
+
+/// Where to find engine libraries, from the command line (`--ort-lib`, `--openvino-lib`).
+/// Set once at start-up, before any engine is asked about its availability.
+#[derive(Debug, Clone, Default)]
+pub struct LibraryPaths {
+    pub ort: Option<std::path::PathBuf>,
+    pub openvino: Option<std::path::PathBuf>,
+}
+
+static LIBRARY_PATHS: std::sync::OnceLock<LibraryPaths> = std::sync::OnceLock::new();
+
+/// Records the user's library paths; later calls are ignored.
+pub fn set_library_paths(paths: LibraryPaths) {
+    let _ = LIBRARY_PATHS.set(paths);
+}
+
+/// The user's library paths (empty when none were given).
+pub fn library_paths() -> LibraryPaths {
+    LIBRARY_PATHS.get().cloned().unwrap_or_default()
+}
