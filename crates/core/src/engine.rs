@@ -149,6 +149,14 @@ pub trait Session {
     /// The outputs of the last `run`, for the accuracy gate.
     fn outputs(&mut self) -> Result<Vec<HostTensor>>;
     fn info(&self) -> SessionInfo;
+    /// Engines that must time themselves (a worker process, a vendor tool) run the whole
+    /// warm-up and sampling procedure of `opts` on their side and return the raw measurement;
+    /// the statistics are then computed exactly as for every other engine. `None` (the
+    /// default) means the harness times `run` itself.
+    fn measure_self(&mut self, opts: &crate::measure::MeasureOptions) -> Option<Result<crate::measure::Measurement>> {
+        let _ = opts;
+        None
+    }
 }
 
 /// Checks bare tokens and option keys against what an engine accepts.
