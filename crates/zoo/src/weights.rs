@@ -55,12 +55,17 @@ fn key(seed: u64, name: &str) -> u64 {
 fn fill_chunk(buf: &mut [u8], key: u64, chunk: usize, fill: Fill) {
     let mut rng = ChaCha8Rng::seed_from_u64(key);
     rng.set_stream(chunk as u64);
-    rng.fill_bytes(buf);
     let scale = (fill.hi - fill.lo) / (1u32 << 24) as f32;
-    for word in buf.chunks_exact_mut(4) {
-        let bits = u32::from_le_bytes([word[0], word[1], word[2], word[3]]) >> 8;
-        let v = fill.lo + bits as f32 * scale;
-        word.copy_from_slice(&v.to_le_bytes());
+    // One pass over the destination: random bytes go to a small buffer that stays in cache.
+    let mut random = [0u8; 1024];
+    for out in buf.chunks_mut(random.len()) {
+        let random = &mut random[..out.len()];
+        rng.fill_bytes(random);
+        for (o, r) in out.chunks_exact_mut(4).zip(random.chunks_exact(4)) {
+            let bits = u32::from_le_bytes([r[0], r[1], r[2], r[3]]) >> 8;
+            let v = fill.lo + bits as f32 * scale;
+            o.copy_from_slice(&v.to_le_bytes());
+        }
     }
 }
 

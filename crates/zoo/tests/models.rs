@@ -1,9 +1,8 @@
-//! Every zoo model against its published figures and against tract's own analysis.
+//! Every zoo model against its published figures and against `edgebench inspect`.
 
 use edgebench_zoo::{build, build_bytes, list, ZooSpec};
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::{Cost, DimLike};
 
 /// Learnable parameters the way `edgebench inspect` counts them: float initializers consumed
 /// as Conv W/B, Gemm B/C, BatchNormalization scale/bias, each counted once.
@@ -31,29 +30,17 @@ fn params_of(model: &ModelProto) -> u64 {
         .sum()
 }
 
-/// tract's FMA count over convolution and matrix-product nodes.
-fn tract_macs(model: &TypedModel) -> u64 {
-    let mut total = 0u64;
-    for node in model.nodes() {
-        let name = node.op.name();
-        if !["Conv", "EinSum", "MatMul", "Gemm", "Deconv"]
-            .iter()
-            .any(|k| name.contains(k))
-        {
-            continue;
-        }
-        let inputs = model.node_input_facts(node.id).expect("facts");
-        for (cost, n) in node.op.cost(&inputs).expect("cost") {
-            if let Cost::FMA(_) = cost {
-                total += n.to_usize().expect("concrete") as u64;
-            }
-        }
-    }
-    total
+/// What `edgebench inspect` reports for the model.
+fn inspect(bytes: Vec<u8>) -> edgebench_core::inspect::Inspection {
+    let model = edgebench_core::model::Model::from_bytes("zoo", bytes).unwrap();
+    let inputs = model
+        .resolve_inputs(&edgebench_core::model::ShapeRequest::default())
+        .unwrap();
+    edgebench_core::inspect::inspect(&model, &inputs).unwrap()
 }
 
 #[test]
-fn params_and_macs_match_torchvision_and_tract() {
+fn params_and_macs_match_torchvision_and_inspect() {
     let mut report = Vec::new();
     for entry in list() {
         let classes = entry
@@ -65,12 +52,13 @@ fn params_and_macs_match_torchvision_and_tract() {
         let proto = build(&spec).unwrap();
         let bytes = prost::Message::encode_to_vec(&proto);
         let params = params_of(&proto);
-        let typed = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .unwrap()
-            .into_typed()
-            .unwrap();
-        let macs = tract_macs(&typed);
+        let inspection = inspect(bytes);
+        assert_eq!(
+            inspection.params, params,
+            "{}: inspect vs initializers",
+            entry.name
+        );
+        let macs = inspection.macs;
         let gflops = (macs as f64 / 1e9 * 100.0).round() / 100.0;
         report.push(format!(
             "{:<20} classes {:>4} params {:>11} macs {:>14} ({gflops:.2} G)",
