@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 mod cmd_bench;
 mod cmd_engines;
+mod cmd_export;
 mod cmd_inspect;
+mod cmd_pipeline;
 mod source;
 
 /// How fast does this model run on this device, before and after optimization, and is it
@@ -26,6 +28,9 @@ pub struct Cli {
     /// system library paths).
     #[arg(long, global = true, value_name = "PATH")]
     openvino_lib: Option<std::path::PathBuf>,
+    /// Python that runs the PyTorch worker (else EDGEBENCH_PYTHON, then python3 on PATH).
+    #[arg(long, global = true, value_name = "PATH")]
+    python: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +41,10 @@ enum Command {
     Inspect(cmd_inspect::InspectArgs),
     /// List the engines and variants this build knows, and whether they can run here.
     Engines(cmd_engines::EnginesArgs),
+    /// Export a PyTorch model (torchvision or your own module) to ONNX.
+    Export(cmd_export::ExportArgs),
+    /// PyTorch baseline -> ONNX export -> every engine, with the accuracy gate and speed-ups.
+    Pipeline(cmd_pipeline::PipelineArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,10 +53,13 @@ fn main() -> ExitCode {
         ort: cli.ort_lib.clone(),
         openvino: cli.openvino_lib.clone(),
     });
+    edgebench_torch::set_python(cli.python.clone());
     let result = match cli.command {
         Command::Bench(a) => cmd_bench::run(a),
         Command::Inspect(a) => cmd_inspect::run(a),
         Command::Engines(a) => cmd_engines::run(a),
+        Command::Export(a) => cmd_export::run(a),
+        Command::Pipeline(a) => cmd_pipeline::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,8 +3,11 @@
 
 pub mod csv_export;
 pub mod fmt;
+pub mod html;
 pub mod inspect_view;
 pub mod markdown;
+pub mod study_csv;
+pub mod study_md;
 pub mod table;
 pub mod write;
 

@@ -1,0 +1,469 @@
+//! `edgebench pipeline SOURCE`: the study in one command. Run SOURCE in PyTorch (the
+//! baseline), export it to ONNX, run the ONNX model on every available engine (or those
+//! named), check every engine's outputs against PyTorch's, and print the before/after table.
+
+use crate::cmd_export::{export_inputs, parse_input_shape};
+use crate::source::{self, ZooFlags};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
+use edgebench_core::engine::{Availability, Engine, EngineSpec};
+use edgebench_core::gate::Tolerance;
+use edgebench_core::host::HostInfo;
+use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::model::{Model, ShapeRequest};
+use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status};
+use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
+use edgebench_torch::{python, Torch, TorchSource};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// The PyTorch model: tv:NAME[?num_classes=N] (torchvision), path/to/file.py:factory, or
+    /// zoo:NAME (a zoo model: its ONNX graph, and its torchvision twin with the same weights).
+    pub source: String,
+    /// PyTorch variant (repeatable): the first is the baseline of the speed-ups and the
+    /// reference of the accuracy gate. E.g. torch:eager,device=cuda,dtype=fp16,cuda_graph.
+    #[arg(long = "torch", value_name = "SPEC", default_values_t = ["torch:eager".to_string()])]
+    pub torch: Vec<String>,
+    /// Engine variant to run on the ONNX model (repeatable; default: every variant of every
+    /// engine available here, see `edgebench engines`).
+    #[arg(long = "engine", short = 'e', value_name = "SPEC")]
+    pub engines: Vec<String>,
+    /// Keep the exported ONNX model in FILE (default: a temporary file, deleted at the end).
+    #[arg(long, value_name = "FILE.onnx")]
+    pub onnx: Option<PathBuf>,
+    /// Input shape, DIMS or NAME:DIMS (repeatable; torchvision default 1x3x224x224, video
+    /// 1x3x16x112x112; required for file.py:factory).
+    #[arg(long = "shape", value_name = "[NAME:]DIMS", value_parser = parse_input_shape)]
+    pub shapes: Vec<(Option<String>, Vec<usize>)>,
+    /// Batch size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// Number of classes (torchvision and zoo models).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_classes: Option<u32>,
+    /// ONNX opset of the export.
+    #[arg(long, default_value_t = DEFAULT_OPSET)]
+    pub opset: i64,
+    /// Threads each engine may use (default: each engine's own; PyTorch: all cores, tract: 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Seed of the random inputs and of the PyTorch model's random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Warm-up time in seconds (at least --min-warmup-runs runs).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub warmup: f64,
+    #[arg(long, default_value_t = 3)]
+    pub min_warmup_runs: usize,
+    /// Fewest samples before the confidence target may stop sampling.
+    #[arg(long, default_value_t = 10)]
+    pub min_samples: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub max_samples: usize,
+    /// Most seconds of sampling per variant.
+    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    pub max_time: f64,
+    /// Stop when the 95% CI of the median is within this many percent of the median.
+    #[arg(long, default_value_t = 1.0, value_name = "PERCENT")]
+    pub target_ci: f64,
+    /// Real-time target in frames per second.
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f64,
+    /// Random input sets the accuracy gate compares.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gate_inputs: u32,
+    /// Absolute tolerance of the accuracy gate (overrides the per-precision default).
+    #[arg(long)]
+    pub atol: Option<f64>,
+    /// Relative tolerance of the accuracy gate (overrides the per-precision default).
+    #[arg(long)]
+    pub rtol: Option<f64>,
+    /// Report accuracy-gate failures without failing the command (exit 0 instead of 1).
+    #[arg(long)]
+    pub no_gate: bool,
+    /// Print one JSON document (the bench schema) on stdout and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON document (raw samples included) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Write one CSV row per variant to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Write a Markdown table to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(a: PipelineArgs) -> Result<ExitCode> {
+    check_numbers(&a)?;
+    let zoo = a.source.starts_with("zoo:");
+    let torch_source = if zoo {
+        if !a.shapes.is_empty() {
+            bail!("--shape does not apply to zoo models: use --batch (and --num-classes)");
+        }
+        None
+    } else {
+        Some(TorchSource::parse(
+            &a.source,
+            a.num_classes.map(|n| n as usize),
+        )?)
+    };
+
+    // Everything that can be checked before measuring is checked first: the specs, Python
+    // and torch, the engines, the output paths.
+    let mut specs: Vec<EngineSpec> = vec![];
+    let mut engines: Vec<Box<dyn Engine>> = vec![];
+    for s in &a.torch {
+        let spec = EngineSpec::parse(s)?;
+        if spec.engine != "torch" {
+            bail!("--torch {s}: not a torch variant (torch:eager[,...]); give other engines with --engine");
+        }
+        specs.push(spec);
+        engines.push(Box::new(Torch::default()));
+    }
+    let info = python::discover()?;
+    info.require_torch()?;
+    for (spec, engine) in specs.iter().zip(&engines) {
+        engine.validate(spec)?;
+    }
+    if a.engines.is_empty() {
+        for engine in edgebench_engines::all() {
+            if engine.name() == "torch"
+                || !matches!(engine.availability(), Availability::Available { .. })
+            {
+                continue;
+            }
+            for v in engine.variants() {
+                let spec = EngineSpec::parse(&v.spec)?;
+                if engine.validate(&spec).is_ok() {
+                    specs.push(spec);
+                    engines.push(edgebench_engines::find(engine.name())?);
+                }
+            }
+        }
+    } else {
+        for s in &a.engines {
+            let spec = EngineSpec::parse(s)?;
+            if spec.engine == "torch" {
+                bail!("--engine {s}: give PyTorch variants with --torch");
+            }
+            let engine = edgebench_engines::find(&spec.engine)?;
+            engine.validate(&spec)?;
+            match engine.availability() {
+                Availability::Available { .. } => {}
+                Availability::Unavailable { reason, fix } => {
+                    bail!("engine {spec} is not available: {reason}; {fix}")
+                }
+                Availability::NotCompiled { feature } => bail!(
+                    "engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`"
+                ),
+            }
+            specs.push(spec);
+            engines.push(engine);
+        }
+    }
+    for path in [&a.export_json, &a.export_csv, &a.export_markdown, &a.onnx]
+        .into_iter()
+        .flatten()
+    {
+        check_writable(path)?;
+    }
+
+    // The ONNX model: the zoo's own graph, or the export of the PyTorch model.
+    let batch = a.batch.map(|b| b as usize);
+    let scratch = tempfile::Builder::new()
+        .prefix("edgebench-pipeline-")
+        .tempdir()
+        .context("creating a temporary folder")?;
+    let (model, shown): (Model, String) = match &torch_source {
+        None => {
+            let flags = ZooFlags {
+                classes: a.num_classes.map(|c| c as usize),
+                batch,
+            };
+            let model = source::load(&a.source, flags)?;
+            let shown = model.name.clone();
+            (model, shown)
+        }
+        Some(src) => {
+            let output = a
+                .onnx
+                .clone()
+                .unwrap_or_else(|| scratch.path().join(format!("{}.onnx", src.short_name())));
+            let inputs = export_inputs(src, &a.shapes, a.batch)?;
+            let bar = spinner(a.quiet, &format!("exporting {} with torch", src.label()));
+            let exported = export(
+                &info,
+                &ExportOptions {
+                    source: src.clone(),
+                    inputs,
+                    output: output.clone(),
+                    opset: a.opset,
+                    seed: a.seed,
+                    dynamic_batch: false,
+                },
+            );
+            bar.finish_and_clear();
+            let (report, model) = exported?;
+            if !a.quiet {
+                let tract = if report.unsupported.is_empty() {
+                    "tract runs every operator".to_string()
+                } else {
+                    format!(
+                        "tract cannot run {}",
+                        report
+                            .unsupported
+                            .iter()
+                            .map(|u| u.op.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                eprintln!(
+                    "edgebench: exported {} with torch {} (opset {}, {:.1} s; onnx.checker {}; {tract})",
+                    report.source,
+                    report.torch_version,
+                    report.opset,
+                    report.export_ms / 1e3,
+                    report.onnx_checker
+                );
+            }
+            let shown = match &a.onnx {
+                Some(p) => p.display().to_string(),
+                None => format!("{} (exported, opset {})", src.label(), a.opset),
+            };
+            (model, shown)
+        }
+    };
+
+    let inputs = model.resolve_inputs(&ShapeRequest {
+        shapes: vec![],
+        batch: if zoo { batch } else { None },
+    })?;
+    let measure = MeasureOptions {
+        warmup_s: a.warmup,
+        min_warmup_runs: a.min_warmup_runs.max(1),
+        min_samples: a.min_samples,
+        max_samples: a.max_samples.max(1),
+        max_time_s: a.max_time,
+        target_rel_ci: a.target_ci / 100.0,
+    };
+    let opts = BenchOptions {
+        batch: inputs
+            .first()
+            .and_then(|i| i.shape.first().copied())
+            .unwrap_or(1),
+        inputs: inputs.clone(),
+        threads: a.threads.map(|t| t as usize),
+        seed: a.seed,
+        measure: measure.clone(),
+        target_fps: a.fps,
+        gate_input_sets: a.gate_inputs as usize,
+    };
+    let tolerance = match (a.atol, a.rtol) {
+        (None, None) => None,
+        (atol, rtol) => {
+            let base = Tolerance::for_precision("f32");
+            Some(Tolerance {
+                atol: atol.unwrap_or(base.atol),
+                rtol: rtol.unwrap_or(base.rtol),
+                ..base
+            })
+        }
+    };
+    let mut report = BenchReport {
+        schema_version: edgebench_core::SCHEMA_VERSION,
+        tool: crate::tool_info(),
+        host: HostInfo::detect(),
+        model: ModelInfo {
+            path: shown,
+            sha256: model.sha256.clone(),
+            opset: model.opset(),
+            load_ms: model.load_ms,
+            declared_inputs: model.inputs.clone(),
+            inputs,
+            outputs: model.outputs.clone(),
+        },
+        settings: Settings {
+            engines: specs.iter().map(|s| s.to_string()).collect(),
+            batch: opts.batch,
+            threads: opts.threads,
+            seed: a.seed,
+            target_fps: a.fps,
+            measure,
+            gate_input_sets: opts.gate_input_sets,
+            gate_enforced: !a.no_gate,
+            reference: Some(specs[0].to_string()),
+        },
+        results: vec![],
+    };
+
+    let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
+    for (i, (spec, engine)) in specs.iter().zip(&engines).enumerate() {
+        let bar = spinner(a.quiet, &format!("[{}/{}] {spec}", i + 1, specs.len()));
+        let run = run_variant(engine.as_ref(), &model, spec, &opts, &mut |p| show(&bar, p));
+        bar.finish_and_clear();
+        runs.push(run);
+        // Write what has been measured so far, so an interrupted run keeps it.
+        let mut partial = report.clone();
+        partial.results = runs.iter().map(|r| r.result.clone()).collect();
+        if partial.results.iter().any(|r| r.status != Status::Failed) {
+            write_exports(&a, &partial)?;
+        }
+    }
+    if a.engines.is_empty() {
+        // Variants picked by default that cannot run on this machine (a GPU provider without
+        // a GPU) are left out of the table and named once.
+        let mut skipped: Vec<String> = vec![];
+        for (i, r) in std::mem::take(&mut runs).into_iter().enumerate() {
+            let unavailable = i >= a.torch.len()
+                && r.result.status == Status::Failed
+                && r.result.error.as_deref().is_some_and(|e| {
+                    e.starts_with(&format!("engine {} is not available", r.result.spec))
+                });
+            if unavailable {
+                skipped.push(r.result.spec.clone());
+            } else {
+                runs.push(r);
+            }
+        }
+        if !skipped.is_empty() && !a.quiet {
+            eprintln!(
+                "edgebench: not available here, left out: {} (name them with --engine to see why)",
+                skipped.join(", ")
+            );
+        }
+        report.settings.engines = runs.iter().map(|r| r.result.spec.clone()).collect();
+    }
+    // The PyTorch baseline is both the speed-up baseline and the accuracy reference.
+    finish(&mut runs, 0, tolerance, a.seed);
+    report.results = runs.into_iter().map(|r| r.result).collect();
+    if let Some(first_error) = report
+        .results
+        .iter()
+        .all(|r| r.status == Status::Failed)
+        .then(|| report.results[0].error.clone())
+        .flatten()
+    {
+        bail!("{first_error}");
+    }
+    write_exports(&a, &report)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", edgebench_report::table::bench_table(&report));
+    }
+    let gate_failed = report
+        .results
+        .iter()
+        .any(|r| r.status == Status::GateFailed);
+    if gate_failed && !a.no_gate {
+        eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_numbers(a: &PipelineArgs) -> Result<()> {
+    for (flag, v, zero_ok) in [
+        ("--warmup", a.warmup, true),
+        ("--max-time", a.max_time, false),
+        ("--target-ci", a.target_ci, false),
+        ("--fps", a.fps, false),
+    ] {
+        if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
+            bail!(
+                "{flag} {v}: must be a {} number",
+                if zero_ok { "non-negative" } else { "positive" }
+            );
+        }
+    }
+    if a.min_samples > a.max_samples {
+        bail!(
+            "--min-samples {} is more than --max-samples {}: lower one of them",
+            a.min_samples,
+            a.max_samples
+        );
+    }
+    if a.torch.is_empty() {
+        bail!("--torch: give at least one PyTorch variant, e.g. --torch torch:eager");
+    }
+    Ok(())
+}
+
+fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "cannot write {}: it is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_exports(a: &PipelineArgs, report: &BenchReport) -> Result<()> {
+    use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown, write_atomic};
+    if let Some(p) = &a.export_json {
+        write_atomic(p, &serde_json::to_vec_pretty(report)?).map_err(|e| anyhow!(e))?;
+    }
+    if let Some(p) = &a.export_csv {
+        let csv = bench_csv(report)
+            .map_err(|e| anyhow!(e))
+            .context("rendering CSV")?;
+        write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
+    }
+    if let Some(p) = &a.export_markdown {
+        write_atomic(p, bench_markdown(report).as_bytes()).map_err(|e| anyhow!(e))?;
+    }
+    Ok(())
+}
+
+fn spinner(quiet: bool, label: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(label.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn show(bar: &ProgressBar, p: Progress) {
+    match p {
+        Progress::WarmingUp { runs, elapsed_s } => {
+            bar.set_message(format!("warming up: {runs} runs, {elapsed_s:.1} s"))
+        }
+        Progress::Sampling {
+            samples,
+            elapsed_s,
+            rel_ci,
+        } => bar.set_message(format!(
+            "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.2}%",
+            rel_ci * 100.0
+        )),
+    }
+}

@@ -1,0 +1,104 @@
+//! `edgebench report DIR`: rebuild every report of a study from its results.jsonl, without
+//! measuring again.
+
+use anyhow::{anyhow, bail, Result};
+use clap::Args;
+use edgebench_core::schema::Status;
+use edgebench_study::analysis::{self, Summary};
+use edgebench_study::config::Format;
+use edgebench_study::results;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A study folder (it holds results.jsonl).
+    pub dir: PathBuf,
+    /// Print summary.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: ReportArgs) -> Result<ExitCode> {
+    let path = a.dir.join(results::RESULTS_FILE);
+    if !path.is_file() {
+        bail!(
+            "{} has no results.jsonl: give a folder written by `edgebench study`",
+            a.dir.display()
+        );
+    }
+    let loaded = results::load(&path)?;
+    if loaded.torn {
+        eprintln!(
+            "edgebench: note: the last line of {} is torn (an interrupted write) and was ignored",
+            path.display()
+        );
+    }
+    let summary = analysis::analyse(&loaded).ok_or_else(|| {
+        anyhow!(
+            "{} holds no study session line: it was not written by `edgebench study`",
+            path.display()
+        )
+    })?;
+    let written = write_reports(&a.dir, &summary)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", edgebench_report::study_md::terminal_table(&summary));
+    }
+    if !summary.pending.is_empty() {
+        eprintln!(
+            "edgebench: {} of the study's jobs are not measured yet: `edgebench study --resume --out {}` with the same config finishes them",
+            summary.pending.len(),
+            a.dir.display()
+        );
+    }
+    eprintln!(
+        "edgebench: wrote {}",
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(exit_code(&summary))
+}
+
+/// Writes the formats the study's config asks for. Returns the paths written.
+pub fn write_reports(dir: &Path, s: &Summary) -> Result<Vec<PathBuf>> {
+    use edgebench_report::{html, study_csv, study_md, write_atomic};
+    let mut written = vec![];
+    for f in &s.config.output.formats {
+        let bytes = match f {
+            Format::Json => serde_json::to_vec_pretty(s)?,
+            Format::Csv => study_csv::render(s).map_err(|e| anyhow!(e))?.into_bytes(),
+            Format::Md => study_md::render(s).into_bytes(),
+            Format::Html => html::render(s).into_bytes(),
+        };
+        let p = dir.join(f.file());
+        write_atomic(&p, &bytes).map_err(|e| anyhow!(e))?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+/// 1 when a variant failed or failed the accuracy gate (listed in the report), else 0.
+pub fn exit_code(s: &Summary) -> ExitCode {
+    let gate = s
+        .failures
+        .iter()
+        .filter(|f| f.status == Status::GateFailed)
+        .count();
+    let failed = s
+        .failures
+        .iter()
+        .filter(|f| f.status == Status::Failed)
+        .count();
+    if gate + failed > 0 {
+        eprintln!(
+            "edgebench: {failed} variant(s) failed to run and {gate} failed the accuracy gate; they are listed in the report and not counted"
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,190 @@
+//! `edgebench study`: run a matrix of models x engine variants and write the study folder.
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use edgebench_study::runner::{self, Event, RunOptions};
+use edgebench_study::worker::WorkerProgress;
+use edgebench_study::{analysis, config, plan, preset, StudyConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// The published study on this device: every zoo model, classification with a 2-class
+    /// head, action recognition with a 4-class head; baseline PyTorch eager when available.
+    Paper,
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Built-in study to run (the default when no --config is given).
+    #[arg(long, value_enum, conflicts_with = "config")]
+    pub preset: Option<Preset>,
+    /// A study config file (TOML; see examples/study.toml and docs/study.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The study folder: results.jsonl, summary.json, results.csv, report.md, report.html.
+    #[arg(long, default_value = "study-out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Finish an interrupted study: skip what DIR/results.jsonl already holds.
+    #[arg(long)]
+    pub resume: bool,
+    /// A short smoke run of the preset: three small models, well under a second of sampling
+    /// per variant.
+    #[arg(long, conflicts_with = "config")]
+    pub quick: bool,
+    /// Check the config and show the plan without measuring anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(a: StudyArgs) -> Result<ExitCode> {
+    let cfg: StudyConfig = match &a.config {
+        Some(path) => config::load(path)?,
+        None => preset::paper(a.quick),
+    };
+    let plan = plan::resolve(&cfg)?;
+    if a.out.exists() && !a.out.is_dir() {
+        bail!("--out {}: it is a file; give a folder", a.out.display());
+    }
+    // Refuse a folder that holds another study before anything runs.
+    runner::open_dir(&a.out, a.resume, &cfg)?;
+
+    eprintln!(
+        "edgebench study `{}`: {} models, {} jobs, into {}",
+        cfg.name,
+        plan.models.len(),
+        plan.jobs.len(),
+        a.out.display()
+    );
+    eprintln!("  {}", plan.baseline_note);
+    eprintln!("  optimized variants: {}", plan.variants.join(", "));
+    if plan.reference != plan.baseline {
+        eprintln!("  accuracy gate reference: {}", plan.reference);
+    }
+    for n in &plan.notes {
+        eprintln!("  note: {n}");
+    }
+    if a.dry_run {
+        for j in &plan.jobs {
+            println!("{}", j.key);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the edgebench binary to start workers: {e}"))?;
+    let mut worker_args = vec![];
+    let libs = edgebench_engines::library_paths();
+    if let Some(p) = libs.ort {
+        worker_args.push("--ort-lib".to_owned());
+        worker_args.push(p.display().to_string());
+    }
+    if let Some(p) = libs.openvino {
+        worker_args.push("--openvino-lib".to_owned());
+        worker_args.push(p.display().to_string());
+    }
+    worker_args.push("worker".to_owned());
+    let opts = RunOptions {
+        dir: a.out.clone(),
+        resume: a.resume,
+        worker_exe: exe,
+        worker_args,
+        tool: crate::tool_info(),
+    };
+
+    let started = Instant::now();
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(plan.jobs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{pos}/{len}] {wide_msg} {elapsed_precise} (ETA {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.enable_steady_tick(Duration::from_millis(120));
+        b
+    };
+    let mut current = String::new();
+    let loaded = runner::run(&cfg, &plan, &opts, &mut |ev| match ev {
+        Event::Start {
+            total,
+            already_done,
+            torn_line_ignored,
+        } => {
+            if torn_line_ignored {
+                bar.suspend(|| eprintln!("  note: the last line of results.jsonl was torn (an interrupted write) and was dropped; that measurement runs again"));
+            }
+            if already_done > 0 {
+                bar.suspend(|| {
+                    eprintln!("  resuming: {already_done} of {total} jobs already measured")
+                });
+            }
+            bar.set_position(already_done as u64);
+            bar.reset_eta();
+        }
+        Event::JobStart { job, label, .. } => {
+            current = format!(
+                "{label} · {}{}",
+                job.spec,
+                if job.batch > 1 {
+                    format!(" · batch {}", job.batch)
+                } else {
+                    String::new()
+                }
+            );
+            bar.set_message(format!("{current} · loading"));
+        }
+        Event::Worker(p) => bar.set_message(format!(
+            "{current} · {}",
+            match p {
+                WorkerProgress::Loading => "loading".to_owned(),
+                WorkerProgress::Preparing => "preparing".to_owned(),
+                WorkerProgress::WarmingUp { runs, elapsed_s } =>
+                    format!("warming up: {runs} runs, {elapsed_s:.1} s"),
+                WorkerProgress::Sampling {
+                    samples,
+                    elapsed_s,
+                    rel_ci,
+                } => format!(
+                    "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.1}%",
+                    rel_ci * 100.0
+                ),
+            }
+        )),
+        Event::JobDone { measurement, .. } => {
+            bar.inc(1);
+            if let Some(e) = &measurement.result.error {
+                let e = e.clone();
+                let spec = measurement.spec.clone();
+                let label = measurement.model.label.clone();
+                bar.suspend(|| eprintln!("  {label} · {spec}: failed: {e}"));
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let summary = analysis::analyse(&loaded)
+        .ok_or_else(|| anyhow::anyhow!("{} holds no study session", a.out.display()))?;
+    let written = crate::cmd_report::write_reports(&a.out, &summary)?;
+    print!("{}", edgebench_report::study_md::terminal_table(&summary));
+    eprintln!(
+        "edgebench: study finished in {:.0} s ({:.1} min); wrote {}",
+        elapsed,
+        elapsed / 60.0,
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(crate::cmd_report::exit_code(&summary))
+}

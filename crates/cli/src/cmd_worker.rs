@@ -1,0 +1,36 @@
+//! `edgebench worker --job FILE` (hidden): the child process of `edgebench study`. Runs one
+//! job and writes its result files; progress goes to stdout as JSON lines for the parent.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use edgebench_study::worker::{self, WorkerJob};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The job file written by `edgebench study`.
+    #[arg(long, value_name = "FILE")]
+    pub job: PathBuf,
+}
+
+pub fn run(a: WorkerArgs) -> Result<ExitCode> {
+    let bytes = std::fs::read(&a.job)
+        .with_context(|| format!("cannot read job file {}", a.job.display()))?;
+    let job: WorkerJob = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not a worker job written by `edgebench study`",
+            a.job.display()
+        )
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    worker::run(&job, &mut |p| {
+        if let Ok(line) = serde_json::to_string(&p) {
+            // The parent may have stopped reading; progress is best effort.
+            let _ = writeln!(stdout, "{line}");
+            let _ = stdout.flush();
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,452 @@
+//! The study's findings, computed from `results.jsonl` alone: per model and variant the
+//! median latency with its interval, FPS, the speed-up over the baseline with a bootstrap
+//! interval and a verdict, real-time verdicts; across models the average speed-up per task
+//! (arithmetic mean of percentages, as the published study reports, and the geometric mean of
+//! ratios, the right average for ratios), and the FLOPs trend: Spearman and Pearson
+//! correlation between log10 FLOPs and speed-up, a least-squares line, and the models whose
+//! residual breaks the trend. Only variants that pass the accuracy gate count.
+
+use crate::config::{StudyConfig, Task};
+use crate::plan::{EngineStatus, Plan};
+use crate::results::{Loaded, Measurement};
+use crate::stats;
+use edgebench_core::gate::Agreement;
+use edgebench_core::host::HostInfo;
+use edgebench_core::schema::{Realtime, Speedup, Status, ToolInfo};
+use serde::{Deserialize, Serialize};
+
+/// Name of the pseudo-variant "the fastest gate-passing variant of each model".
+pub const BEST: &str = "best";
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub name: String,
+    pub tool: ToolInfo,
+    /// Every distinct host the measurements came from (more than one: a resumed study moved).
+    pub hosts: Vec<HostInfo>,
+    pub sessions: usize,
+    pub started_unix: f64,
+    pub baseline: String,
+    pub baseline_note: String,
+    pub reference: String,
+    pub variants: Vec<String>,
+    pub notes: Vec<String>,
+    pub engines: Vec<EngineStatus>,
+    pub config: StudyConfig,
+    pub rows: Vec<Row>,
+    pub averages: Vec<Average>,
+    pub trends: Vec<Trend>,
+    pub failures: Vec<Failure>,
+    /// Jobs of the plan with no measurement yet (an interrupted study).
+    pub pending: Vec<String>,
+}
+
+/// One model x batch x variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub model: String,
+    pub task: Task,
+    pub batch: usize,
+    pub source: String,
+    /// Per inference (`batch` items).
+    pub flops: Option<u64>,
+    pub params: Option<u64>,
+    pub spec: String,
+    pub is_baseline: bool,
+    pub status: Status,
+    /// Counted in speed-ups and averages: measured and passed the gate (or is the reference).
+    pub counted: bool,
+    /// Why not counted, or the failure reason.
+    pub note: Option<String>,
+    pub engine_version: Option<String>,
+    pub precision: Option<String>,
+    pub median_ms: Option<f64>,
+    pub ci95_low_ms: Option<f64>,
+    pub ci95_high_ms: Option<f64>,
+    /// Items per second at the median (frames for images, clips for video).
+    pub fps: Option<f64>,
+    pub samples: usize,
+    /// 0th, 5th, ..., 100th percentile of the samples (21 values), for distribution charts.
+    pub quantiles_ms: Vec<f64>,
+    pub speedup: Option<Speedup>,
+    pub realtime: Option<Realtime>,
+    /// What `fps` counts: "frames" or "clips".
+    pub unit: String,
+    /// Items per second needed for real time (clips: fps / clip stride).
+    pub required_per_s: f64,
+    pub accuracy: Option<Agreement>,
+    pub warnings: Vec<String>,
+}
+
+/// Average speed-up of one variant over the models of one task (None: all tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Average {
+    pub variant: String,
+    pub task: Option<Task>,
+    pub batch: usize,
+    pub n: usize,
+    /// Arithmetic mean of the per-model percentages, (ratio - 1) x 100: what the study reports.
+    pub mean_percent: Option<f64>,
+    /// Geometric mean of the per-model ratios: the right average for ratios.
+    pub geomean_ratio: Option<f64>,
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub model: String,
+    pub task: Task,
+    /// Per item.
+    pub flops: f64,
+    pub log10_flops: f64,
+    pub ratio: f64,
+    pub fitted: Option<f64>,
+    pub residual: Option<f64>,
+    /// Residual / residual standard deviation.
+    pub std_residual: Option<f64>,
+    pub exception: bool,
+}
+
+/// Does a variant gain more on smaller models?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    pub variant: String,
+    pub task: Option<Task>,
+    pub batch: usize,
+    pub n: usize,
+    pub spearman: Option<f64>,
+    pub pearson: Option<f64>,
+    /// Speed-up = intercept + slope x log10(FLOPs per item).
+    pub slope: Option<f64>,
+    pub intercept: Option<f64>,
+    pub residual_sd: Option<f64>,
+    pub exception_sd: f64,
+    pub points: Vec<TrendPoint>,
+    pub exceptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub model: String,
+    pub batch: usize,
+    pub spec: String,
+    pub status: Status,
+    pub reason: String,
+}
+
+/// Percentiles 0, 5, ..., 100 of samples.
+fn quantiles(raw: &[f64]) -> Vec<f64> {
+    if raw.is_empty() {
+        return vec![];
+    }
+    let mut v = raw.to_vec();
+    v.sort_by(f64::total_cmp);
+    (0..=20)
+        .map(|i| edgebench_core::stats::percentile(&v, i as f64 * 5.0))
+        .collect()
+}
+
+/// Frames between clips and clip length of a video model's input (N, C, T, H, W).
+fn clip_frames(m: &Measurement) -> Option<usize> {
+    m.model
+        .inputs
+        .first()
+        .filter(|i| i.shape.len() == 5)
+        .map(|i| i.shape[2])
+}
+
+/// Real-time verdict: images must keep up with `fps` frames per second; a video model must
+/// classify `fps / stride` clips per second. A batch carries `batch` items.
+pub fn realtime(m: &Measurement, cfg: &StudyConfig) -> (Option<Realtime>, String, f64) {
+    let fps = cfg.realtime.fps;
+    let (unit, per_item_s) = match (m.model.task, clip_frames(m)) {
+        (Task::ActionRecognition, Some(t)) => {
+            let stride = cfg.realtime.clip_stride.unwrap_or(t);
+            ("clips", stride as f64 / fps)
+        }
+        _ => ("frames", 1.0 / fps),
+    };
+    let required = 1.0 / per_item_s;
+    let raw = &m.result.raw_ms;
+    if raw.is_empty() {
+        return (None, unit.into(), required);
+    }
+    let deadline_ms = per_item_s * 1e3 * m.batch as f64;
+    let median = edgebench_core::stats::median(raw);
+    let misses = raw.iter().filter(|&&x| x > deadline_ms).count();
+    (
+        Some(Realtime {
+            target_fps: fps,
+            deadline_ms,
+            meets: median <= deadline_ms,
+            miss_share: misses as f64 / raw.len() as f64,
+        }),
+        unit.into(),
+        required,
+    )
+}
+
+/// Computes the findings from the latest measurement of each job.
+pub fn analyse(loaded: &Loaded) -> Option<Summary> {
+    let session = loaded.sessions.last()?;
+    let cfg = &session.config;
+    let plan: &Plan = &session.plan;
+    let latest = loaded.latest();
+    let find = |label: &str, batch: usize, spec: &str| {
+        latest
+            .iter()
+            .copied()
+            .find(|m| m.model.label == label && m.batch == batch && m.spec == spec)
+    };
+
+    let passes = |m: &Measurement| -> (bool, Option<String>) {
+        match m.result.status {
+            Status::Failed => (false, m.result.error.clone()),
+            Status::GateFailed => (
+                false,
+                Some(format!(
+                    "failed the accuracy gate: {}",
+                    m.result
+                        .accuracy
+                        .as_ref()
+                        .and_then(|a| a.reason.clone())
+                        .unwrap_or_default()
+                )),
+            ),
+            Status::Ok if m.is_reference => (true, None),
+            Status::Ok => match &m.result.accuracy {
+                Some(a) if a.passed => (true, None),
+                _ => (
+                    false,
+                    Some(format!(
+                        "not verified: the gate reference {} has no outputs for this model",
+                        plan.reference
+                    )),
+                ),
+            },
+        }
+    };
+
+    let mut rows = vec![];
+    let mut failures = vec![];
+    let mut pending = vec![];
+    for job in &plan.jobs {
+        let model = &plan.models[job.model];
+        let Some(m) = find(&model.label, job.batch, &job.spec) else {
+            pending.push(job.key.clone());
+            continue;
+        };
+        let (counted, mut note) = passes(m);
+        if m.result.status != Status::Ok {
+            failures.push(Failure {
+                model: model.label.clone(),
+                batch: job.batch,
+                spec: job.spec.clone(),
+                status: m.result.status,
+                reason: note.clone().unwrap_or_else(|| "unknown".into()),
+            });
+        }
+        let mut speedup = None;
+        if !job.is_baseline && counted {
+            match find(&model.label, job.batch, &plan.baseline) {
+                Some(b) if passes(b).0 => {
+                    speedup = edgebench_core::bench::speedup(&b.result, &m.result, cfg.seed);
+                }
+                Some(_) => {
+                    note = Some(format!(
+                        "no speed-up: the baseline {} did not run or failed the gate",
+                        plan.baseline
+                    ))
+                }
+                None => {
+                    note = Some(format!(
+                        "no speed-up yet: the baseline {} is not measured",
+                        plan.baseline
+                    ))
+                }
+            }
+        }
+        let (rt, unit, required) = realtime(m, cfg);
+        let summary = m.result.latency_ms.as_ref();
+        rows.push(Row {
+            model: model.label.clone(),
+            task: model.task,
+            batch: job.batch,
+            source: model.source.clone(),
+            flops: m.model.flops,
+            params: m.model.params,
+            spec: job.spec.clone(),
+            is_baseline: job.is_baseline,
+            status: m.result.status,
+            counted,
+            note,
+            engine_version: m.result.session.as_ref().map(|s| s.engine_version.clone()),
+            precision: m.result.session.as_ref().map(|s| s.precision.clone()),
+            median_ms: summary.map(|s| s.median),
+            ci95_low_ms: summary.map(|s| s.ci95_low),
+            ci95_high_ms: summary.map(|s| s.ci95_high),
+            fps: m.result.throughput_per_s,
+            samples: m.result.samples,
+            quantiles_ms: quantiles(&m.result.raw_ms),
+            speedup,
+            realtime: rt,
+            unit,
+            required_per_s: required,
+            accuracy: m.result.accuracy.clone(),
+            warnings: m.result.warnings.iter().map(|w| w.to_string()).collect(),
+        });
+    }
+
+    // Pseudo-variant "best" when there is more than one candidate.
+    let mut variants: Vec<String> = plan.variants.clone();
+    if plan.variants.len() > 1 {
+        variants.push(BEST.into());
+    }
+    let speedups_of = |variant: &str, task: Option<Task>, batch: usize| -> Vec<(&Row, f64)> {
+        let mut out: Vec<(&Row, f64)> = vec![];
+        let mut models: Vec<&str> = vec![];
+        for r in &rows {
+            if r.batch == batch && !models.contains(&r.model.as_str()) {
+                models.push(&r.model);
+            }
+        }
+        for model in models {
+            let candidates = rows.iter().filter(|r| {
+                r.model == model
+                    && r.batch == batch
+                    && task.is_none_or(|t| r.task == t)
+                    && r.speedup.is_some()
+                    && (variant == BEST || r.spec == variant)
+            });
+            let best = candidates.max_by(|a, b| {
+                let ra = a.speedup.as_ref().map_or(0.0, |s| s.ratio);
+                let rb = b.speedup.as_ref().map_or(0.0, |s| s.ratio);
+                ra.total_cmp(&rb)
+            });
+            if let Some(r) = best {
+                if let Some(s) = &r.speedup {
+                    out.push((r, s.ratio));
+                }
+            }
+        }
+        out
+    };
+    let mut tasks: Vec<Task> = plan.models.iter().map(|m| m.task).collect();
+    tasks.sort();
+    tasks.dedup();
+    let mut groups: Vec<Option<Task>> = tasks.iter().copied().map(Some).collect();
+    if tasks.len() > 1 {
+        groups.push(None);
+    }
+    let mut averages = vec![];
+    let mut trends = vec![];
+    for &batch in &cfg.batch {
+        for v in &variants {
+            for &task in &groups {
+                let pts = speedups_of(v, task, batch);
+                let ratios: Vec<f64> = pts.iter().map(|p| p.1).collect();
+                let percents: Vec<f64> = ratios.iter().map(|r| (r - 1.0) * 100.0).collect();
+                averages.push(Average {
+                    variant: v.clone(),
+                    task,
+                    batch,
+                    n: ratios.len(),
+                    mean_percent: stats::mean(&percents),
+                    geomean_ratio: stats::geometric_mean(&ratios),
+                    models: pts.iter().map(|p| p.0.model.clone()).collect(),
+                });
+                trends.push(trend(v, task, batch, &pts, cfg.analysis.exception_sd));
+            }
+        }
+    }
+
+    let mut hosts: Vec<HostInfo> = vec![];
+    for s in &loaded.sessions {
+        if !hosts.contains(&s.host) {
+            hosts.push(s.host.clone());
+        }
+    }
+    Some(Summary {
+        schema_version: crate::STUDY_SCHEMA_VERSION,
+        name: cfg.name.clone(),
+        tool: session.tool.clone(),
+        hosts,
+        sessions: loaded.sessions.len(),
+        started_unix: loaded.sessions.first().map_or(0.0, |s| s.started_unix),
+        baseline: plan.baseline.clone(),
+        baseline_note: plan.baseline_note.clone(),
+        reference: plan.reference.clone(),
+        variants: plan.variants.clone(),
+        notes: plan.notes.clone(),
+        engines: plan.engines.clone(),
+        config: cfg.clone(),
+        rows,
+        averages,
+        trends,
+        failures,
+        pending,
+    })
+}
+
+/// The FLOPs trend of one variant over the given (row, ratio) points.
+pub fn trend(
+    variant: &str,
+    task: Option<Task>,
+    batch: usize,
+    pts: &[(&Row, f64)],
+    exception_sd: f64,
+) -> Trend {
+    let usable: Vec<(&Row, f64, f64)> = pts
+        .iter()
+        .filter_map(|(r, ratio)| {
+            let f = r.flops? as f64 / r.batch.max(1) as f64;
+            (f > 0.0).then_some((*r, f, *ratio))
+        })
+        .collect();
+    let x: Vec<f64> = usable.iter().map(|u| u.1.log10()).collect();
+    let y: Vec<f64> = usable.iter().map(|u| u.2).collect();
+    let line = stats::least_squares(&x, &y);
+    let points: Vec<TrendPoint> = usable
+        .iter()
+        .zip(&x)
+        .map(|((r, f, ratio), &lx)| {
+            let fitted = line.map(|l| l.at(lx));
+            let residual = fitted.map(|f| ratio - f);
+            let std_residual = match (residual, line) {
+                (Some(res), Some(l)) if l.residual_sd > 0.0 => Some(res / l.residual_sd),
+                _ => None,
+            };
+            TrendPoint {
+                model: r.model.clone(),
+                task: r.task,
+                flops: *f,
+                log10_flops: lx,
+                ratio: *ratio,
+                fitted,
+                residual,
+                std_residual,
+                exception: std_residual.is_some_and(|z| z.abs() > exception_sd),
+            }
+        })
+        .collect();
+    Trend {
+        variant: variant.into(),
+        task,
+        batch,
+        n: points.len(),
+        spearman: stats::spearman(&x, &y),
+        pearson: stats::pearson(&x, &y),
+        slope: line.map(|l| l.slope),
+        intercept: line.map(|l| l.intercept),
+        residual_sd: line.map(|l| l.residual_sd),
+        exception_sd,
+        exceptions: points
+            .iter()
+            .filter(|p| p.exception)
+            .map(|p| p.model.clone())
+            .collect(),
+        points,
+    }
+}

@@ -1,0 +1,58 @@
+//! edgebench-study: a matrix of models x engine variants (x batch sizes) measured on this
+//! machine, one child process per variant, every measurement appended to `results.jsonl` as
+//! it finishes, and the study's analysis computed from that file alone.
+//!
+//! Data flow: [`config`] (TOML or a [`preset`]) -> [`plan`] (resolved against the engines of
+//! this build: baseline, variants, jobs) -> [`runner`] (children running [`worker`], records
+//! appended by [`results`]) -> [`analysis`] (speed-ups, averages, FLOPs trend, real time).
+//! Nothing here prints; the CLI renders.
+
+pub mod analysis;
+pub mod config;
+pub mod plan;
+pub mod preset;
+pub mod results;
+pub mod runner;
+pub mod stats;
+pub mod worker;
+
+pub use config::StudyConfig;
+
+/// Version of `results.jsonl` lines and `summary.json`. Bump it on any breaking change.
+pub const STUDY_SCHEMA_VERSION: u32 = 1;
+
+/// Errors of the study. Every message is one lowercase line naming the file, line, key or
+/// flag, and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A config file with a syntax or value error, located by line.
+    #[error("{file}:{line}: {key}{message}")]
+    Config {
+        file: String,
+        line: usize,
+        /// `key: ` or empty.
+        key: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("{path} line {line}: {reason}; the file is not a results.jsonl written by edgebench, or it was edited: restore it or start a new study with another --out")]
+    CorruptResults {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(transparent)]
+    Core(#[from] edgebench_core::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}

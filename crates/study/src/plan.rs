@@ -1,0 +1,324 @@
+//! A config resolved against this build and this machine: which engines can run, the
+//! baseline (said plainly when it stands in for PyTorch eager), the candidate variants, and
+//! the list of jobs (one per model x batch x variant), in the order they run.
+
+use crate::config::{ModelConfig, StudyConfig, Task};
+use crate::{Error, Result};
+use edgebench_core::engine::{Availability, Engine, EngineSpec};
+use serde::{Deserialize, Serialize};
+
+/// The baseline the study wants: PyTorch eager, as in the published study.
+pub const PREFERRED_BASELINE: &str = "torch:eager";
+
+/// When PyTorch is missing, the least optimized variants, most preferred first.
+const UNOPTIMIZED: &[&str] = &["tract:reference", "ort:none"];
+
+/// The optimized variant of each engine, most preferred first within an engine; engines in
+/// the order `auto` lists them (TensorRT first). An engine not named here contributes the
+/// last variant it lists.
+const OPTIMIZED: &[(&str, &[&str])] = &[
+    ("tensorrt", &["fp16", "fp32", "default"]),
+    ("tract-cuda", &["optimized", "f32", "default"]),
+    ("openvino", &["f32", "optimized", "default"]),
+    ("ort", &["all", "optimized", "level3"]),
+    ("tract", &["optimized"]),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub name: String,
+    pub availability: Availability,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedModel {
+    pub label: String,
+    pub source: String,
+    pub task: Task,
+    pub shapes: Vec<String>,
+    /// MACs known before running (zoo models, default head), for the time estimate only.
+    pub known_macs: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Unique within a study; what `--resume` matches on.
+    pub key: String,
+    pub model: usize,
+    pub batch: usize,
+    pub spec: String,
+    pub is_baseline: bool,
+    /// The accuracy gate's reference: runs first for its model and batch.
+    pub is_reference: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub baseline: String,
+    /// How the baseline was chosen, in a sentence for the report.
+    pub baseline_note: String,
+    pub reference: String,
+    /// Candidate variants (the baseline excluded), in run order.
+    pub variants: Vec<String>,
+    /// Engines left out and why.
+    pub notes: Vec<String>,
+    pub engines: Vec<EngineStatus>,
+    pub models: Vec<PlannedModel>,
+    pub jobs: Vec<Job>,
+}
+
+fn available(e: &dyn Engine) -> bool {
+    matches!(e.availability(), Availability::Available { .. })
+}
+
+fn why_not(a: &Availability) -> String {
+    match a {
+        Availability::Available { .. } => "available".into(),
+        Availability::Unavailable { reason, fix } => format!("{reason}; {fix}"),
+        Availability::NotCompiled { feature } => {
+            format!("not compiled in (cargo feature `{feature}`)")
+        }
+    }
+}
+
+/// Resolves a config against the engines of this build.
+pub fn resolve(cfg: &StudyConfig) -> Result<Plan> {
+    resolve_with(cfg, &edgebench_engines::all())
+}
+
+/// [`resolve`] with a given engine list (tests).
+pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Plan> {
+    let find = |name: &str| engines.iter().find(|e| e.name() == name);
+    let usable = |spec: &str| -> bool {
+        EngineSpec::parse(spec).ok().is_some_and(|s| {
+            find(&s.engine).is_some_and(|e| available(e.as_ref()) && e.validate(&s).is_ok())
+        })
+    };
+    let statuses: Vec<EngineStatus> = engines
+        .iter()
+        .map(|e| EngineStatus {
+            name: e.name().into(),
+            availability: e.availability(),
+        })
+        .collect();
+    let mut notes = vec![];
+    for s in &statuses {
+        if !matches!(s.availability, Availability::Available { .. }) {
+            notes.push(format!(
+                "engine {} left out: {}",
+                s.name,
+                why_not(&s.availability)
+            ));
+        }
+    }
+
+    let (baseline, baseline_note) = if cfg.baseline == "auto" {
+        if usable(PREFERRED_BASELINE) {
+            (
+                PREFERRED_BASELINE.to_owned(),
+                "baseline: PyTorch eager (torch:eager), as in the published study".to_owned(),
+            )
+        } else {
+            let why = match find("torch") {
+                None => "this build has no PyTorch engine".to_owned(),
+                Some(e) => why_not(&e.availability()),
+            };
+            let fallback = UNOPTIMIZED
+                .iter()
+                .map(|s| s.to_string())
+                .find(|s| usable(s))
+                .or_else(|| {
+                    engines
+                        .iter()
+                        .filter(|e| available(e.as_ref()))
+                        .flat_map(|e| e.variants())
+                        .map(|v| v.spec)
+                        .find(|s| usable(s))
+                })
+                .ok_or_else(|| {
+                    Error::Invalid(
+                        "no engine is available on this machine: run `edgebench engines` to see why".into(),
+                    )
+                })?;
+            let note = format!(
+                "baseline: {fallback}, the least optimized variant available, standing in for PyTorch eager ({why}); speed-ups are over {fallback}, not over PyTorch"
+            );
+            (fallback, note)
+        }
+    } else {
+        let b = normalize(&cfg.baseline)?;
+        require_available(engines, &b, "baseline")?;
+        (b.clone(), format!("baseline: {b}, as the config says"))
+    };
+
+    let mut variants: Vec<String> = vec![];
+    for v in &cfg.variants {
+        if v == "auto" {
+            for spec in auto_variants(engines) {
+                if spec != baseline && !variants.contains(&spec) {
+                    variants.push(spec);
+                }
+            }
+        } else {
+            let s = normalize(v)?;
+            require_available(engines, &s, "variants")?;
+            if s != baseline && !variants.contains(&s) {
+                variants.push(s);
+            }
+        }
+    }
+    if variants.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no variant to compare with the baseline {baseline}: name one in `variants`, or install an engine (see `edgebench engines`)"
+        )));
+    }
+    let reference = match &cfg.reference {
+        None => baseline.clone(),
+        Some(r) => {
+            let r = normalize(r)?;
+            if r != baseline && !variants.contains(&r) {
+                return Err(Error::Invalid(format!(
+                    "reference = {r}: the gate's reference must be the baseline ({baseline}) or one of the variants ({})",
+                    variants.join(", ")
+                )));
+            }
+            r
+        }
+    };
+
+    let zoo = edgebench_zoo::list();
+    let models: Vec<PlannedModel> = cfg.models.iter().map(|m| plan_model(m, &zoo)).collect();
+    let mut labels = std::collections::HashSet::new();
+    for m in &models {
+        if !labels.insert(m.label.clone()) {
+            return Err(Error::Invalid(format!(
+                "two models are labelled `{}`: give each [[model]] a different label",
+                m.label
+            )));
+        }
+    }
+
+    // Per model and batch: the reference first (its outputs gate the others), then the
+    // baseline, then the candidates.
+    let mut order = vec![reference.clone()];
+    for s in std::iter::once(&baseline).chain(&variants) {
+        if !order.contains(s) {
+            order.push(s.clone());
+        }
+    }
+    let mut jobs = vec![];
+    for (mi, m) in models.iter().enumerate() {
+        for &batch in &cfg.batch {
+            for spec in &order {
+                jobs.push(Job {
+                    key: job_key(&m.label, &m.source, batch, spec),
+                    model: mi,
+                    batch,
+                    spec: spec.clone(),
+                    is_baseline: *spec == baseline,
+                    is_reference: *spec == reference,
+                });
+            }
+        }
+    }
+    Ok(Plan {
+        baseline,
+        baseline_note,
+        reference,
+        variants,
+        notes,
+        engines: statuses,
+        models,
+        jobs,
+    })
+}
+
+/// The key `--resume` matches measurements on.
+pub fn job_key(label: &str, source: &str, batch: usize, spec: &str) -> String {
+    format!("{label}|{source}|batch={batch}|{spec}")
+}
+
+fn normalize(spec: &str) -> Result<String> {
+    Ok(EngineSpec::parse(spec)?.to_string())
+}
+
+fn require_available(engines: &[Box<dyn Engine>], spec: &str, key: &str) -> Result<()> {
+    let s = EngineSpec::parse(spec)?;
+    let e = engines
+        .iter()
+        .find(|e| e.name() == s.engine)
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{key}: unknown engine in {spec}; see `edgebench engines`"
+            ))
+        })?;
+    e.validate(&s)?;
+    match e.availability() {
+        Availability::Available { .. } => Ok(()),
+        a => Err(Error::Invalid(format!(
+            "{key}: {spec} cannot run here: {}; remove it from the config or use \"auto\"",
+            why_not(&a)
+        ))),
+    }
+}
+
+/// The optimized variant of every available engine, TensorRT first.
+pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
+    let rank = |name: &str| {
+        OPTIMIZED
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap_or(OPTIMIZED.len())
+    };
+    let mut avail: Vec<&Box<dyn Engine>> =
+        engines.iter().filter(|e| available(e.as_ref())).collect();
+    avail.sort_by_key(|e| (rank(e.name()), e.name()));
+    let mut out = vec![];
+    for e in avail {
+        let preferred = OPTIMIZED
+            .iter()
+            .find(|(n, _)| *n == e.name())
+            .map(|(_, v)| *v)
+            .unwrap_or(&[]);
+        let chosen = preferred
+            .iter()
+            .map(|v| format!("{}:{v}", e.name()))
+            .find(|s| EngineSpec::parse(s).is_ok_and(|p| e.validate(&p).is_ok()))
+            .or_else(|| e.variants().last().map(|v| v.spec.clone()));
+        if let Some(c) = chosen {
+            if let Ok(s) = EngineSpec::parse(&c) {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn plan_model(m: &ModelConfig, zoo: &[edgebench_zoo::ZooEntry]) -> PlannedModel {
+    let zoo_name = m
+        .source
+        .strip_prefix("zoo:")
+        .map(|r| r.split('?').next().unwrap_or(r).to_owned());
+    let entry = zoo_name
+        .as_deref()
+        .and_then(|n| zoo.iter().find(|e| e.name == n));
+    let label = m.label.clone().unwrap_or_else(|| match &zoo_name {
+        Some(n) => n.clone(),
+        None => std::path::Path::new(&m.source)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| m.source.clone()),
+    });
+    let task = m.task.unwrap_or(match entry.map(|e| e.task) {
+        Some(edgebench_zoo::Task::Classification) => Task::Classification,
+        Some(edgebench_zoo::Task::ActionRecognition) => Task::ActionRecognition,
+        None => Task::Other,
+    });
+    PlannedModel {
+        label,
+        source: m.source.clone(),
+        task,
+        shapes: m.shapes.clone(),
+        known_macs: entry.map(|e| e.macs),
+    }
+}

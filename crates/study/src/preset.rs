@@ -1,0 +1,73 @@
+//! Built-in studies: `paper`, the published study on this device, and its `--quick` smoke
+//! version.
+
+use crate::config::{MeasureSettings, ModelConfig, StudyConfig};
+
+/// Names accepted by `--preset`.
+pub const PRESETS: &[&str] = &["paper"];
+
+/// Classes of the paper's classification heads and action-recognition heads.
+pub const PAPER_CLASSIFICATION_CLASSES: usize = 2;
+pub const PAPER_ACTION_CLASSES: usize = 4;
+
+/// Models of the quick smoke run: the smallest of each kind, so that every variant takes
+/// seconds even unoptimized.
+pub const QUICK_MODELS: &[&str] = &["mobilenet_v3_small", "squeezenet1_1", "ae3d"];
+
+/// The `paper` preset: every zoo model (classification with a 2-class head, action
+/// recognition with a 4-class head), baseline and variants chosen from what is available.
+///
+/// The measurement settings are modest so the whole matrix fits in about 15 minutes on a
+/// 2-core machine: 0.5 s warm-up (at least one run), at least 5 samples, sampling stops after
+/// 3 s or when the median is known to ±2%, a 5-minute limit per variant, and the accuracy
+/// gate on the measured inputs only (no extra runs). A slow variant
+/// (an unoptimized 3D CNN takes tens of seconds per clip on such a machine) gets a single
+/// sample, and the report flags it.
+pub fn paper(quick: bool) -> StudyConfig {
+    let models = edgebench_zoo::list()
+        .into_iter()
+        .filter(|e| !quick || QUICK_MODELS.contains(&e.name))
+        .map(|e| {
+            let classes = match e.task {
+                edgebench_zoo::Task::Classification => PAPER_CLASSIFICATION_CLASSES,
+                edgebench_zoo::Task::ActionRecognition => PAPER_ACTION_CLASSES,
+            };
+            ModelConfig {
+                source: format!("zoo:{}?classes={classes}", e.name),
+                label: Some(e.name.to_owned()),
+                task: None,
+                shapes: vec![],
+                declared_at: "preset paper".into(),
+            }
+        })
+        .collect();
+    let measure = if quick {
+        MeasureSettings {
+            warmup_s: 0.1,
+            min_warmup_runs: 1,
+            min_samples: 5,
+            max_samples: 1000,
+            max_time_s: 0.5,
+            target_ci_pct: 5.0,
+            timeout_s: 120.0,
+            gate_inputs: 2,
+        }
+    } else {
+        MeasureSettings {
+            warmup_s: 0.5,
+            min_warmup_runs: 1,
+            min_samples: 5,
+            max_samples: 2000,
+            max_time_s: 3.0,
+            target_ci_pct: 2.0,
+            timeout_s: 300.0,
+            gate_inputs: 1,
+        }
+    };
+    StudyConfig {
+        name: if quick { "paper (quick)" } else { "paper" }.into(),
+        measure,
+        models,
+        ..StudyConfig::default()
+    }
+}

@@ -1,0 +1,368 @@
+//! The matrix runner: each job in its own child process with a time limit, each finished job
+//! appended to `results.jsonl` at once, the accuracy gate applied against the reference's
+//! stored outputs. Progress goes to a callback; nothing here prints.
+//!
+//! Study folder layout: `results.jsonl` (the truth), `outputs/` (the gate reference's outputs
+//! per model and batch, so a resumed study can still gate), `work/` (one job's files while it
+//! runs).
+
+use crate::config::StudyConfig;
+use crate::plan::{Job, Plan};
+use crate::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
+use crate::worker::{self, WorkerJob, WorkerProgress, WorkerResult};
+use crate::{io_err, Error, Result, STUDY_SCHEMA_VERSION};
+use edgebench_core::engine::EngineSpec;
+use edgebench_core::gate::{compare, Tolerance};
+use edgebench_core::host::HostInfo;
+use edgebench_core::measure::MeasureOptions;
+use edgebench_core::schema::{Status, ToolInfo, VariantResult};
+use sha2::{Digest, Sha256};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to start a worker and where the study lives.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub dir: PathBuf,
+    pub resume: bool,
+    /// The program that runs one job: `EXE ARGS... --job FILE`.
+    pub worker_exe: PathBuf,
+    pub worker_args: Vec<String>,
+    pub tool: ToolInfo,
+}
+
+/// What the runner reports while it works.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Before the first job: how many jobs in all, how many already in results.jsonl.
+    Start {
+        total: usize,
+        already_done: usize,
+        torn_line_ignored: bool,
+    },
+    JobStart {
+        index: usize,
+        job: &'a Job,
+        label: &'a str,
+    },
+    Worker(WorkerProgress),
+    JobDone {
+        index: usize,
+        measurement: &'a Measurement,
+    },
+}
+
+/// The results file of a study folder, checked for `--resume`: refuses to start over a
+/// study without `--resume`, and refuses to resume one made with a different config.
+pub fn open_dir(dir: &Path, resume: bool, cfg: &StudyConfig) -> Result<Loaded> {
+    let path = dir.join(results::RESULTS_FILE);
+    if !path.exists() {
+        return Ok(Loaded::default());
+    }
+    let loaded = results::load(&path)?;
+    if !resume && (!loaded.measurements.is_empty() || !loaded.sessions.is_empty()) {
+        return Err(Error::Invalid(format!(
+            "{} already holds a study: add --resume to finish it, `edgebench report {}` to rebuild its reports, or choose another --out",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    if let Some(last) = loaded.sessions.last() {
+        if last.config != *cfg {
+            return Err(Error::Invalid(format!(
+                "--resume: {} was started with a different config (study `{}`); resume it with the same --preset/--config and flags, or choose another --out",
+                dir.display(),
+                last.config.name
+            )));
+        }
+    }
+    Ok(loaded)
+}
+
+/// Runs every job of the plan that `results.jsonl` does not hold yet.
+pub fn run(
+    cfg: &StudyConfig,
+    plan: &Plan,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Loaded> {
+    std::fs::create_dir_all(&opts.dir).map_err(|e| io_err(&opts.dir, e))?;
+    let outputs_dir = opts.dir.join("outputs");
+    let work_dir = opts.dir.join("work");
+    for d in [&outputs_dir, &work_dir] {
+        std::fs::create_dir_all(d).map_err(|e| io_err(d, e))?;
+    }
+    let path = opts.dir.join(results::RESULTS_FILE);
+    let mut loaded = open_dir(&opts.dir, opts.resume, cfg)?;
+    let mut out = Appender::open(&path, loaded.valid_len)?;
+    let session = Session {
+        schema_version: STUDY_SCHEMA_VERSION,
+        started_unix: results::now_unix(),
+        resumed: !loaded.sessions.is_empty(),
+        tool: opts.tool.clone(),
+        host: HostInfo::detect(),
+        config: cfg.clone(),
+        plan: plan.clone(),
+    };
+    out.append(&Line::Session(Box::new(session.clone())))?;
+    loaded.sessions.push(session);
+    let done: std::collections::HashSet<String> =
+        loaded.measurements.iter().map(|m| m.key.clone()).collect();
+    let already = plan.jobs.iter().filter(|j| done.contains(&j.key)).count();
+    on_event(Event::Start {
+        total: plan.jobs.len(),
+        already_done: already,
+        torn_line_ignored: loaded.torn,
+    });
+    for (index, job) in plan.jobs.iter().enumerate() {
+        if done.contains(&job.key) {
+            continue;
+        }
+        let model = &plan.models[job.model];
+        on_event(Event::JobStart {
+            index,
+            job,
+            label: &model.label,
+        });
+        let m = run_job(cfg, plan, job, opts, &work_dir, &outputs_dir, on_event)?;
+        out.append(&Line::Measurement(Box::new(m.clone())))?;
+        on_event(Event::JobDone {
+            index,
+            measurement: &m,
+        });
+        loaded.measurements.push(m);
+    }
+    let _ = std::fs::remove_dir(&work_dir);
+    Ok(loaded)
+}
+
+fn short_hash(s: &str) -> String {
+    let d = Sha256::digest(s.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the gate reference's outputs for a model and batch are kept.
+pub fn reference_outputs_path(outputs_dir: &Path, plan: &Plan, job: &Job) -> PathBuf {
+    let m = &plan.models[job.model];
+    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &plan.reference);
+    outputs_dir.join(format!("{}.json", short_hash(&key)))
+}
+
+pub fn measure_options(cfg: &StudyConfig) -> MeasureOptions {
+    let m = &cfg.measure;
+    MeasureOptions {
+        warmup_s: m.warmup_s,
+        min_warmup_runs: m.min_warmup_runs.max(1),
+        min_samples: m.min_samples,
+        max_samples: m.max_samples.max(1),
+        max_time_s: m.max_time_s,
+        target_rel_ci: m.target_ci_pct / 100.0,
+    }
+}
+
+fn run_job(
+    cfg: &StudyConfig,
+    plan: &Plan,
+    job: &Job,
+    opts: &RunOptions,
+    work_dir: &Path,
+    outputs_dir: &Path,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Measurement> {
+    let model = &plan.models[job.model];
+    let h = short_hash(&job.key);
+    let job_path = work_dir.join(format!("{h}.job.json"));
+    let result_path = work_dir.join(format!("{h}.result.json"));
+    let outputs_path = work_dir.join(format!("{h}.outputs.json"));
+    let stderr_path = work_dir.join(format!("{h}.stderr"));
+    for p in [&result_path, &outputs_path] {
+        let _ = std::fs::remove_file(p);
+    }
+    let wjob = WorkerJob {
+        label: model.label.clone(),
+        source: model.source.clone(),
+        task: model.task,
+        shapes: model.shapes.clone(),
+        batch: job.batch,
+        spec: job.spec.clone(),
+        threads: cfg.threads,
+        seed: cfg.seed,
+        measure: measure_options(cfg),
+        target_fps: cfg.realtime.fps,
+        gate_inputs: cfg.measure.gate_inputs,
+        result_path: result_path.clone(),
+        outputs_path: outputs_path.clone(),
+    };
+    worker::write_json(&job_path, &wjob)?;
+    let stderr = std::fs::File::create(&stderr_path).map_err(|e| io_err(&stderr_path, e))?;
+
+    let started = Instant::now();
+    let mut child = Command::new(&opts.worker_exe)
+        .args(&opts.worker_args)
+        .arg("--job")
+        .arg(&job_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "cannot start the worker {}: {e}",
+                opts.worker_exe.display()
+            ))
+        })?;
+    let (tx, rx) = std::sync::mpsc::channel::<WorkerProgress>();
+    let reader = child.stdout.take().map(|stdout| {
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(|l| l.ok())
+            {
+                if let Ok(p) = serde_json::from_str::<WorkerProgress>(&line) {
+                    if tx.send(p).is_err() {
+                        break;
+                    }
+                }
+            }
+        })
+    });
+    let limit = Duration::from_secs_f64(cfg.measure.timeout_s);
+    let mut timed_out = false;
+    let status = loop {
+        while let Ok(p) = rx.try_recv() {
+            on_event(Event::Worker(p));
+        }
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if started.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().ok();
+        }
+        if let Ok(p) = rx.recv_timeout(Duration::from_millis(50)) {
+            on_event(Event::Worker(p));
+        }
+    };
+    if let Some(r) = reader {
+        let _ = r.join();
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+
+    let spec = EngineSpec::parse(&job.spec)?;
+    let mut facts = ModelFacts {
+        label: model.label.clone(),
+        source: model.source.clone(),
+        task: model.task,
+        sha256: None,
+        inputs: vec![],
+        params: None,
+        macs: None,
+        flops: None,
+    };
+    let parsed: Option<WorkerResult> = if timed_out {
+        None
+    } else {
+        std::fs::read(&result_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    };
+    let mut result = match parsed {
+        Some(w) => {
+            facts = w.model;
+            w.result
+        }
+        None => {
+            let reason = if timed_out {
+                format!(
+                    "timed out after {:.0} s (measure.timeout_s): the variant was killed; raise the limit or lower measure.max_time_s",
+                    cfg.measure.timeout_s
+                )
+            } else {
+                crash_reason(status, &stderr_path)
+            };
+            VariantResult::failed(&spec, reason)
+        }
+    };
+
+    let reference_path = reference_outputs_path(outputs_dir, plan, job);
+    if job.is_reference {
+        if result.status == Status::Ok {
+            std::fs::rename(&outputs_path, &reference_path)
+                .map_err(|e| io_err(&reference_path, e))?;
+        }
+    } else if result.status == Status::Ok {
+        if let (Ok(reference), Ok(candidate)) = (
+            worker::read_outputs(&reference_path),
+            worker::read_outputs(&outputs_path),
+        ) {
+            let precision = result
+                .session
+                .as_ref()
+                .map(|s| s.precision.clone())
+                .unwrap_or_else(|| "f32".into());
+            let base = Tolerance::for_precision(&precision);
+            let tol = Tolerance {
+                atol: cfg.gate.atol.unwrap_or(base.atol),
+                rtol: cfg.gate.rtol.unwrap_or(base.rtol),
+                ..base
+            };
+            let agreement = compare(&reference, &candidate, tol);
+            if !agreement.passed {
+                result.status = Status::GateFailed;
+            }
+            result.accuracy = Some(agreement);
+        }
+    }
+    for p in [&job_path, &result_path, &outputs_path, &stderr_path] {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(Measurement {
+        schema_version: STUDY_SCHEMA_VERSION,
+        key: job.key.clone(),
+        model: facts,
+        batch: job.batch,
+        spec: spec.to_string(),
+        is_baseline: job.is_baseline,
+        is_reference: job.is_reference,
+        result,
+        wall_s,
+        finished_unix: results::now_unix(),
+    })
+}
+
+/// Why a child ended without a result: its signal or exit code and the last line it wrote.
+fn crash_reason(status: Option<std::process::ExitStatus>, stderr: &Path) -> String {
+    let last = std::fs::read_to_string(stderr)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(|l| l.chars().take(300).collect::<String>());
+    let how = match status {
+        None => "the worker could not be waited for".to_owned(),
+        Some(s) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::process::ExitStatusExt;
+                if let Some(sig) = s.signal() {
+                    format!("the worker was killed by signal {sig}")
+                } else {
+                    format!("the worker exited with code {}", s.code().unwrap_or(-1))
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                format!("the worker exited with code {}", s.code().unwrap_or(-1))
+            }
+        }
+    };
+    match last {
+        Some(l) => format!("{how} without a result: {l}"),
+        None => format!("{how} without a result"),
+    }
+}

@@ -1,0 +1,202 @@
+//! What one child process does: load one model, inspect it, prepare and measure one engine
+//! variant, and write its result and the outputs the accuracy gate needs to files. The
+//! parent reads them back; a child that crashes or hangs loses only its own measurement.
+
+use crate::config::Task;
+use crate::results::ModelFacts;
+use crate::{io_err, Result};
+use edgebench_core::bench::{run_variant, BenchOptions};
+use edgebench_core::engine::EngineSpec;
+use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::model::{Model, ShapeRequest};
+use edgebench_core::schema::VariantResult;
+use edgebench_core::tensor::{HostTensor, TensorData};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Everything a child needs, written by the parent as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerJob {
+    pub label: String,
+    pub source: String,
+    pub task: Task,
+    pub shapes: Vec<String>,
+    pub batch: usize,
+    pub spec: String,
+    pub threads: Option<usize>,
+    pub seed: u64,
+    pub measure: MeasureOptions,
+    pub target_fps: f64,
+    pub gate_inputs: usize,
+    /// Where the child writes its [`WorkerResult`].
+    pub result_path: PathBuf,
+    /// Where the child writes the outputs of every gate input set.
+    pub outputs_path: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerResult {
+    pub model: ModelFacts,
+    pub result: VariantResult,
+}
+
+/// A line the child prints on stdout while it works, for the parent's progress display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum WorkerProgress {
+    Loading,
+    Preparing,
+    WarmingUp {
+        runs: usize,
+        elapsed_s: f64,
+    },
+    Sampling {
+        samples: usize,
+        elapsed_s: f64,
+        rel_ci: f64,
+    },
+}
+
+/// Outputs as stored on disk (values as f64; the gate compares in f64).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredTensor {
+    name: String,
+    shape: Vec<usize>,
+    values: Vec<f64>,
+}
+
+/// Runs a job and writes its two files. Model and engine errors become a `failed` result;
+/// only an unreadable job or an unwritable folder is an error.
+pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<()> {
+    progress(WorkerProgress::Loading);
+    let spec = EngineSpec::parse(&job.spec)?;
+    let mut facts = ModelFacts {
+        label: job.label.clone(),
+        source: job.source.clone(),
+        task: job.task,
+        sha256: None,
+        inputs: vec![],
+        params: None,
+        macs: None,
+        flops: None,
+    };
+    let (result, outputs) = match load(job) {
+        Err(e) => (VariantResult::failed(&spec, e.to_string()), vec![]),
+        Ok((model, inputs)) => {
+            facts.sha256 = Some(model.sha256.clone());
+            facts.inputs = inputs.clone();
+            if let Ok(i) = edgebench_core::inspect::inspect(&model, &inputs) {
+                facts.params = Some(i.params);
+                facts.macs = Some(i.macs);
+                facts.flops = Some(i.flops);
+            }
+            match edgebench_engines::find(&spec.engine) {
+                Err(e) => (VariantResult::failed(&spec, e.to_string()), vec![]),
+                Ok(engine) => {
+                    let opts = BenchOptions {
+                        batch: inputs
+                            .first()
+                            .and_then(|i| i.shape.first().copied())
+                            .unwrap_or(1),
+                        inputs,
+                        threads: job.threads,
+                        seed: job.seed,
+                        measure: job.measure.clone(),
+                        target_fps: job.target_fps,
+                        gate_input_sets: job.gate_inputs,
+                    };
+                    progress(WorkerProgress::Preparing);
+                    let run = run_variant(engine.as_ref(), &model, &spec, &opts, &mut |p| {
+                        progress(match p {
+                            Progress::WarmingUp { runs, elapsed_s } => {
+                                WorkerProgress::WarmingUp { runs, elapsed_s }
+                            }
+                            Progress::Sampling {
+                                samples,
+                                elapsed_s,
+                                rel_ci,
+                            } => WorkerProgress::Sampling {
+                                samples,
+                                elapsed_s,
+                                rel_ci,
+                            },
+                        })
+                    });
+                    (run.result, run.outputs)
+                }
+            }
+        }
+    };
+    write_outputs(&job.outputs_path, &outputs)?;
+    let doc = WorkerResult {
+        model: facts,
+        result,
+    };
+    write_json(&job.result_path, &doc)
+}
+
+fn load(job: &WorkerJob) -> Result<(Model, Vec<edgebench_core::tensor::ConcreteSpec>)> {
+    let model = if let Some(rest) = job.source.strip_prefix("zoo:") {
+        let mut spec = edgebench_zoo::ZooSpec::parse(rest)
+            .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        spec.batch = Some(job.batch);
+        let bytes =
+            edgebench_zoo::build_bytes(&spec).map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        Model::from_bytes(&job.source, bytes)?
+    } else {
+        Model::from_path(Path::new(&job.source))?
+    };
+    let shapes = job
+        .shapes
+        .iter()
+        .map(|s| ShapeRequest::parse_shape(s))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let inputs = model.resolve_inputs(&ShapeRequest {
+        shapes,
+        batch: Some(job.batch),
+    })?;
+    Ok((model, inputs))
+}
+
+/// Writes JSON through a temporary file and a rename, so a reader never sees half a file.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| io_err(path, e))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+fn write_outputs(path: &Path, sets: &[Vec<HostTensor>]) -> Result<()> {
+    let stored: Vec<Vec<StoredTensor>> = sets
+        .iter()
+        .map(|set| {
+            set.iter()
+                .map(|t| StoredTensor {
+                    name: t.name.clone(),
+                    shape: t.shape.clone(),
+                    values: t.data.to_f64(),
+                })
+                .collect()
+        })
+        .collect();
+    write_json(path, &stored)
+}
+
+/// Reads outputs written by a worker.
+pub fn read_outputs(path: &Path) -> Result<Vec<Vec<HostTensor>>> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let stored: Vec<Vec<StoredTensor>> =
+        serde_json::from_slice(&bytes).map_err(|e| io_err(path, e))?;
+    Ok(stored
+        .into_iter()
+        .map(|set| {
+            set.into_iter()
+                .map(|t| HostTensor {
+                    name: t.name,
+                    shape: t.shape,
+                    data: TensorData::F64(t.values),
+                })
+                .collect()
+        })
+        .collect())
+}

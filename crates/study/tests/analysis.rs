@@ -1,0 +1,301 @@
+//! The analysis of a made-up study whose answers are known: speed-ups, both averages, the
+//! FLOPs trend, real time for images and clips, and gate failures left out.
+
+use edgebench_core::engine::EngineSpec;
+use edgebench_core::gate::{Agreement, Tolerance};
+use edgebench_core::host::HostInfo;
+use edgebench_core::schema::{Status, ToolInfo, VariantResult};
+use edgebench_core::tensor::{ConcreteSpec, DType};
+use edgebench_study::analysis::analyse;
+use edgebench_study::config::{self, Task};
+use edgebench_study::plan;
+use edgebench_study::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
+use std::path::Path;
+
+const CONFIG: &str = r#"
+name = "known answers"
+baseline = "tract:reference"
+variants = ["tract:optimized"]
+[[model]]
+source = "zoo:mobilenet_v3_small?classes=2"
+[[model]]
+source = "zoo:resnet18?classes=2"
+[[model]]
+source = "zoo:vgg11?classes=2"
+[[model]]
+source = "zoo:c3d_small?classes=4"
+"#;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+fn host() -> HostInfo {
+    HostInfo {
+        cpu: "test cpu".into(),
+        physical_cores: Some(2),
+        logical_cpus: 2,
+        memory_bytes: 1 << 30,
+        os: "test".into(),
+        kernel: "0".into(),
+        arch: "x86_64".into(),
+    }
+}
+
+fn variant(spec: &str, raw: Vec<f64>) -> VariantResult {
+    let mut r = VariantResult::failed(&EngineSpec::parse(spec).unwrap(), String::new());
+    r.status = Status::Ok;
+    r.error = None;
+    r.raw_ms = raw;
+    r
+}
+
+fn agreement(passed: bool) -> Agreement {
+    Agreement {
+        max_abs_err: if passed { 0.0 } else { 1.0 },
+        max_rel_err: 0.0,
+        min_cosine: 1.0,
+        top1: None,
+        top5: None,
+        input_sets: 1,
+        tolerance: Tolerance::for_precision("f32"),
+        passed,
+        reason: (!passed).then(|| "output `logits` differs".to_string()),
+    }
+}
+
+/// The study: mobilenet 1e8 FLOPs 4x, resnet18 1e9 FLOPs 2x, vgg11 1e10 FLOPs 1x, c3d_small
+/// fails the gate. Baselines take 10 ms (c3d_small 500 ms per clip).
+fn study(skip_last: bool) -> Loaded {
+    let cfg = config::parse(CONFIG, "known.toml", Path::new(".")).unwrap();
+    let plan = plan::resolve(&cfg).unwrap();
+    let session = Session {
+        schema_version: 1,
+        started_unix: 0.0,
+        resumed: false,
+        tool: ToolInfo {
+            name: "edgebench".into(),
+            version: "0".into(),
+            git_commit: "test".into(),
+        },
+        host: host(),
+        config: cfg.clone(),
+        plan: plan.clone(),
+    };
+    let facts: [(&str, f64, f64, Vec<usize>); 4] = [
+        ("mobilenet_v3_small", 1e8, 4.0, vec![1, 3, 224, 224]),
+        ("resnet18", 1e9, 2.0, vec![1, 3, 224, 224]),
+        ("vgg11", 1e10, 1.0, vec![1, 3, 224, 224]),
+        ("c3d_small", 1e11, 3.0, vec![1, 3, 16, 112, 112]),
+    ];
+    let mut measurements = vec![];
+    for job in &plan.jobs {
+        let m = &plan.models[job.model];
+        let (_, flops, ratio, shape) = facts.iter().find(|f| f.0 == m.label).unwrap();
+        let base_ms = if m.label == "c3d_small" { 500.0 } else { 10.0 };
+        let raw = if job.is_baseline {
+            vec![base_ms; 21]
+        } else {
+            vec![base_ms / ratio; 21]
+        };
+        let mut result = variant(&job.spec, raw);
+        if !job.is_reference {
+            let pass = m.label != "c3d_small";
+            result.accuracy = Some(agreement(pass));
+            if !pass {
+                result.status = Status::GateFailed;
+            }
+        }
+        measurements.push(Measurement {
+            schema_version: 1,
+            key: job.key.clone(),
+            model: ModelFacts {
+                label: m.label.clone(),
+                source: m.source.clone(),
+                task: m.task,
+                sha256: None,
+                inputs: vec![ConcreteSpec {
+                    name: "input".into(),
+                    dtype: DType::F32,
+                    shape: shape.clone(),
+                }],
+                params: Some(1000),
+                macs: Some(*flops as u64 / 2),
+                flops: Some(*flops as u64),
+            },
+            batch: 1,
+            spec: job.spec.clone(),
+            is_baseline: job.is_baseline,
+            is_reference: job.is_reference,
+            result,
+            wall_s: 1.0,
+            finished_unix: 0.0,
+        });
+    }
+    if skip_last {
+        measurements.pop();
+    }
+    Loaded {
+        sessions: vec![session],
+        measurements,
+        torn: false,
+        valid_len: 0,
+    }
+}
+
+#[test]
+fn known_study_gives_known_findings() {
+    let s = analyse(&study(false)).unwrap();
+    assert_eq!(s.baseline, "tract:reference");
+    assert!(s.pending.is_empty());
+
+    let row = |model: &str, spec: &str| {
+        s.rows
+            .iter()
+            .find(|r| r.model == model && r.spec == spec)
+            .unwrap()
+    };
+    let r = row("resnet18", "tract:optimized");
+    let sp = r.speedup.as_ref().unwrap();
+    assert!(close(sp.ratio, 2.0) && close(sp.percent, 100.0));
+    assert!(close(r.median_ms.unwrap(), 5.0));
+
+    // Classification: ratios 4, 2, 1 -> gains 300%, 100%, 0%: arithmetic mean 133.33%,
+    // geometric mean of ratios cube root of 8 = 2.
+    let avg = s
+        .averages
+        .iter()
+        .find(|a| a.task == Some(Task::Classification))
+        .unwrap();
+    assert_eq!(avg.n, 3);
+    assert!(close(avg.mean_percent.unwrap(), 400.0 / 3.0));
+    assert!(close(avg.geomean_ratio.unwrap(), 2.0));
+    // The action-recognition model failed the gate: nothing counts there.
+    let avg = s
+        .averages
+        .iter()
+        .find(|a| a.task == Some(Task::ActionRecognition))
+        .unwrap();
+    assert_eq!(avg.n, 0);
+    assert_eq!(avg.mean_percent, None);
+    assert_eq!(s.failures.len(), 1);
+    assert_eq!(s.failures[0].model, "c3d_small");
+    assert_eq!(s.failures[0].status, Status::GateFailed);
+    assert!(!row("c3d_small", "tract:optimized").counted);
+    assert!(row("c3d_small", "tract:optimized").speedup.is_none());
+
+    // Trend over log10 FLOPs 8, 9, 10 and ratios 4, 2, 1: dx = -1 0 1, dy = 5/3 -1/3 -4/3,
+    // sxy = -3, sxx = 2, syy = 42/9: Pearson -3 / sqrt(2 * 42 / 9), slope -1.5,
+    // intercept 7/3 + 1.5 * 9; Spearman -1 (lower FLOPs, larger gains).
+    let t = s
+        .trends
+        .iter()
+        .find(|t| t.task == Some(Task::Classification))
+        .unwrap();
+    assert_eq!(t.n, 3);
+    assert!(close(t.spearman.unwrap(), -1.0));
+    assert!(close(
+        t.pearson.unwrap(),
+        -3.0 / (2.0 * 42.0 / 9.0f64).sqrt()
+    ));
+    assert!(close(t.slope.unwrap(), -1.5));
+    assert!(close(t.intercept.unwrap(), 7.0 / 3.0 + 13.5));
+
+    // Real time at 30 fps: a frame has 33.3 ms; a 16-frame clip at stride 16 has 533.3 ms.
+    let rt = row("resnet18", "tract:reference")
+        .realtime
+        .as_ref()
+        .unwrap();
+    assert!(close(rt.deadline_ms, 1000.0 / 30.0) && rt.meets);
+    let c = row("c3d_small", "tract:reference");
+    let rt = c.realtime.as_ref().unwrap();
+    assert_eq!(c.unit, "clips");
+    assert!(close(c.required_per_s, 30.0 / 16.0));
+    assert!(close(rt.deadline_ms, 16.0 / 30.0 * 1000.0));
+    assert!(rt.meets && rt.miss_share == 0.0);
+}
+
+#[test]
+fn an_outlier_model_is_named_as_an_exception() {
+    use edgebench_study::analysis::trend;
+    let s = analyse(&study(false)).unwrap();
+    let base = s.rows.iter().find(|r| !r.is_baseline).unwrap();
+    // Nine models on the line ratio = 10 - log10(FLOPs), one far above it.
+    let rows: Vec<_> = (0..10)
+        .map(|i| {
+            let mut r = base.clone();
+            r.model = format!("m{i}");
+            r.flops = Some(10f64.powi(6 + i % 5) as u64 * if i >= 5 { 3 } else { 1 });
+            r
+        })
+        .collect();
+    let pts: Vec<(&_, f64)> = rows
+        .iter()
+        .map(|r| {
+            let lx = (r.flops.unwrap() as f64).log10();
+            (
+                r,
+                if r.model == "m7" {
+                    10.0 - lx + 5.0
+                } else {
+                    10.0 - lx
+                },
+            )
+        })
+        .collect();
+    let t = trend("x", None, 1, &pts, 2.0);
+    assert_eq!(t.exceptions, vec!["m7".to_string()]);
+    assert!(t.spearman.unwrap() < 0.0);
+}
+
+#[test]
+fn missing_measurements_are_pending() {
+    let s = analyse(&study(true)).unwrap();
+    assert_eq!(s.pending.len(), 1);
+}
+
+#[test]
+fn results_file_round_trip_with_torn_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.jsonl");
+    let loaded = study(false);
+    let mut a = Appender::open(&path, 0).unwrap();
+    a.append(&Line::Session(Box::new(loaded.sessions[0].clone())))
+        .unwrap();
+    for m in &loaded.measurements {
+        a.append(&Line::Measurement(Box::new(m.clone()))).unwrap();
+    }
+    drop(a);
+    let back = results::load(&path).unwrap();
+    assert_eq!(back.measurements, loaded.measurements);
+    assert!(!back.torn);
+    let full_len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(back.valid_len, full_len);
+
+    // A write cut short by kill -9: half a line, no newline.
+    let line = serde_json::to_string(&Line::Measurement(Box::new(loaded.measurements[0].clone())))
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&line.as_bytes()[..line.len() / 2]);
+    std::fs::write(&path, &bytes).unwrap();
+    let torn = results::load(&path).unwrap();
+    assert!(torn.torn);
+    assert_eq!(torn.measurements.len(), loaded.measurements.len());
+    assert_eq!(torn.valid_len, full_len);
+
+    // Appending cuts the torn part off first.
+    let mut a = Appender::open(&path, torn.valid_len).unwrap();
+    a.append(&Line::Measurement(Box::new(loaded.measurements[1].clone())))
+        .unwrap();
+    drop(a);
+    let after = results::load(&path).unwrap();
+    assert!(!after.torn);
+    assert_eq!(after.measurements.len(), loaded.measurements.len() + 1);
+
+    // A bad line in the middle is an error that names the line.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.insert_str(0, "{not json}\n");
+    std::fs::write(&path, text).unwrap();
+    let e = results::load(&path).unwrap_err().to_string();
+    assert!(e.contains("line 1"), "{e}");
+}

@@ -1,0 +1,555 @@
+//! The `torch` engine: the model runs in PyTorch, in a worker process, timed there with the
+//! same rules as every engine (`Session::measure_self`).
+//!
+//! `torch:eager[,channels_last][,cuda_graph][,compile][,device=cpu|cuda[:N]][,dtype=fp32|fp16|bf16]`
+
+use crate::error::TorchError;
+use crate::python::{self, PythonInfo};
+use crate::source::{self, Resolved, TorchSource};
+use crate::worker::{Timeouts, Worker};
+use edgebench_core::engine::{
+    check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
+};
+use edgebench_core::error::{Error, Result};
+use edgebench_core::measure::{MeasureOptions, Measurement};
+use edgebench_core::model::Model;
+use edgebench_core::tensor::{DType, HostTensor, TensorData};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const VARIANTS: &[&str] = &["eager"];
+const FLAGS: &[&str] = &["channels_last", "cuda_graph", "compile"];
+const KEYS: &[&str] = &["device", "dtype"];
+
+/// The PyTorch engine. `python: None` uses [`python::discover`] (`--python`,
+/// `EDGEBENCH_PYTHON`, `python3` on PATH).
+#[derive(Debug, Clone, Default)]
+pub struct Torch {
+    pub python: Option<PathBuf>,
+}
+
+impl Torch {
+    /// An engine that runs the worker with this Python.
+    pub fn with_python(path: impl Into<PathBuf>) -> Torch {
+        Torch {
+            python: Some(path.into()),
+        }
+    }
+
+    /// The Python to use, probed.
+    pub fn python(&self) -> std::result::Result<PythonInfo, TorchError> {
+        match &self.python {
+            Some(p) => python::discover_with(Some(p)),
+            None => python::discover(),
+        }
+    }
+}
+
+/// The settings of a torch spec, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchSettings {
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// `fp32`, `fp16` or `bf16`.
+    pub dtype: String,
+    pub channels_last: bool,
+    pub cuda_graph: bool,
+    pub compile: bool,
+}
+
+impl TorchSettings {
+    pub fn from_spec(spec: &EngineSpec) -> Result<TorchSettings> {
+        check_spec(spec, VARIANTS, FLAGS, KEYS)?;
+        let shown = spec.to_string();
+        let device = spec
+            .options
+            .get("device")
+            .cloned()
+            .unwrap_or_else(|| "cpu".into());
+        let device_ok = device == "cpu"
+            || device == "cuda"
+            || device
+                .strip_prefix("cuda:")
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        if !device_ok {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: device={device} is not cpu, cuda or cuda:N"
+            )));
+        }
+        let dtype = spec
+            .options
+            .get("dtype")
+            .cloned()
+            .unwrap_or_else(|| "fp32".into());
+        if !["fp32", "fp16", "bf16"].contains(&dtype.as_str()) {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: dtype={dtype} is not fp32, fp16 or bf16"
+            )));
+        }
+        let flag = |f: &str| spec.flags.iter().any(|x| x == f);
+        let s = TorchSettings {
+            device,
+            dtype,
+            channels_last: flag("channels_last"),
+            cuda_graph: flag("cuda_graph"),
+            compile: flag("compile"),
+        };
+        if s.cuda_graph && !s.device.starts_with("cuda") {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: cuda_graph needs a GPU: add device=cuda"
+            )));
+        }
+        if s.cuda_graph && s.compile {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: cuda_graph and compile together are not supported: measure them as two variants"
+            )));
+        }
+        Ok(s)
+    }
+}
+
+impl Engine for Torch {
+    fn name(&self) -> &'static str {
+        "torch"
+    }
+
+    fn availability(&self) -> Availability {
+        match self.python() {
+            Ok(info) => match &info.hello.torch {
+                Some(v) => Availability::Available {
+                    version: format!(
+                        "{v} (Python {}, {})",
+                        info.hello.python,
+                        info.path.display()
+                    ),
+                    devices: info.hello.devices.clone(),
+                },
+                None => Availability::Unavailable {
+                    reason: format!(
+                        "{} ({}) cannot import torch: {}",
+                        info.path.display(),
+                        info.origin.describe(),
+                        info.hello.torch_error.clone().unwrap_or_default()
+                    ),
+                    fix: crate::error::FIX_TORCH.into(),
+                },
+            },
+            Err(TorchError::PythonNotFound { what, fix }) => Availability::Unavailable {
+                reason: format!("no Python found: {what}"),
+                fix,
+            },
+            Err(e) => Availability::Unavailable {
+                reason: e.to_string(),
+                fix: "pass --python PATH to a Python 3 with torch".into(),
+            },
+        }
+    }
+
+    fn variants(&self) -> Vec<VariantInfo> {
+        let v = |spec: &str, description: &str| VariantInfo {
+            spec: spec.into(),
+            description: description.into(),
+        };
+        vec![
+            v(
+                "torch:eager",
+                "PyTorch eager mode on the CPU, fp32: the baseline before optimization",
+            ),
+            v("torch:eager,channels_last", "eager, NHWC memory format"),
+            v("torch:eager,device=cuda", "eager on the GPU, fp32"),
+            v(
+                "torch:eager,device=cuda,dtype=fp16",
+                "eager on the GPU, half precision (also dtype=bf16)",
+            ),
+            v(
+                "torch:eager,device=cuda,cuda_graph",
+                "one captured CUDA graph replayed per run (add dtype=fp16)",
+            ),
+            v(
+                "torch:eager,compile",
+                "torch.compile (torch 2 or newer; compiles on the first run)",
+            ),
+        ]
+    }
+
+    fn validate(&self, spec: &EngineSpec) -> Result<()> {
+        let s = TorchSettings::from_spec(spec)?;
+        if s.device.starts_with("cuda") || s.compile {
+            // Needs to know what this torch can do: probe it (cached).
+            let info = self.python()?;
+            let version = info.require_torch()?;
+            if s.device.starts_with("cuda") && !info.hello.cuda {
+                return Err(Error::InvalidArgument(format!(
+                    "--engine {spec}: torch {version} at {} has no CUDA (a CPU-only build, or no GPU or driver here): install a CUDA build of PyTorch (pip install torch) or use device=cpu",
+                    info.path.display()
+                )));
+            }
+            if let Some(n) = s
+                .device
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                let gpus = info
+                    .hello
+                    .devices
+                    .iter()
+                    .filter(|d| d.starts_with("cuda"))
+                    .count();
+                if n >= gpus {
+                    return Err(Error::InvalidArgument(format!(
+                        "--engine {spec}: device=cuda:{n}, but torch sees {gpus} GPU(s): use cuda:0 to cuda:{}",
+                        gpus.saturating_sub(1)
+                    )));
+                }
+            }
+            if s.compile && !info.hello.compile {
+                return Err(Error::InvalidArgument(format!(
+                    "--engine {spec}: torch.compile needs torch 2.0 or newer and {} has torch {version}: pip install 'torch>=2', or drop compile",
+                    info.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare(
+        &self,
+        model: &Model,
+        spec: &EngineSpec,
+        opts: &PrepareOptions,
+    ) -> Result<Box<dyn Session>> {
+        let settings = TorchSettings::from_spec(spec)?;
+        let info = self.python()?;
+        info.require_torch()?;
+        let resolved = source::resolve(model)?;
+        if matches!(resolved.source, TorchSource::Torchvision { .. }) {
+            info.require_torchvision()?;
+        }
+        let session = TorchSession::start(&info, model, &resolved, &settings, opts, spec)?;
+        Ok(Box::new(session))
+    }
+}
+
+/// A model loaded in a worker process.
+pub struct TorchSession {
+    worker: Worker,
+    dir: tempfile::TempDir,
+    label: String,
+    info: SessionInfo,
+    timeouts: Timeouts,
+}
+
+impl TorchSession {
+    fn start(
+        python: &PythonInfo,
+        model: &Model,
+        resolved: &Resolved,
+        settings: &TorchSettings,
+        opts: &PrepareOptions,
+        spec: &EngineSpec,
+    ) -> std::result::Result<TorchSession, TorchError> {
+        let timeouts = Timeouts::from_env();
+        let dir = tempfile::Builder::new()
+            .prefix("edgebench-torch-")
+            .tempdir()
+            .map_err(|e| TorchError::Write {
+                path: std::env::temp_dir(),
+                reason: e.to_string(),
+            })?;
+        let weights = if resolved.weights_from_onnx {
+            let path = dir.path().join("weights.bin");
+            let tensors = source::write_weights(&model.proto, &path)?;
+            json!({"file": path, "tensors": tensors})
+        } else {
+            Value::Null
+        };
+        let mut worker = Worker::start(&python.path, false, timeouts)?;
+        let inputs: Vec<Value> = opts
+            .inputs
+            .iter()
+            .map(|i| json!({"name": i.name, "shape": i.shape, "dtype": dtype_code(i.dtype)}))
+            .collect();
+        let output_names: Vec<&str> = model.outputs.iter().map(|o| o.name.as_str()).collect();
+        let reply = worker.request(
+            "load",
+            json!({
+                "source": resolved.source,
+                "seed": resolved.seed,
+                "weights": weights,
+                "device": settings.device,
+                "dtype": settings.dtype,
+                "channels_last": settings.channels_last,
+                "cuda_graph": settings.cuda_graph,
+                "compile": settings.compile,
+                "threads": opts.threads,
+                "inputs": inputs,
+                "output_names": output_names,
+            }),
+            timeouts.load,
+        )?;
+        // The weight file is read during load; free the disk space now.
+        let _ = std::fs::remove_file(dir.path().join("weights.bin"));
+        let mut details: BTreeMap<String, String> = reply
+            .get("details")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let v = v
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string());
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        details.insert("python_path".into(), python.path.display().to_string());
+        details.insert("worker_pid".into(), worker.pid().to_string());
+        let str_field = |k: &str| reply.get(k).and_then(Value::as_str).map(str::to_owned);
+        let info = SessionInfo {
+            engine_version: str_field("torch").unwrap_or_else(|| "unknown".into()),
+            threads: reply
+                .get("threads")
+                .and_then(Value::as_u64)
+                .map(|t| t as usize),
+            device: str_field("device").unwrap_or_else(|| settings.device.clone()),
+            precision: str_field("precision").unwrap_or_else(|| "f32".into()),
+            details,
+        };
+        Ok(TorchSession {
+            worker,
+            dir,
+            label: spec.to_string(),
+            info,
+            timeouts,
+        })
+    }
+
+    fn call(&mut self, cmd: &str, params: Value, timeout: Duration) -> Result<Value> {
+        self.worker
+            .request(cmd, params, timeout)
+            .map_err(|e| Error::Engine {
+                engine: self.label.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The worker's process id (tests kill it).
+    pub fn worker_pid(&self) -> u32 {
+        self.worker.pid()
+    }
+}
+
+impl Session for TorchSession {
+    fn set_inputs(&mut self, inputs: &[HostTensor]) -> Result<()> {
+        let mut tensors = Vec::with_capacity(inputs.len());
+        for (i, t) in inputs.iter().enumerate() {
+            let path = self.dir.path().join(format!("in_{i}.bin"));
+            let (code, bytes) = to_le_bytes(&t.data);
+            std::fs::write(&path, bytes).map_err(|e| Error::Write {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            tensors.push(json!({"name": t.name, "shape": t.shape, "dtype": code, "path": path}));
+        }
+        let timeout = self.timeouts.call;
+        self.call("set_inputs", json!({ "tensors": tensors }), timeout)?;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<()> {
+        let timeout = self.timeouts.call;
+        self.call("run", Value::Null, timeout)?;
+        Ok(())
+    }
+
+    fn outputs(&mut self) -> Result<Vec<HostTensor>> {
+        let timeout = self.timeouts.call;
+        let dir = self.dir.path().to_owned();
+        let reply = self.call("outputs", json!({ "dir": dir }), timeout)?;
+        let bad = |reason: String| Error::Engine {
+            engine: self.label.clone(),
+            reason: format!("the torch worker sent unusable outputs: {reason}"),
+        };
+        let list = reply
+            .get("tensors")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no `tensors` list".into()))?;
+        let mut out = Vec::with_capacity(list.len());
+        for t in list {
+            let name = t.get("name").and_then(Value::as_str).unwrap_or("output");
+            let shape: Vec<usize> = t
+                .get("shape")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad(format!("`{name}` has no shape")))?
+                .iter()
+                .map(|d| d.as_u64().map(|d| d as usize))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad(format!("`{name}` has a bad shape")))?;
+            let code = t.get("dtype").and_then(Value::as_str).unwrap_or("");
+            let path = t
+                .get("path")
+                .and_then(Value::as_str)
+                .map(PathBuf::from)
+                .ok_or_else(|| bad(format!("`{name}` has no path")))?;
+            if !path.starts_with(&dir) {
+                return Err(bad(format!(
+                    "`{name}` was written outside the session folder"
+                )));
+            }
+            let bytes =
+                std::fs::read(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            let _ = std::fs::remove_file(&path);
+            let numel: usize = shape.iter().product();
+            let data = from_le_bytes(code, &bytes, numel).map_err(bad)?;
+            out.push(HostTensor {
+                name: name.to_owned(),
+                shape,
+                data,
+            });
+        }
+        Ok(out)
+    }
+
+    fn info(&self) -> SessionInfo {
+        self.info.clone()
+    }
+
+    fn measure_self(&mut self, opts: &MeasureOptions) -> Option<Result<Measurement>> {
+        let budget =
+            Duration::from_secs_f64((opts.warmup_s.max(0.0) + opts.max_time_s.max(0.0)).min(1e7));
+        let timeout = self.timeouts.measure_slack + budget;
+        let reply = match self.call("measure", json!({ "options": opts }), timeout) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        let m = serde_json::from_value::<Measurement>(reply).map_err(|e| Error::Engine {
+            engine: self.label.clone(),
+            reason: format!("the torch worker sent an unusable measurement: {e}"),
+        });
+        Some(m.and_then(|m| {
+            if m.samples_ms.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                return Err(Error::Engine {
+                    engine: self.label.clone(),
+                    reason: "the torch worker sent negative or non-finite samples".into(),
+                });
+            }
+            Ok(m)
+        }))
+    }
+}
+
+fn dtype_code(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I64 => "i64",
+        DType::I32 => "i32",
+        DType::I8 => "i8",
+        DType::U8 => "u8",
+        DType::Bool => "bool",
+        // Inputs of other types are refused by `random_inputs` before they get here.
+        _ => "f32",
+    }
+}
+
+fn to_le_bytes(d: &TensorData) -> (&'static str, Vec<u8>) {
+    fn flat<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+        v.iter().flat_map(|&x| f(x)).collect()
+    }
+    match d {
+        TensorData::F32(v) => ("f32", flat(v, f32::to_le_bytes)),
+        TensorData::F64(v) => ("f64", flat(v, f64::to_le_bytes)),
+        TensorData::I64(v) => ("i64", flat(v, i64::to_le_bytes)),
+        TensorData::I32(v) => ("i32", flat(v, i32::to_le_bytes)),
+        TensorData::I8(v) => ("i8", flat(v, i8::to_le_bytes)),
+        TensorData::U8(v) => ("u8", v.clone()),
+        TensorData::Bool(v) => ("bool", v.iter().map(|&b| u8::from(b)).collect()),
+    }
+}
+
+fn from_le_bytes(code: &str, b: &[u8], numel: usize) -> std::result::Result<TensorData, String> {
+    let size = match code {
+        "f32" | "i32" => 4,
+        "f64" | "i64" => 8,
+        "i8" | "u8" | "bool" => 1,
+        other => return Err(format!("unknown element type `{other}`")),
+    };
+    if b.len() != numel * size {
+        return Err(format!("{} bytes for {numel} elements of {code}", b.len()));
+    }
+    fn chunks<T, const N: usize>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+        b.chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                f(a)
+            })
+            .collect()
+    }
+    Ok(match code {
+        "f32" => TensorData::F32(chunks(b, f32::from_le_bytes)),
+        "f64" => TensorData::F64(chunks(b, f64::from_le_bytes)),
+        "i64" => TensorData::I64(chunks(b, i64::from_le_bytes)),
+        "i32" => TensorData::I32(chunks(b, i32::from_le_bytes)),
+        "i8" => TensorData::I8(chunks(b, i8::from_le_bytes)),
+        "u8" => TensorData::U8(b.to_vec()),
+        _ => TensorData::Bool(b.iter().map(|&x| x != 0).collect()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(s: &str) -> Result<TorchSettings> {
+        TorchSettings::from_spec(&EngineSpec::parse(s).unwrap())
+    }
+
+    #[test]
+    fn specs_are_checked_without_python() {
+        let s = settings("torch:eager,device=cuda:1,dtype=fp16,cuda_graph").unwrap();
+        assert_eq!(s.device, "cuda:1");
+        assert_eq!(s.dtype, "fp16");
+        assert!(s.cuda_graph && !s.compile && !s.channels_last);
+        let s = settings("torch").unwrap();
+        assert_eq!((s.device.as_str(), s.dtype.as_str()), ("cpu", "fp32"));
+        for (bad, word) in [
+            ("torch:lazy", "lazy"),
+            ("torch:eager,device=tpu", "tpu"),
+            ("torch:eager,device=cuda:x", "cuda:x"),
+            ("torch:eager,dtype=int8", "int8"),
+            ("torch:eager,cuda_graph", "device=cuda"),
+            ("torch:eager,device=cuda,cuda_graph,compile", "two variants"),
+            ("torch:eager,threads=2", "threads"),
+        ] {
+            let e = settings(bad).unwrap_err().to_string();
+            assert!(e.contains(word), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn tensors_round_trip_as_little_endian_bytes() {
+        for d in [
+            TensorData::F32(vec![1.5, -2.25, 3e-8]),
+            TensorData::F64(vec![1.0, -0.5]),
+            TensorData::I64(vec![-1, 1 << 40]),
+            TensorData::I32(vec![7, -7]),
+            TensorData::I8(vec![-3, 3]),
+            TensorData::U8(vec![0, 255]),
+            TensorData::Bool(vec![true, false, true]),
+        ] {
+            let (code, bytes) = to_le_bytes(&d);
+            assert_eq!(from_le_bytes(code, &bytes, d.len()).unwrap(), d);
+        }
+        assert_eq!(
+            to_le_bytes(&TensorData::F32(vec![1.0])).1,
+            vec![0, 0, 0x80, 0x3f]
+        );
+        assert!(from_le_bytes("f32", &[0, 0, 0], 1).is_err());
+        assert!(from_le_bytes("f16", &[0, 0], 1).is_err());
+    }
+}

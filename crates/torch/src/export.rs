@@ -1,0 +1,264 @@
+//! `edgebench export`: PyTorch model -> ONNX file, in the worker, with `torch.onnx.export`.
+//! The file gets the source, seed, torch and opset versions in its metadata (so the torch
+//! engine can rebuild the PyTorch model later), is checked to load, and is scanned for
+//! operators the engines here cannot run.
+
+use crate::error::TorchError;
+use crate::python::PythonInfo;
+use crate::source::{meta, TorchSource};
+use crate::worker::{Timeouts, Worker};
+use edgebench_core::model::Model;
+use prost::Message;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tract_onnx::pb;
+
+/// Opsets accepted on the command line (torch itself may support fewer).
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=23;
+/// The default opset: supported by torch 1.13 and every later torch, and by every engine here.
+pub const DEFAULT_OPSET: i64 = 17;
+
+/// One model input of the export.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportInput {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+/// What to export and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportOptions {
+    pub source: TorchSource,
+    pub inputs: Vec<ExportInput>,
+    pub output: PathBuf,
+    pub opset: i64,
+    /// `torch.manual_seed` before the model is built (random initialisation).
+    pub seed: u64,
+    /// Make the first dimension of every input and output dynamic.
+    pub dynamic_batch: bool,
+}
+
+/// An operator some engine here cannot run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnsupportedOp {
+    pub engine: String,
+    pub op: String,
+    pub node: String,
+}
+
+/// What the export did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportReport {
+    pub source: String,
+    pub output: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    pub python: PathBuf,
+    pub torch_version: String,
+    pub exporter: String,
+    pub opset: i64,
+    pub seed: u64,
+    pub parameters: u64,
+    pub inputs: Vec<ExportInput>,
+    pub outputs: Vec<ExportInput>,
+    /// The `onnx.checker` verdict, or why it was skipped.
+    pub onnx_checker: String,
+    pub unsupported: Vec<UnsupportedOp>,
+    pub export_ms: f64,
+}
+
+/// Exports `opts.source` to `opts.output` (written atomically) and returns the report and
+/// the loaded model.
+pub fn export(
+    python: &PythonInfo,
+    opts: &ExportOptions,
+) -> Result<(ExportReport, Model), TorchError> {
+    python.require_torch()?;
+    if matches!(opts.source, TorchSource::Torchvision { .. }) {
+        python.require_torchvision()?;
+    }
+    if !OPSETS.contains(&opts.opset) {
+        return Err(TorchError::Invalid(format!(
+            "--opset {}: choose an opset from {} to {} (default {DEFAULT_OPSET})",
+            opts.opset,
+            OPSETS.start(),
+            OPSETS.end()
+        )));
+    }
+    if opts.inputs.is_empty() {
+        return Err(TorchError::Invalid(
+            "no input shape: give --shape 1x3x224x224 (one per model input)".into(),
+        ));
+    }
+    let out = &opts.output;
+    let werr = |path: &Path, e: &dyn std::fmt::Display| TorchError::Write {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    if out.is_dir() {
+        return Err(TorchError::Write {
+            path: out.clone(),
+            reason: "it is a directory; give a file name such as model.onnx".into(),
+        });
+    }
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(TorchError::Write {
+            path: out.clone(),
+            reason: format!("folder {} does not exist; create it first", dir.display()),
+        });
+    }
+    // torch writes into a scratch file beside the output; the final file appears only once
+    // it is complete.
+    let scratch = tempfile::Builder::new()
+        .prefix(".edgebench-export-")
+        .suffix(".onnx")
+        .tempfile_in(&dir)
+        .map_err(|e| werr(out, &e))?;
+    let scratch_path = scratch.path().to_owned();
+
+    let start = Instant::now();
+    let timeouts = Timeouts::from_env();
+    let mut worker = Worker::start(&python.path, false, timeouts)?;
+    let reply = worker.request(
+        "export",
+        json!({
+            "source": opts.source,
+            "seed": opts.seed,
+            "inputs": opts.inputs,
+            "output": scratch_path,
+            "opset": opts.opset,
+            "dynamic_batch": opts.dynamic_batch,
+        }),
+        timeouts.export,
+    )?;
+    drop(worker);
+    let export_ms = start.elapsed().as_secs_f64() * 1e3;
+    let s = |k: &str| {
+        reply
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let torch_version = s("torch");
+    let exporter = s("exporter");
+
+    // Record where the model came from, then write the final file.
+    let bytes = std::fs::read(&scratch_path).map_err(|e| werr(&scratch_path, &e))?;
+    let mut proto = pb::ModelProto::decode(&bytes[..]).map_err(|e| {
+        TorchError::Invalid(format!(
+            "torch.onnx.export wrote a file that is not an ONNX protobuf ({e}); a model over 2 GB needs external data, which this export does not support"
+        ))
+    })?;
+    let source_json =
+        serde_json::to_string(&opts.source).map_err(|e| TorchError::Invalid(e.to_string()))?;
+    let entries = [
+        (meta::SOURCE, source_json),
+        (meta::SEED, opts.seed.to_string()),
+        (meta::TORCH_VERSION, torch_version.clone()),
+        (meta::OPSET, opts.opset.to_string()),
+        (meta::EXPORTER, exporter.clone()),
+        (meta::TOOL, env!("CARGO_PKG_VERSION").to_owned()),
+    ];
+    proto
+        .metadata_props
+        .retain(|kv| !entries.iter().any(|(k, _)| kv.key == *k));
+    for (k, v) in entries {
+        proto.metadata_props.push(pb::StringStringEntryProto {
+            key: k.into(),
+            value: v,
+        });
+    }
+    let encoded = proto.encode_to_vec();
+    {
+        let mut f = scratch.as_file();
+        f.set_len(0).map_err(|e| werr(&scratch_path, &e))?;
+        // The scratch file was written by another process: rewrite it from the start.
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(0))
+            .map_err(|e| werr(&scratch_path, &e))?;
+        f.write_all(&encoded).map_err(|e| werr(&scratch_path, &e))?;
+        f.sync_all().map_err(|e| werr(&scratch_path, &e))?;
+    }
+    scratch.persist(out).map_err(|e| werr(out, &e.error))?;
+
+    // The file must load as a model edgebench accepts.
+    let model = Model::from_path(out)
+        .map_err(|e| TorchError::Invalid(format!("the exported file does not load: {e}")))?;
+    let unsupported = edgebench_core::tract_support::unsupported_ops(&model.proto)
+        .into_iter()
+        .map(|(op, node)| UnsupportedOp {
+            engine: "tract".into(),
+            op,
+            node,
+        })
+        .collect();
+    let names = |k: &str| -> Vec<String> {
+        reply
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let shapes: Vec<Vec<usize>> = reply
+        .get("output_shapes")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    s.as_array()
+                        .map(|d| {
+                            d.iter()
+                                .filter_map(Value::as_u64)
+                                .map(|x| x as usize)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let outputs = names("output_names")
+        .into_iter()
+        .zip(shapes)
+        .map(|(name, shape)| ExportInput { name, shape })
+        .collect();
+    let report = ExportReport {
+        source: opts.source.label(),
+        output: out.clone(),
+        bytes: model.bytes.len() as u64,
+        sha256: model.sha256.clone(),
+        python: python.path.clone(),
+        torch_version,
+        exporter,
+        opset: opts.opset,
+        seed: opts.seed,
+        parameters: reply.get("parameters").and_then(Value::as_u64).unwrap_or(0),
+        inputs: opts.inputs.clone(),
+        outputs,
+        onnx_checker: s("checker"),
+        unsupported,
+        export_ms,
+    };
+    Ok((report, model))
+}
+
+/// Input names for `n` inputs: `input`, or `input_0`, `input_1`, ...
+pub fn input_names(n: usize) -> Vec<String> {
+    if n == 1 {
+        vec!["input".into()]
+    } else {
+        (0..n).map(|i| format!("input_{i}")).collect()
+    }
+}

@@ -1,0 +1,23 @@
+//! edgebench-torch: the PyTorch side of edgebench.
+//!
+//! - [`engine::Torch`], the `torch` engine: the model runs in a Python worker process that
+//!   times itself with edgebench's rules and returns raw samples ([`engine::TorchSession`]).
+//! - [`python`]: which Python runs the worker (`--python`, `EDGEBENCH_PYTHON`, `python3`).
+//! - [`worker`]: the process and its line-based JSON protocol (docs/torch.md).
+//! - [`export`]: PyTorch model -> ONNX file.
+//! - [`source`]: PyTorch model sources (`tv:NAME`, `file.py:factory`, a zoo model's twin).
+//!
+//! Nothing here prints; a worker that fails is reported as an error with its stderr tail.
+
+pub mod embed;
+pub mod engine;
+pub mod error;
+pub mod export;
+pub mod python;
+pub mod source;
+pub mod worker;
+
+pub use engine::Torch;
+pub use error::{TorchError, WorkerError};
+pub use python::set_python;
+pub use source::TorchSource;

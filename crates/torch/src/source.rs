@@ -1,0 +1,374 @@
+//! PyTorch model sources: `tv:NAME` (a torchvision builder), `path/to/file.py:factory` (a
+//! user's module), and, for the torch engine, the PyTorch model behind an ONNX model:
+//! the torchvision twin of a zoo model (with the zoo's weights), or the source recorded in
+//! the metadata of a file written by `edgebench export`.
+
+use crate::error::TorchError;
+use edgebench_core::model::Model;
+use edgebench_core::tensor::Dim;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tract_onnx::pb;
+
+/// ONNX metadata keys written by `edgebench export`.
+pub mod meta {
+    /// The [`super::TorchSource`] as JSON: how to rebuild the PyTorch model.
+    pub const SOURCE: &str = "edgebench.torch_source";
+    /// The seed of `torch.manual_seed` before the model was built.
+    pub const SEED: &str = "edgebench.seed";
+    pub const TORCH_VERSION: &str = "edgebench.torch_version";
+    pub const OPSET: &str = "edgebench.opset";
+    pub const EXPORTER: &str = "edgebench.exporter";
+    pub const TOOL: &str = "edgebench.version";
+}
+
+/// Where a PyTorch model comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TorchSource {
+    /// `torchvision.models.<builder>(**kwargs)`, e.g. `resnet18`, `video.r3d_18`.
+    Torchvision {
+        builder: String,
+        #[serde(default)]
+        kwargs: BTreeMap<String, serde_json::Value>,
+    },
+    /// `factory()` from a Python file.
+    Module { file: PathBuf, factory: String },
+}
+
+impl TorchSource {
+    /// Parses `tv:NAME[?num_classes=N]` or `path/to/file.py:factory`. `num_classes` (from a
+    /// flag) applies to torchvision models.
+    pub fn parse(s: &str, num_classes: Option<usize>) -> Result<TorchSource, TorchError> {
+        let s = s.trim();
+        if let Some(rest) = s.strip_prefix("tv:") {
+            let (builder, query) = match rest.split_once('?') {
+                Some((b, q)) => (b, Some(q)),
+                None => (rest, None),
+            };
+            let valid = !builder.is_empty()
+                && !builder.starts_with('.')
+                && !builder.ends_with('.')
+                && builder
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            if !valid {
+                return Err(TorchError::Invalid(format!(
+                    "{s}: `{builder}` is not a torchvision model name; give e.g. tv:resnet18 or tv:video.r3d_18"
+                )));
+            }
+            let mut kwargs = BTreeMap::new();
+            for pair in query.into_iter().flat_map(|q| q.split('&')) {
+                if pair.is_empty() {
+                    continue;
+                }
+                match pair.split_once('=') {
+                    Some(("num_classes", v)) => {
+                        let n = parse_classes(v).ok_or_else(|| {
+                            TorchError::Invalid(format!(
+                                "{s}: num_classes={v} is not an integer from 1 to 1000000"
+                            ))
+                        })?;
+                        kwargs.insert("num_classes".into(), serde_json::json!(n));
+                    }
+                    _ => {
+                        return Err(TorchError::Invalid(format!(
+                            "{s}: unknown option `{pair}`; the only option is num_classes=N"
+                        )))
+                    }
+                }
+            }
+            if let Some(n) = num_classes {
+                if kwargs.contains_key("num_classes") {
+                    return Err(TorchError::Invalid(format!(
+                        "{s}: num_classes is given both in the source and with --num-classes; give it once"
+                    )));
+                }
+                kwargs.insert("num_classes".into(), serde_json::json!(n));
+            }
+            return Ok(TorchSource::Torchvision {
+                builder: builder.into(),
+                kwargs,
+            });
+        }
+        if s.starts_with("zoo:") {
+            return Err(TorchError::Invalid(format!(
+                "{s}: zoo models are ONNX models already; run them with `edgebench pipeline {s}` or `edgebench bench {s} --engine torch:eager`"
+            )));
+        }
+        let Some((file, factory)) = s.rsplit_once(':') else {
+            return Err(TorchError::Invalid(format!(
+                "{s}: give tv:NAME (a torchvision model) or path/to/file.py:factory (a function that returns an nn.Module)"
+            )));
+        };
+        let factory_ok = !factory.is_empty()
+            && !factory.starts_with(|c: char| c.is_ascii_digit())
+            && factory
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !factory_ok {
+            return Err(TorchError::Invalid(format!(
+                "{s}: `{factory}` is not a Python function name; give path/to/file.py:factory"
+            )));
+        }
+        let path = Path::new(file);
+        if !path.is_file() {
+            return Err(TorchError::Invalid(format!(
+                "{s}: {file} {}; give path/to/file.py:factory",
+                if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                }
+            )));
+        }
+        if num_classes.is_some() {
+            return Err(TorchError::Invalid(format!(
+                "--num-classes applies to torchvision models (tv:NAME); {file}:{factory} builds its own model"
+            )));
+        }
+        let file = path
+            .canonicalize()
+            .map_err(|e| TorchError::Invalid(format!("{s}: cannot resolve {file}: {e}")))?;
+        Ok(TorchSource::Module {
+            file,
+            factory: factory.into(),
+        })
+    }
+
+    /// `tv:resnet18` or `/abs/file.py:factory`.
+    pub fn label(&self) -> String {
+        match self {
+            TorchSource::Torchvision { builder, kwargs } => match kwargs.get("num_classes") {
+                Some(n) => format!("tv:{builder}?num_classes={n}"),
+                None => format!("tv:{builder}"),
+            },
+            TorchSource::Module { file, factory } => format!("{}:{factory}", file.display()),
+        }
+    }
+
+    /// A short name for files: `resnet18`, `r3d_18`, or the file's stem.
+    pub fn short_name(&self) -> String {
+        match self {
+            TorchSource::Torchvision { builder, .. } => {
+                builder.rsplit('.').next().unwrap_or(builder).to_owned()
+            }
+            TorchSource::Module { file, factory } => {
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "model".into());
+                format!("{stem}_{factory}")
+            }
+        }
+    }
+
+    /// The input shape a torchvision model expects at batch 1 (video: N, C, T, H, W).
+    pub fn default_input_shape(&self) -> Option<Vec<usize>> {
+        match self {
+            TorchSource::Torchvision { builder, .. } if builder.starts_with("video.") => {
+                Some(vec![1, 3, 16, 112, 112])
+            }
+            TorchSource::Torchvision { .. } => Some(vec![1, 3, 224, 224]),
+            TorchSource::Module { .. } => None,
+        }
+    }
+}
+
+fn parse_classes(v: &str) -> Option<usize> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+}
+
+/// Weights handed to the worker: float32 tensors packed in one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightEntry {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Byte offset in the file.
+    pub offset: usize,
+    pub numel: usize,
+}
+
+/// The PyTorch model behind an ONNX model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub source: TorchSource,
+    pub seed: u64,
+    /// Take the weights from the ONNX initializers (zoo models).
+    pub weights_from_onnx: bool,
+}
+
+/// Finds the PyTorch model behind `model`: the torchvision twin of a `zoo:` model, or the
+/// source recorded by `edgebench export`.
+pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
+    let metadata: BTreeMap<&str, &str> = model
+        .proto
+        .metadata_props
+        .iter()
+        .map(|kv| (kv.key.as_str(), kv.value.as_str()))
+        .collect();
+    if let Some(src) = metadata.get(meta::SOURCE) {
+        let source: TorchSource = serde_json::from_str(src).map_err(|e| {
+            TorchError::Invalid(format!(
+                "model {}: metadata `{}` is not a PyTorch source edgebench can read ({e}): export it again with `edgebench export`",
+                model.name,
+                meta::SOURCE
+            ))
+        })?;
+        let seed = metadata
+            .get(meta::SEED)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        return Ok(Resolved {
+            source,
+            seed,
+            weights_from_onnx: false,
+        });
+    }
+    if let Some(rest) = model.name.strip_prefix("zoo:") {
+        let name = rest.split('?').next().unwrap_or(rest);
+        let entry = edgebench_zoo::list()
+            .into_iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| TorchError::Invalid(format!("{}: unknown zoo model", model.name)))?;
+        let Some(builder) = entry.torchvision else {
+            return Err(TorchError::Invalid(format!(
+                "zoo model {name} has no torchvision twin, so PyTorch cannot run it; the torch engine runs zoo models that torchvision builds (see `edgebench zoo list`)"
+            )));
+        };
+        let mut kwargs = BTreeMap::new();
+        let classes = model
+            .outputs
+            .first()
+            .and_then(|o| o.shape.last())
+            .and_then(|d| match d {
+                Dim::Fixed(n) => Some(*n),
+                Dim::Symbolic(_) => None,
+            })
+            .unwrap_or(entry.default_classes);
+        kwargs.insert("num_classes".into(), serde_json::json!(classes));
+        return Ok(Resolved {
+            source: TorchSource::Torchvision {
+                builder: builder.into(),
+                kwargs,
+            },
+            seed: 0,
+            weights_from_onnx: true,
+        });
+    }
+    Err(TorchError::Invalid(format!(
+        "model {} is a plain ONNX file and the torch engine needs the PyTorch model behind it: give zoo:NAME, a file written by `edgebench export`, or run `edgebench pipeline tv:NAME` / `edgebench pipeline path/to/file.py:factory`",
+        model.name
+    )))
+}
+
+/// Packs the float32 initializers of `proto` into `path` and returns the table of contents.
+pub fn write_weights(proto: &pb::ModelProto, path: &Path) -> Result<Vec<WeightEntry>, TorchError> {
+    let mut blob: Vec<u8> = Vec::new();
+    let mut entries = vec![];
+    if let Some(g) = &proto.graph {
+        for t in &g.initializer {
+            if t.data_type != pb::tensor_proto::DataType::Float as i32 {
+                continue;
+            }
+            let shape: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
+            let numel: usize = shape.iter().product();
+            let offset = blob.len();
+            if !t.raw_data.is_empty() {
+                if t.raw_data.len() != numel * 4 {
+                    return Err(TorchError::Invalid(format!(
+                        "initializer `{}` holds {} bytes for shape {shape:?}",
+                        t.name,
+                        t.raw_data.len()
+                    )));
+                }
+                blob.extend_from_slice(&t.raw_data);
+            } else if t.float_data.len() == numel {
+                for x in &t.float_data {
+                    blob.extend_from_slice(&x.to_le_bytes());
+                }
+            } else {
+                // External data or an empty tensor: not a weight the twin can use.
+                continue;
+            }
+            entries.push(WeightEntry {
+                name: t.name.clone(),
+                shape,
+                offset,
+                numel,
+            });
+        }
+    }
+    std::fs::write(path, &blob).map_err(|e| TorchError::Write {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_torchvision_sources() {
+        let s = TorchSource::parse("tv:video.r3d_18?num_classes=4", None).unwrap();
+        assert_eq!(s.label(), "tv:video.r3d_18?num_classes=4");
+        assert_eq!(s.short_name(), "r3d_18");
+        assert_eq!(s.default_input_shape(), Some(vec![1, 3, 16, 112, 112]));
+        let s = TorchSource::parse("tv:resnet18", Some(10)).unwrap();
+        assert_eq!(s.label(), "tv:resnet18?num_classes=10");
+        assert_eq!(s.default_input_shape(), Some(vec![1, 3, 224, 224]));
+        for bad in [
+            "tv:",
+            "tv:res net",
+            "tv:resnet18?classes=2",
+            "tv:resnet18?num_classes=0",
+            "tv:.x",
+        ] {
+            assert!(TorchSource::parse(bad, None).is_err(), "{bad}");
+        }
+        let e = TorchSource::parse("tv:resnet18?num_classes=3", Some(3)).unwrap_err();
+        assert!(e.to_string().contains("once"), "{e}");
+    }
+
+    #[test]
+    fn parses_module_sources_and_names_the_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("net.py");
+        std::fs::write(&f, "def make(): pass\n").unwrap();
+        let s = TorchSource::parse(&format!("{}:make", f.display()), None).unwrap();
+        assert!(matches!(&s, TorchSource::Module { factory, .. } if factory == "make"));
+        assert_eq!(s.short_name(), "net_make");
+        assert_eq!(s.default_input_shape(), None);
+        let e = TorchSource::parse(
+            &format!("{}:make", dir.path().join("no.py").display()),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = TorchSource::parse(&f.display().to_string(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file.py:factory"), "{e}");
+        let e = TorchSource::parse(&format!("{}:1x", f.display()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("function name"), "{e}");
+        assert!(TorchSource::parse("zoo:resnet18", None)
+            .unwrap_err()
+            .to_string()
+            .contains("pipeline"));
+    }
+
+    #[test]
+    fn source_round_trips_through_json() {
+        let s = TorchSource::parse("tv:resnet18?num_classes=7", None).unwrap();
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<TorchSource>(&j).unwrap(), s);
+    }
+}

@@ -1,0 +1,345 @@
+"""The worker's commands: load, set_inputs, run, measure, outputs, export, ci, shutdown."""
+
+import inspect
+import os
+
+import torch
+
+from edgebench_worker import sources, timing
+
+DTYPES = {
+    "f32": torch.float32,
+    "f64": torch.float64,
+    "i64": torch.int64,
+    "i32": torch.int32,
+    "i8": torch.int8,
+    "u8": torch.uint8,
+    "bool": torch.bool,
+}
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISION_NAMES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16"}
+
+
+class WorkerError(Exception):
+    """A failure whose message is meant for the user as it is."""
+
+
+def flatten(out):
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in flatten(o)]
+    if isinstance(out, dict):
+        return [t for v in out.values() for t in flatten(v)]
+    return []
+
+
+def read_tensor(spec):
+    dtype = DTYPES.get(spec["dtype"])
+    if dtype is None:
+        raise WorkerError("input `%s`: element type %s is not supported" % (spec["name"], spec["dtype"]))
+    shape = [int(d) for d in spec["shape"]]
+    with open(spec["path"], "rb") as f:
+        data = bytearray(f.read())
+    numel = 1
+    for d in shape:
+        numel *= d
+    if numel == 0:
+        return torch.zeros(shape, dtype=dtype)
+    expected = numel * torch.empty((), dtype=dtype).element_size()
+    if len(data) != expected:
+        raise WorkerError(
+            "input `%s`: %s holds %d bytes, %d expected" % (spec["name"], spec["path"], len(data), expected)
+        )
+    return torch.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def write_tensor(t, path):
+    """Writes a tensor as raw little-endian bytes; floating types become float32 (the accuracy
+    gate compares in f64 anyway). Returns the element type written."""
+    t = t.detach()
+    if t.is_floating_point():
+        t, code = t.float(), "f32"
+    else:
+        codes = {v: k for k, v in DTYPES.items()}
+        code = codes.get(t.dtype)
+        if code is None:
+            t, code = t.to(torch.int64), "i64"
+    t = t.contiguous().cpu()
+    try:
+        data = t.numpy().tobytes()
+    except Exception:  # torch without numpy
+        data = bytes(t.reshape(-1).view(torch.uint8).tolist())
+    with open(path, "wb") as f:
+        f.write(data)
+    return code
+
+
+class Worker:
+    def __init__(self, hello):
+        self.hello = hello
+        self.model = None
+        self.inputs = []
+        self.specs = []
+        self.out = None
+        self.graph = None
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self.memory_format = None
+        self.output_names = []
+
+    def handle(self, cmd, req):
+        handler = {
+            "load": self.load,
+            "set_inputs": self.set_inputs,
+            "run": self.run,
+            "measure": self.measure,
+            "outputs": self.outputs,
+            "export": self.export,
+            "ci": self.ci,
+            "shutdown": lambda req: {},
+        }.get(cmd)
+        if handler is None:
+            raise WorkerError("unknown command `%s`" % cmd)
+        try:
+            return handler(req)
+        except sources.SourceError as e:
+            raise WorkerError(str(e))
+
+    # --- preparation -------------------------------------------------------------------
+
+    def load(self, req):
+        if req.get("threads"):
+            torch.set_num_threads(int(req["threads"]))
+        device = torch.device(req.get("device", "cpu"))
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise WorkerError(
+                    "torch %s sees no CUDA device (built without CUDA, or no GPU and driver): "
+                    "install a CUDA build of PyTorch (pip install torch) or use device=cpu"
+                    % torch.__version__
+                )
+            index = device.index or 0
+            if index >= torch.cuda.device_count():
+                raise WorkerError(
+                    "device=cuda:%d: this machine has %d CUDA device(s)" % (index, torch.cuda.device_count())
+                )
+            device = torch.device("cuda", index)
+            torch.cuda.set_device(device)
+        elif device.type != "cpu":
+            raise WorkerError("device=%s: use cpu or cuda[:N]" % device)
+        precision = req.get("dtype", "fp32")
+        if precision not in PRECISIONS:
+            raise WorkerError("dtype=%s: use fp32, fp16 or bf16" % precision)
+        self.device, self.dtype = device, PRECISIONS[precision]
+        self.specs = req["inputs"]
+        self.output_names = req.get("output_names") or []
+        cuda_graph = bool(req.get("cuda_graph"))
+        compile_ = bool(req.get("compile"))
+        if cuda_graph and device.type != "cuda":
+            raise WorkerError("cuda_graph needs device=cuda")
+        if compile_ and not hasattr(torch, "compile"):
+            raise WorkerError(
+                "torch.compile needs torch 2.0 or newer and this is torch %s: pip install 'torch>=2'"
+                % torch.__version__
+            )
+
+        model = sources.build(req["source"], req.get("seed", 0))
+        details = {"source": sources.describe(req["source"]), "seed": str(req.get("seed", 0))}
+        if req.get("weights"):
+            n = sources.load_weights(model, req["weights"])
+            details["weights"] = "%d tensors from the ONNX model's initializers" % n
+        else:
+            details["weights"] = "random initialisation, torch.manual_seed(%s)" % req.get("seed", 0)
+        model.eval()
+        model = model.to(device)
+        if self.dtype != torch.float32:
+            model = model.to(self.dtype)
+        if req.get("channels_last"):
+            ranks = {len(s["shape"]) for s in self.specs}
+            self.memory_format = torch.channels_last_3d if 5 in ranks else torch.channels_last
+            model = model.to(memory_format=self.memory_format)
+            details["memory_format"] = str(self.memory_format).replace("torch.", "")
+        if compile_:
+            model = torch.compile(model)
+            details["compile"] = "torch.compile (default mode; compiled on the first run)"
+        self.model = model
+
+        # Inputs on the device, allocated now so that a CUDA graph can be captured here.
+        gen = torch.Generator().manual_seed(0)
+        self.inputs = []
+        for s in self.specs:
+            dtype = DTYPES.get(s["dtype"], torch.float32)
+            if dtype.is_floating_point:
+                t = torch.rand([int(d) for d in s["shape"]], generator=gen) * 2 - 1
+            else:
+                t = torch.ones([int(d) for d in s["shape"]], dtype=dtype)
+            self.inputs.append(self._to_device(t))
+        with torch.inference_mode():
+            if cuda_graph:
+                self._capture()
+                details["cuda_graph"] = "captured once; each run is one graph replay"
+        if device.type == "cuda":
+            details["gpu"] = torch.cuda.get_device_name(device)
+            details["cuda"] = str(torch.version.cuda)
+            if torch.backends.cudnn.is_available():
+                details["cudnn"] = str(torch.backends.cudnn.version())
+            details["timing"] = "wall clock around the call and torch.cuda.synchronize()"
+        else:
+            details["timing"] = "wall clock around the call"
+        details["python"] = self.hello.get("python", "?")
+        if self.hello.get("torchvision"):
+            details["torchvision"] = self.hello["torchvision"]
+        return {
+            "device": "cpu" if device.type == "cpu" else "cuda:%d" % device.index,
+            "precision": PRECISION_NAMES[precision],
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "details": details,
+        }
+
+    def _to_device(self, t):
+        t = t.to(self.device)
+        if t.is_floating_point() and self.dtype != t.dtype:
+            t = t.to(self.dtype)
+        if self.memory_format is not None and t.dim() in (4, 5):
+            fmt = torch.channels_last if t.dim() == 4 else torch.channels_last_3d
+            t = t.contiguous(memory_format=fmt)
+        return t
+
+    def _capture(self):
+        # Warm up on a side stream (cuDNN picks its algorithms, the allocator settles), then
+        # capture one forward pass; run() replays it on the same static input buffers.
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self.model(*self.inputs)
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self.out = self.model(*self.inputs)
+        torch.cuda.synchronize()
+        self.graph = graph
+
+    def _require_model(self):
+        if self.model is None:
+            raise WorkerError("no model loaded: send `load` first")
+
+    # --- running -------------------------------------------------------------------------
+
+    def set_inputs(self, req):
+        self._require_model()
+        tensors = req["tensors"]
+        if len(tensors) != len(self.inputs):
+            raise WorkerError("%d inputs given, the model has %d" % (len(tensors), len(self.inputs)))
+        with torch.inference_mode():
+            for i, spec in enumerate(tensors):
+                t = self._to_device(read_tensor(spec))
+                if t.shape == self.inputs[i].shape and t.dtype == self.inputs[i].dtype:
+                    self.inputs[i].copy_(t)  # in place: a captured graph reads these buffers
+                elif self.graph is not None:
+                    raise WorkerError(
+                        "input `%s` has shape %s, the CUDA graph was captured for %s"
+                        % (spec["name"], list(t.shape), list(self.inputs[i].shape))
+                    )
+                else:
+                    self.inputs[i] = t
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+        return {}
+
+    def _step(self):
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self.out = self.model(*self.inputs)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def run(self, req):
+        self._require_model()
+        with torch.inference_mode():
+            self._step()
+        return {}
+
+    def measure(self, req):
+        self._require_model()
+        with torch.inference_mode():
+            return timing.measure(self._step, req["options"])
+
+    def outputs(self, req):
+        if self.out is None:
+            raise WorkerError("no outputs yet: send `run` or `measure` first")
+        tensors = flatten(self.out)
+        names = self.output_names if len(self.output_names) == len(tensors) else [
+            "output_%d" % i for i in range(len(tensors))
+        ]
+        result = []
+        for i, (t, name) in enumerate(zip(tensors, names)):
+            path = os.path.join(req["dir"], "out_%d.bin" % i)
+            code = write_tensor(t, path)
+            result.append({"name": name, "shape": list(t.shape), "dtype": code, "path": path})
+        return {"tensors": result}
+
+    # --- export --------------------------------------------------------------------------
+
+    def export(self, req):
+        seed = int(req.get("seed", 0))
+        model = sources.build(req["source"], seed).eval()
+        gen = torch.Generator().manual_seed(seed)
+        args = tuple(torch.rand([int(d) for d in s["shape"]], generator=gen) * 2 - 1 for s in req["inputs"])
+        input_names = [s["name"] for s in req["inputs"]]
+        with torch.no_grad():
+            outs = flatten(model(*args))
+        if not outs:
+            raise WorkerError("%s returned no tensors" % sources.describe(req["source"]))
+        output_names = ["output"] if len(outs) == 1 else ["output_%d" % i for i in range(len(outs))]
+        kwargs = dict(
+            export_params=True,
+            do_constant_folding=True,
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=int(req["opset"]),
+        )
+        if req.get("dynamic_batch"):
+            kwargs["dynamic_axes"] = {n: {0: "batch"} for n in input_names + output_names}
+        params = inspect.signature(torch.onnx.export).parameters
+        if "dynamo" in params:
+            # The TorchScript exporter: what torch 1.x/2.x users have run for years, and it
+            # needs no onnxscript. Newer torch defaults to the dynamo exporter.
+            kwargs["dynamo"] = False
+        try:
+            with torch.no_grad():
+                torch.onnx.export(model, args, req["output"], **kwargs)
+        except Exception as e:
+            raise WorkerError("torch.onnx.export failed: %s: %s" % (type(e).__name__, e))
+        checker = "skipped: the onnx package is not installed"
+        try:
+            import onnx
+        except Exception:
+            onnx = None
+        if onnx is not None:
+            try:
+                onnx.checker.check_model(req["output"])
+                checker = "passed (onnx %s)" % onnx.__version__
+            except Exception as e:
+                raise WorkerError("the exported file fails onnx.checker: %s" % e)
+        return {
+            "torch": torch.__version__,
+            "exporter": "torch.onnx.export (TorchScript)",
+            "input_names": input_names,
+            "output_names": output_names,
+            "output_shapes": [list(t.shape) for t in outs],
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "checker": checker,
+        }
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def ci(self, req):
+        """The stopping rule's statistic for given samples (tests compare it with Rust's)."""
+        s = sorted(float(x) for x in req["samples"])
+        rel = timing.relative_half_width(s)
+        return {"rel_half_width": rel if rel != float("inf") else None, "median": timing.percentile(s, 50.0)}
