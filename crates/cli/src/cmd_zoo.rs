@@ -58,11 +58,11 @@ pub fn run(args: ZooArgs) -> Result<ExitCode> {
 fn list(a: ListArgs) -> Result<ExitCode> {
     let entries = edgebench_zoo::list();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&entries)?))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec![
         "model",
         "task",
@@ -84,13 +84,26 @@ fn list(a: ListArgs) -> Result<ExitCode> {
             Cell::new(e.torchvision.unwrap_or("-")),
         ]);
     }
-    println!("{t}");
-    println!("Parameters and MACs at the default classes and batch 1.");
-    println!("Sources:");
+    let mut out =
+        format!("{t}\nParameters and MACs at the default classes and batch 1.\nSources:\n");
     for e in &entries {
-        println!("  {}: {}", e.name, e.source);
+        out.push_str(&format!("  {}: {}\n", e.name, e.source));
     }
+    emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes to stdout; a closed pipe (`edgebench zoo list | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn task(e: &ZooEntry) -> &'static str {
