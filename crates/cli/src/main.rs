@@ -7,10 +7,14 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd_bench;
+mod cmd_compare;
 mod cmd_engines;
 mod cmd_export;
 mod cmd_inspect;
 mod cmd_pipeline;
+mod cmd_report;
+mod cmd_study;
+mod cmd_worker;
 mod source;
 
 /// How fast does this model run on this device, before and after optimization, and is it
@@ -45,6 +49,15 @@ enum Command {
     Export(cmd_export::ExportArgs),
     /// PyTorch baseline -> ONNX export -> every engine, with the accuracy gate and speed-ups.
     Pipeline(cmd_pipeline::PipelineArgs),
+    /// Run a matrix of models x engine variants and write a study folder with its reports.
+    Study(cmd_study::StudyArgs),
+    /// Rebuild a study's reports from its results.jsonl, without measuring again.
+    Report(cmd_report::ReportArgs),
+    /// Compare two studies (or two bench JSON files) variant by variant.
+    Compare(cmd_compare::CompareArgs),
+    /// Run one job of a study (started by `edgebench study`).
+    #[command(hide = true)]
+    Worker(cmd_worker::WorkerArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +73,10 @@ fn main() -> ExitCode {
         Command::Engines(a) => cmd_engines::run(a),
         Command::Export(a) => cmd_export::run(a),
         Command::Pipeline(a) => cmd_pipeline::run(a),
+        Command::Study(a) => cmd_study::run(a),
+        Command::Report(a) => cmd_report::run(a),
+        Command::Compare(a) => cmd_compare::run(a),
+        Command::Worker(a) => cmd_worker::run(a),
     };
     match result {
         Ok(code) => code,
