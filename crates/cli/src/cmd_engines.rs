@@ -1,8 +1,10 @@
-//! `edgebench engines`.
+//! `edgebench engines`: every engine and variant this build knows, whether it can run here,
+//! its version, the devices or execution providers it sees, where its library was found, and
+//! for each one that cannot run, why and the one command that makes it available.
 
 use anyhow::Result;
 use clap::Args;
-use edgebench_core::engine::Availability;
+use edgebench_core::engine::{Availability, VariantInfo};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -13,20 +15,41 @@ pub struct EnginesArgs {
     pub json: bool,
 }
 
+/// One engine in `edgebench engines --json` (an array of these).
 #[derive(Serialize)]
 struct EngineRow {
     name: &'static str,
+    /// `{"status": "available", "version", "devices"}`, `{"status": "unavailable", "reason",
+    /// "fix"}` or `{"status": "not_compiled", "feature"}`.
     availability: Availability,
-    variants: Vec<edgebench_core::engine::VariantInfo>,
+    /// The shared library in use and how it was found (engines that load one).
+    library: Option<String>,
+    /// The command that makes this engine available (None when it is).
+    fix: Option<String>,
+    variants: Vec<VariantInfo>,
+}
+
+fn not_compiled_fix(feature: &str) -> String {
+    format!("rebuild with `cargo build --release --features edgebench-engines/{feature}`")
 }
 
 pub fn run(a: EnginesArgs) -> Result<ExitCode> {
     let rows: Vec<EngineRow> = edgebench_engines::all()
         .iter()
-        .map(|e| EngineRow {
-            name: e.name(),
-            availability: e.availability(),
-            variants: e.variants(),
+        .map(|e| {
+            let availability = e.availability();
+            let fix = match &availability {
+                Availability::Available { .. } => None,
+                Availability::Unavailable { fix, .. } => Some(fix.clone()),
+                Availability::NotCompiled { feature } => Some(not_compiled_fix(feature)),
+            };
+            EngineRow {
+                name: e.name(),
+                library: edgebench_engines::library(e.name()),
+                availability,
+                fix,
+                variants: e.variants(),
+            }
         })
         .collect();
     if a.json {
@@ -36,21 +59,22 @@ pub fn run(a: EnginesArgs) -> Result<ExitCode> {
     for r in &rows {
         match &r.availability {
             Availability::Available { version, devices } => {
-                println!(
-                    "{} {version}: available (devices: {})",
-                    r.name,
-                    devices.join(", ")
-                )
+                println!("{} {version}: available ({})", r.name, devices.join(", "));
+                if let Some(lib) = &r.library {
+                    println!("  library: {lib}");
+                }
             }
             Availability::Unavailable { reason, fix } => {
-                println!("{}: not available: {reason}; {fix}", r.name)
+                println!("{}: not available: {reason}", r.name);
+                println!("  fix: {fix}");
             }
             Availability::NotCompiled { feature } => {
-                println!("{}: not compiled in: rebuild with `cargo build --release --features {feature}`", r.name)
+                println!("{}: not compiled into this build", r.name);
+                println!("  fix: {}", not_compiled_fix(feature));
             }
         }
         for v in &r.variants {
-            println!("  {:<24} {}", v.spec, v.description);
+            println!("  {:<40} {}", v.spec, v.description);
         }
     }
     Ok(ExitCode::SUCCESS)

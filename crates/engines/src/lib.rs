@@ -4,13 +4,105 @@
 //! compiled in still appears in [`all`] and reports `Availability::NotCompiled`, so callers
 //! never need `cfg`.
 
-use edgebench_core::engine::Engine;
+use edgebench_core::engine::{
+    Availability, Engine, EngineSpec, PrepareOptions, Session, VariantInfo,
+};
 
+pub mod libfind;
+#[cfg(feature = "openvino")]
+pub mod openvino;
+#[cfg(feature = "ort")]
+pub mod ort;
+pub mod tensorrt;
 pub mod tract;
+#[cfg(feature = "tract-cuda")]
+pub mod tract_cuda;
 
 /// Every engine this build knows, in the order `edgebench engines` lists them.
 pub fn all() -> Vec<Box<dyn Engine>> {
-    vec![Box::new(tract::Tract)]
+    vec![
+        Box::new(tract::Tract),
+        #[cfg(feature = "ort")]
+        Box::new(ort::Ort),
+        #[cfg(not(feature = "ort"))]
+        Box::new(NotCompiled("ort")),
+        #[cfg(feature = "openvino")]
+        Box::new(openvino::OpenVino),
+        #[cfg(not(feature = "openvino"))]
+        Box::new(NotCompiled("openvino")),
+        Box::new(tensorrt::TensorRt),
+        #[cfg(feature = "tract-cuda")]
+        Box::new(tract_cuda::TractCuda),
+        #[cfg(not(feature = "tract-cuda"))]
+        Box::new(NotCompiled("tract-cuda")),
+    ]
+}
+
+/// Where an engine's library was found ("PATH (from ...)"), for engines that load one.
+pub fn library(engine: &str) -> Option<String> {
+    match engine {
+        #[cfg(feature = "ort")]
+        "ort" => ort::library(),
+        #[cfg(feature = "openvino")]
+        "openvino" => openvino::library(),
+        _ => None,
+    }
+}
+
+/// An engine left out of this build by its cargo feature: listed, never runnable.
+#[allow(dead_code)]
+struct NotCompiled(&'static str);
+
+impl Engine for NotCompiled {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn availability(&self) -> Availability {
+        Availability::NotCompiled {
+            feature: self.0.into(),
+        }
+    }
+    fn variants(&self) -> Vec<VariantInfo> {
+        vec![]
+    }
+    fn validate(&self, _spec: &EngineSpec) -> edgebench_core::error::Result<()> {
+        Ok(())
+    }
+    fn prepare(
+        &self,
+        _model: &edgebench_core::model::Model,
+        spec: &EngineSpec,
+        _opts: &PrepareOptions,
+    ) -> edgebench_core::error::Result<Box<dyn Session>> {
+        Err(edgebench_core::Error::EngineUnavailable {
+            engine: spec.to_string(),
+            reason: "not compiled into this build".into(),
+            fix: format!(
+                "rebuild with `cargo build --release --features edgebench-engines/{}`",
+                self.0
+            ),
+        })
+    }
+}
+
+/// Runs FFI-backed code that may panic (bindings that `expect` on a missing library or an
+/// odd version string) and turns the panic into a one-line reason.
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    r.map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        format!(
+            "the library panicked: {}",
+            edgebench_core::error::one_line(&msg)
+        )
+    })
 }
 
 /// The engine called `name`, or an error that lists the valid names.

@@ -189,7 +189,7 @@ impl Session for TractSession {
     }
 }
 
-fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
+pub(crate) fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
     Ok(match &t.data {
         TensorData::F32(v) => Tensor::from_shape(&t.shape, v)?,
         TensorData::F64(v) => Tensor::from_shape(&t.shape, v)?,
@@ -201,7 +201,7 @@ fn to_tract(t: &HostTensor) -> TractResult<Tensor> {
     })
 }
 
-fn from_tract(name: String, t: &Tensor) -> TractResult<HostTensor> {
+pub(crate) fn from_tract(name: String, t: &Tensor) -> TractResult<HostTensor> {
     let shape = t.shape().to_vec();
     let data = match t.datum_type() {
         DatumType::F64 => TensorData::F64(values(t)?),

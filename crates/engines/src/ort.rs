@@ -1,0 +1,698 @@
+//! ONNX Runtime through the `ort` crate, loaded at run time (`load-dynamic`): `ort:none`,
+//! `ort:basic`, `ort:extended` and `ort:all` are ONNX Runtime's graph optimization levels;
+//! `ep=cpu|cuda|tensorrt|openvino` picks the execution provider.
+//!
+//! A requested execution provider that cannot run is an error, not a silent fall-back to
+//! the CPU, unless the spec says `fallback`; the session info records the provider that ran.
+
+use crate::libfind::{self, Found, LibSearch, Probe};
+use edgebench_core::engine::{
+    check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
+};
+use edgebench_core::error::{one_line, Error, Result};
+use edgebench_core::model::Model;
+use edgebench_core::tensor::{HostTensor, TensorData};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The onnxruntime wheel edgebench is tested with (`.ci/requirements.txt`).
+pub const TESTED_VERSION: &str = "1.24.4";
+/// The one command that makes `ort` available.
+pub const FIX: &str = "install it with `python3 -m pip install onnxruntime==1.24.4` (or give --ort-lib PATH / ORT_DYLIB_PATH)";
+
+const LEVELS: &[&str] = &["none", "basic", "extended", "all"];
+const FLAGS: &[&str] = &["fallback", "fp16", "int8"];
+const KEYS: &[&str] = &["ep", "threads", "device", "cache"];
+
+pub struct Ort;
+
+/// The execution providers edgebench knows how to configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ep {
+    Cpu,
+    Cuda,
+    TensorRt,
+    OpenVino,
+}
+
+impl Ep {
+    pub fn parse(s: &str) -> Option<Ep> {
+        Some(match s {
+            "cpu" => Ep::Cpu,
+            "cuda" => Ep::Cuda,
+            "tensorrt" | "trt" => Ep::TensorRt,
+            "openvino" => Ep::OpenVino,
+            _ => return None,
+        })
+    }
+
+    /// ONNX Runtime's name for it.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Ep::Cpu => "CPUExecutionProvider",
+            Ep::Cuda => "CUDAExecutionProvider",
+            Ep::TensorRt => "TensorrtExecutionProvider",
+            Ep::OpenVino => "OpenVINOExecutionProvider",
+        }
+    }
+
+    /// The wheel that has it.
+    fn package(self) -> &'static str {
+        match self {
+            Ep::Cpu => "onnxruntime",
+            Ep::Cuda | Ep::TensorRt => "onnxruntime-gpu",
+            Ep::OpenVino => "onnxruntime-openvino",
+        }
+    }
+}
+
+/// Everything a spec asks of ONNX Runtime, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrtConfig {
+    pub level: &'static str,
+    pub ep: Ep,
+    /// Intra-op threads (None: ONNX Runtime's default, one per physical core).
+    pub threads: Option<usize>,
+    pub device_id: u32,
+    pub fp16: bool,
+    pub int8: bool,
+    /// TensorRT engine and timing cache, or OpenVINO's model cache.
+    pub cache: Option<PathBuf>,
+    pub fallback: bool,
+}
+
+impl OrtConfig {
+    pub fn from_spec(spec: &EngineSpec, threads: Option<usize>) -> Result<OrtConfig> {
+        check_spec(spec, LEVELS, FLAGS, KEYS)?;
+        let shown = spec.to_string();
+        let bad = |msg: String| Error::InvalidArgument(format!("--engine {shown}: {msg}"));
+        let level =
+            match spec.variant() {
+                None => "all",
+                Some(v) => LEVELS.iter().find(|l| **l == v).copied().ok_or_else(|| {
+                    bad(format!("`{v}` must come after the level, e.g. ort:all,{v}"))
+                })?,
+            };
+        let ep = match spec.options.get("ep") {
+            None => Ep::Cpu,
+            Some(e) => Ep::parse(e).ok_or_else(|| {
+                bad(format!(
+                    "unknown execution provider `{e}`; valid: cpu, cuda, tensorrt, openvino"
+                ))
+            })?,
+        };
+        let threads = match spec.options.get("threads") {
+            None => threads,
+            Some(t) => Some(
+                t.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad(format!("threads={t} must be a positive integer")))?,
+            ),
+        };
+        let device_id = match spec.options.get("device") {
+            None => 0,
+            Some(d) => d
+                .parse::<u32>()
+                .map_err(|_| bad(format!("device={d} must be a GPU index such as 0")))?,
+        };
+        let has = |f: &str| spec.flags.iter().skip(1).any(|x| x == f);
+        let (fp16, int8) = (has("fp16"), has("int8"));
+        if (fp16 || int8) && ep != Ep::TensorRt {
+            return Err(bad(
+                "fp16 and int8 apply to the TensorRT provider: add ep=tensorrt".into(),
+            ));
+        }
+        let cache = spec.options.get("cache").map(PathBuf::from);
+        if cache.is_some() && !matches!(ep, Ep::TensorRt | Ep::OpenVino) {
+            return Err(bad(
+                "cache=DIR applies to ep=tensorrt (engine and timing cache) or ep=openvino".into(),
+            ));
+        }
+        Ok(OrtConfig {
+            level,
+            ep,
+            threads,
+            device_id,
+            fp16,
+            int8,
+            cache,
+            fallback: has("fallback"),
+        })
+    }
+
+    /// The provider options edgebench passes to ONNX Runtime, in order.
+    pub fn provider_options(&self) -> Vec<(&'static str, String)> {
+        let b = |x: bool| if x { "1" } else { "0" }.to_string();
+        let mut o = vec![];
+        match self.ep {
+            Ep::Cpu => {}
+            Ep::Cuda => o.push(("device_id", self.device_id.to_string())),
+            Ep::TensorRt => {
+                o.push(("device_id", self.device_id.to_string()));
+                o.push(("trt_fp16_enable", b(self.fp16)));
+                o.push(("trt_int8_enable", b(self.int8)));
+                if let Some(dir) = &self.cache {
+                    let dir = dir.display().to_string();
+                    o.push(("trt_engine_cache_enable", "1".into()));
+                    o.push(("trt_engine_cache_path", dir.clone()));
+                    o.push(("trt_timing_cache_enable", "1".into()));
+                    o.push(("trt_timing_cache_path", dir));
+                }
+            }
+            Ep::OpenVino => {
+                o.push(("device_type", "CPU".into()));
+                if let Some(n) = self.threads {
+                    o.push(("num_of_threads", n.to_string()));
+                }
+                if let Some(dir) = &self.cache {
+                    o.push(("cache_dir", dir.display().to_string()));
+                }
+            }
+        }
+        o
+    }
+
+    /// The precision the provider computes in.
+    pub fn precision(&self) -> &'static str {
+        if self.int8 {
+            "int8"
+        } else if self.fp16 {
+            "f16"
+        } else {
+            "f32"
+        }
+    }
+}
+
+/// The loaded ONNX Runtime, once per process.
+struct Runtime {
+    env: ort::environment::Environment,
+    version: String,
+    found: Found,
+    providers: Vec<&'static str>,
+}
+
+static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+
+fn search() -> LibSearch {
+    LibSearch {
+        engine: "ort",
+        flag: "--ort-lib",
+        flag_value: crate::library_paths().ort,
+        env_var: "ORT_DYLIB_PATH",
+        python_module: "onnxruntime",
+        python_subdir: "capi",
+        file: "libonnxruntime.so",
+        extra_dirs: &[],
+    }
+}
+
+fn runtime() -> std::result::Result<&'static Runtime, &'static str> {
+    RUNTIME.get_or_init(load).as_ref().map_err(String::as_str)
+}
+
+fn load() -> std::result::Result<Runtime, String> {
+    let found = libfind::find(&search(), &Probe::real()).map_err(|e| e.reason)?;
+    let version = library_version(&found.path)?;
+    let minor: u32 = version
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if !version.starts_with("1.") || minor < ort::MINOR_VERSION {
+        return Err(format!(
+            "{} is ONNX Runtime {version}, older than the 1.{} this build needs",
+            found.path.display(),
+            ort::MINOR_VERSION
+        ));
+    }
+    let path = found.path.clone();
+    let env = crate::catch(|| {
+        ort::init_from(&path)
+            .map_err(|e| e.to_string())?
+            .with_name("edgebench")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .and_then(|r| r)
+    .map_err(|e| format!("cannot load {}: {e}", found.path.display()))?;
+    let mut providers = vec![];
+    for (ep, ok) in [
+        (Ep::Cpu, available::<ort::ep::CPU>()),
+        (Ep::Cuda, available::<ort::ep::CUDA>()),
+        (Ep::TensorRt, available::<ort::ep::TensorRT>()),
+        (Ep::OpenVino, available::<ort::ep::OpenVINO>()),
+    ] {
+        if ok {
+            providers.push(ep.provider());
+        }
+    }
+    Ok(Runtime {
+        env,
+        version,
+        found,
+        providers,
+    })
+}
+
+fn available<E: ort::ep::ExecutionProvider>() -> bool {
+    crate::catch(|| E::is_available().unwrap_or(false)).unwrap_or(false)
+}
+
+/// Asks the library its version (`OrtGetApiBase()->GetVersionString()`) without handing it
+/// to `ort`, so that a wrong file or an old version gets a clear message instead of a panic.
+fn library_version(path: &std::path::Path) -> std::result::Result<String, String> {
+    // SAFETY: loading a shared library runs its initializers; this is the library the user
+    // (or the search order) chose to run, and `ort` would load it next anyway.
+    unsafe {
+        let lib = libloading::Library::new(path)
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
+            lib.get(b"OrtGetApiBase\0").map_err(|_| {
+                format!(
+                    "{} is not an ONNX Runtime library (no OrtGetApiBase)",
+                    path.display()
+                )
+            })?;
+        let base = get_base();
+        if base.is_null() {
+            return Err(format!("{} returned no API base", path.display()));
+        }
+        let v = ((*base).GetVersionString)();
+        if v.is_null() {
+            return Err(format!("{} returned no version", path.display()));
+        }
+        let version = std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned();
+        // Keep it loaded: `ort` loads the same file next, and unloading ONNX Runtime is unsafe.
+        std::mem::forget(lib);
+        Ok(version)
+    }
+}
+
+/// Where the library came from, for `edgebench engines`.
+pub fn library() -> Option<String> {
+    runtime()
+        .ok()
+        .map(|r| format!("{} ({})", r.found.path.display(), r.found.source))
+}
+
+impl Engine for Ort {
+    fn name(&self) -> &'static str {
+        "ort"
+    }
+
+    fn availability(&self) -> Availability {
+        match runtime() {
+            Ok(r) => Availability::Available {
+                version: r.version.clone(),
+                devices: r.providers.iter().map(|p| p.to_string()).collect(),
+            },
+            Err(reason) => Availability::Unavailable {
+                reason: reason.to_owned(),
+                fix: FIX.into(),
+            },
+        }
+    }
+
+    fn variants(&self) -> Vec<VariantInfo> {
+        let v = |spec: &str, d: &str| VariantInfo {
+            spec: spec.into(),
+            description: d.into(),
+        };
+        vec![
+            v(
+                "ort:none",
+                "graph optimizations disabled (before optimization)",
+            ),
+            v(
+                "ort:basic",
+                "level 1: constant folding, redundant node removal",
+            ),
+            v(
+                "ort:extended",
+                "level 2: operator fusions (Conv+BN, GELU, attention...)",
+            ),
+            v(
+                "ort:all",
+                "all optimizations incl. layout (NCHWc) transforms; the default",
+            ),
+            v(
+                "ort:all,ep=cuda",
+                "CUDA execution provider (onnxruntime-gpu); device=N",
+            ),
+            v(
+                "ort:all,ep=tensorrt,fp16",
+                "TensorRT execution provider; fp16 / int8, cache=DIR for engine and timing cache",
+            ),
+            v(
+                "ort:all,ep=openvino",
+                "OpenVINO execution provider (onnxruntime-openvino)",
+            ),
+            v(
+                "ort:all,threads=4,fallback",
+                "threads=N intra-op threads; fallback: run on CPU if the provider cannot",
+            ),
+        ]
+    }
+
+    fn validate(&self, spec: &EngineSpec) -> Result<()> {
+        OrtConfig::from_spec(spec, None).map(|_| ())
+    }
+
+    fn prepare(
+        &self,
+        model: &Model,
+        spec: &EngineSpec,
+        opts: &PrepareOptions,
+    ) -> Result<Box<dyn Session>> {
+        let cfg = OrtConfig::from_spec(spec, opts.threads)?;
+        let label = spec.to_string();
+        let rt = runtime().map_err(|reason| Error::EngineUnavailable {
+            engine: label.clone(),
+            reason: reason.to_owned(),
+            fix: FIX.into(),
+        })?;
+        let err = |reason: String| Error::Engine {
+            engine: label.clone(),
+            reason,
+        };
+        let mut details = BTreeMap::new();
+        details.insert("optimization_level".to_string(), cfg.level.to_string());
+        details.insert("library".to_string(), rt.found.path.display().to_string());
+
+        // Decide the provider before building anything, so the error names the fix.
+        let mut ran = cfg.ep;
+        if cfg.ep != Ep::Cpu && !rt.providers.contains(&cfg.ep.provider()) {
+            if cfg.fallback {
+                details.insert(
+                    "fallback".into(),
+                    format!(
+                        "{} is not in this ONNX Runtime; ran on CPUExecutionProvider",
+                        cfg.ep.provider()
+                    ),
+                );
+                ran = Ep::Cpu;
+            } else {
+                return Err(Error::EngineUnavailable {
+                    engine: label.clone(),
+                    reason: format!(
+                        "the ONNX Runtime at {} ({}) has no {} (it has {})",
+                        rt.found.path.display(),
+                        rt.version,
+                        cfg.ep.provider(),
+                        rt.providers.join(", ")
+                    ),
+                    fix: format!(
+                        "install `{}` and point --ort-lib at its libonnxruntime.so, or add `fallback` to run on the CPU",
+                        cfg.ep.package()
+                    ),
+                });
+            }
+        }
+
+        let level = match cfg.level {
+            "none" => ort::session::builder::GraphOptimizationLevel::Disable,
+            "basic" => ort::session::builder::GraphOptimizationLevel::Level1,
+            "extended" => ort::session::builder::GraphOptimizationLevel::Level2,
+            _ => ort::session::builder::GraphOptimizationLevel::All,
+        };
+        let threads = cfg.threads;
+        let run_cfg = OrtConfig {
+            ep: ran,
+            ..cfg.clone()
+        };
+        let session = crate::catch(|| -> std::result::Result<_, String> {
+            let s = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+            let mut b = ort::session::Session::builder(&rt.env)
+                .map_err(|e| e.to_string())?
+                .with_log_level(ort::logging::LogLevel::Error)
+                .map_err(s)?
+                .with_optimization_level(level)
+                .map_err(s)?;
+            if let Some(n) = threads {
+                b = b.with_intra_threads(n).map_err(s)?;
+            }
+            if let Some(dispatch) = dispatch(&run_cfg) {
+                let dispatch = if run_cfg.fallback {
+                    dispatch
+                } else {
+                    dispatch.error_on_failure()
+                };
+                b = b.with_execution_providers([dispatch]).map_err(s)?;
+            }
+            match &model.path {
+                Some(p) => b.commit_from_file(p).map_err(|e| e.to_string()),
+                None => b
+                    .commit_from_memory(&model.bytes)
+                    .map_err(|e| e.to_string()),
+            }
+        })
+        .and_then(|r| r)
+        .map_err(|e| err(format!("cannot prepare {}: {}", model.name, one_line(&e))))?;
+
+        details.insert("execution_provider".into(), ran.provider().into());
+        for (k, v) in run_cfg.provider_options() {
+            details.insert(format!("ep.{k}"), v);
+        }
+        details.insert(
+            "intra_op_threads".into(),
+            threads
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "onnx runtime default (one per physical core)".into()),
+        );
+        let output_names = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        let device = match ran {
+            Ep::Cuda | Ep::TensorRt => format!("cuda:{}", cfg.device_id),
+            _ => "cpu".into(),
+        };
+        Ok(Box::new(OrtSession {
+            label,
+            session,
+            inputs: vec![],
+            outputs: vec![],
+            output_names,
+            info: SessionInfo {
+                engine_version: rt.version.clone(),
+                threads,
+                device,
+                precision: if ran == Ep::TensorRt {
+                    cfg.precision().into()
+                } else {
+                    "f32".into()
+                },
+                details,
+            },
+        }))
+    }
+}
+
+fn dispatch(cfg: &OrtConfig) -> Option<ort::ep::ExecutionProviderDispatch> {
+    use ort::ep::ArbitrarilyConfigurableExecutionProvider as _;
+    let opts = cfg.provider_options();
+    Some(match cfg.ep {
+        Ep::Cpu => return None,
+        Ep::Cuda => opts
+            .into_iter()
+            .fold(ort::ep::CUDA::default(), |e, (k, v)| {
+                e.with_arbitrary_config(k, v)
+            })
+            .build(),
+        Ep::TensorRt => opts
+            .into_iter()
+            .fold(ort::ep::TensorRT::default(), |e, (k, v)| {
+                e.with_arbitrary_config(k, v)
+            })
+            .build(),
+        Ep::OpenVino => opts
+            .into_iter()
+            .fold(ort::ep::OpenVINO::default(), |e, (k, v)| {
+                e.with_arbitrary_config(k, v)
+            })
+            .build(),
+    })
+}
+
+struct OrtSession {
+    label: String,
+    session: ort::session::Session,
+    inputs: Vec<(String, ort::value::DynValue)>,
+    outputs: Vec<ort::value::DynValue>,
+    output_names: Vec<String>,
+    info: SessionInfo,
+}
+
+impl OrtSession {
+    fn err(&self, reason: String) -> Error {
+        Error::Engine {
+            engine: self.label.clone(),
+            reason,
+        }
+    }
+}
+
+impl Session for OrtSession {
+    fn set_inputs(&mut self, inputs: &[HostTensor]) -> Result<()> {
+        self.inputs = inputs
+            .iter()
+            .map(|t| to_value(t).map(|v| (t.name.clone(), v)))
+            .collect::<ort::Result<_>>()
+            .map_err(|e| self.err(one_line(&e)))?;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<()> {
+        let inputs: Vec<(&str, &ort::value::DynValue)> =
+            self.inputs.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let result = self.session.run(inputs);
+        match result {
+            Ok(mut out) => {
+                self.outputs.clear();
+                for n in &self.output_names {
+                    if let Some(v) = out.remove(n) {
+                        self.outputs.push(v);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => Err(Error::Engine {
+                engine: self.label.clone(),
+                reason: one_line(&e),
+            }),
+        }
+    }
+
+    fn outputs(&mut self) -> Result<Vec<HostTensor>> {
+        self.outputs
+            .iter()
+            .zip(&self.output_names)
+            .map(|(v, n)| from_value(n, v))
+            .collect::<std::result::Result<_, String>>()
+            .map_err(|e| self.err(e))
+    }
+
+    fn info(&self) -> SessionInfo {
+        self.info.clone()
+    }
+}
+
+fn to_value(t: &HostTensor) -> ort::Result<ort::value::DynValue> {
+    use ort::value::Tensor;
+    let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+    Ok(match &t.data {
+        TensorData::F32(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::F64(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::I64(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::I32(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::I8(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::U8(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+        TensorData::Bool(v) => Tensor::from_array((shape, v.clone()))?.into_dyn(),
+    })
+}
+
+fn from_value(name: &str, v: &ort::value::DynValue) -> std::result::Result<HostTensor, String> {
+    use ort::value::TensorElementType as T;
+    let ty = v
+        .dtype()
+        .tensor_type()
+        .ok_or_else(|| format!("output `{name}` is not a tensor"))?;
+    fn get<E: ort::value::PrimitiveTensorElementType + Copy>(
+        v: &ort::value::DynValue,
+    ) -> std::result::Result<(Vec<usize>, Vec<E>), String> {
+        let (shape, data) = v.try_extract_tensor::<E>().map_err(|e| e.to_string())?;
+        Ok((shape.iter().map(|&d| d as usize).collect(), data.to_vec()))
+    }
+    let (shape, data) =
+        match ty {
+            T::Float32 => get::<f32>(v).map(|(s, d)| (s, TensorData::F32(d)))?,
+            T::Float64 => get::<f64>(v).map(|(s, d)| (s, TensorData::F64(d)))?,
+            T::Int64 => get::<i64>(v).map(|(s, d)| (s, TensorData::I64(d)))?,
+            T::Int32 => get::<i32>(v).map(|(s, d)| (s, TensorData::I32(d)))?,
+            T::Int8 => get::<i8>(v).map(|(s, d)| (s, TensorData::I8(d)))?,
+            T::Uint8 => get::<u8>(v).map(|(s, d)| (s, TensorData::U8(d)))?,
+            T::Bool => get::<bool>(v).map(|(s, d)| (s, TensorData::Bool(d)))?,
+            other => return Err(format!(
+                "output `{name}` has element type {other:?}, which edgebench cannot compare yet"
+            )),
+        };
+    Ok(HostTensor {
+        name: name.to_owned(),
+        shape,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(s: &str) -> Result<OrtConfig> {
+        OrtConfig::from_spec(&EngineSpec::parse(s).unwrap(), None)
+    }
+
+    #[test]
+    fn levels_and_defaults() {
+        let c = cfg("ort").unwrap();
+        assert_eq!((c.level, c.ep, c.threads), ("all", Ep::Cpu, None));
+        assert_eq!(cfg("ort:none").unwrap().level, "none");
+        assert_eq!(
+            OrtConfig::from_spec(&EngineSpec::parse("ort:basic").unwrap(), Some(2))
+                .unwrap()
+                .threads,
+            Some(2)
+        );
+        assert_eq!(cfg("ort:all,threads=4").unwrap().threads, Some(4));
+        assert!(cfg("ort:fast").unwrap_err().to_string().contains("fast"));
+        assert!(cfg("ort:all,threads=0").is_err());
+        assert!(cfg("ort:all,ep=metal")
+            .unwrap_err()
+            .to_string()
+            .contains("cuda, tensorrt"));
+        assert!(cfg("ort:fp16").is_err());
+        assert!(cfg("ort:all,fp16")
+            .unwrap_err()
+            .to_string()
+            .contains("ep=tensorrt"));
+        assert!(cfg("ort:all,cache=/tmp/x").is_err());
+    }
+
+    #[test]
+    fn tensorrt_provider_options() {
+        let c = cfg("ort:all,ep=tensorrt,fp16,cache=/tmp/trt,device=1").unwrap();
+        assert_eq!(c.precision(), "f16");
+        assert_eq!(
+            c.provider_options(),
+            vec![
+                ("device_id", "1".to_string()),
+                ("trt_fp16_enable", "1".into()),
+                ("trt_int8_enable", "0".into()),
+                ("trt_engine_cache_enable", "1".into()),
+                ("trt_engine_cache_path", "/tmp/trt".into()),
+                ("trt_timing_cache_enable", "1".into()),
+                ("trt_timing_cache_path", "/tmp/trt".into()),
+            ]
+        );
+        assert_eq!(cfg("ort:all,ep=tensorrt,int8").unwrap().precision(), "int8");
+        assert_eq!(
+            cfg("ort:all,ep=cuda").unwrap().provider_options(),
+            vec![("device_id", "0".to_string())]
+        );
+        assert_eq!(
+            cfg("ort:all,ep=openvino,threads=2")
+                .unwrap()
+                .provider_options(),
+            vec![
+                ("device_type", "CPU".to_string()),
+                ("num_of_threads", "2".into())
+            ]
+        );
+        assert!(cfg("ort:all,fallback").unwrap().fallback);
+        assert!(cfg("ort:all,ep=cpu").unwrap().provider_options().is_empty());
+    }
+}
