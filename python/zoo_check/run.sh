@@ -7,6 +7,7 @@
 # overrides), and the onnxruntime wheel for the `python3` on PATH (ORT_PY overrides). Prints one
 # line per model and exits non-zero on any mismatch. See docs/zoo.md.
 set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
 
 if [[ $# -lt 1 ]]; then
     echo "usage: $0 EDGEBENCH_BIN [MODEL...]" >&2
