@@ -2,6 +2,7 @@
 
 import inspect
 import os
+import sys
 
 import torch
 
@@ -128,6 +129,14 @@ class Worker:
             torch.cuda.set_device(device)
         elif device.type != "cpu":
             raise WorkerError("device=%s: use cpu or cuda[:N]" % device)
+        tf32 = bool(req.get("tf32"))
+        if device.type == "cuda":
+            # fp32 means IEEE fp32: PyTorch lets cuDNN use TF32 for convolutions by default,
+            # which changes the results at the 1e-3 level. `tf32` allows it, and is recorded.
+            torch.backends.cudnn.allow_tf32 = tf32
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+        elif tf32:
+            raise WorkerError("tf32 needs device=cuda")
         precision = req.get("dtype", "fp32")
         if precision not in PRECISIONS:
             raise WorkerError("dtype=%s: use fp32, fp16 or bf16" % precision)
@@ -175,15 +184,26 @@ class Worker:
             else:
                 t = torch.ones([int(d) for d in s["shape"]], dtype=dtype)
             self.inputs.append(self._to_device(t))
-        with torch.inference_mode():
-            if cuda_graph:
-                self._capture()
-                details["cuda_graph"] = "captured once; each run is one graph replay"
+        if cuda_graph:
+            try:
+                with torch.inference_mode():
+                    self._capture()
+                details["cuda_graph"] = "captured once under inference_mode; each run is one graph replay"
+            except RuntimeError as e:
+                # Some models cannot be captured under inference_mode; no_grad is the
+                # other way PyTorch users capture graphs for inference.
+                sys.stderr.write("edgebench worker: capture under inference_mode failed (%s); retrying under no_grad\n" % e)
+                self.graph = None
+                torch.cuda.synchronize()
+                with torch.no_grad():
+                    self._capture()
+                details["cuda_graph"] = "captured once under no_grad; each run is one graph replay"
         if device.type == "cuda":
             details["gpu"] = torch.cuda.get_device_name(device)
             details["cuda"] = str(torch.version.cuda)
             if torch.backends.cudnn.is_available():
                 details["cudnn"] = str(torch.backends.cudnn.version())
+            details["tf32"] = "allowed" if tf32 else "off (IEEE fp32)"
             details["timing"] = "wall clock around the call and torch.cuda.synchronize()"
         else:
             details["timing"] = "wall clock around the call"
@@ -192,7 +212,7 @@ class Worker:
             details["torchvision"] = self.hello["torchvision"]
         return {
             "device": "cpu" if device.type == "cpu" else "cuda:%d" % device.index,
-            "precision": PRECISION_NAMES[precision],
+            "precision": "tf32" if (tf32 and precision == "fp32") else PRECISION_NAMES[precision],
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "details": details,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const VARIANTS: &[&str] = &["eager"];
-const FLAGS: &[&str] = &["channels_last", "cuda_graph", "compile"];
+const FLAGS: &[&str] = &["channels_last", "cuda_graph", "compile", "tf32"];
 const KEYS: &[&str] = &["device", "dtype"];
 
 /// The PyTorch engine. `python: None` uses [`python::discover`] (`--python`,
@@ -57,6 +57,9 @@ pub struct TorchSettings {
     pub channels_last: bool,
     pub cuda_graph: bool,
     pub compile: bool,
+    /// Let cuDNN and cuBLAS use TF32 for fp32 work (PyTorch's cuDNN default; off here so
+    /// that fp32 means IEEE fp32).
+    pub tf32: bool,
 }
 
 impl TorchSettings {
@@ -95,7 +98,13 @@ impl TorchSettings {
             channels_last: flag("channels_last"),
             cuda_graph: flag("cuda_graph"),
             compile: flag("compile"),
+            tf32: flag("tf32"),
         };
+        if s.tf32 && (!s.device.starts_with("cuda") || s.dtype != "fp32") {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: tf32 applies to dtype=fp32 on a GPU: add device=cuda or drop tf32"
+            )));
+        }
         if s.cuda_graph && !s.device.starts_with("cuda") {
             return Err(Error::InvalidArgument(format!(
                 "--engine {shown}: cuda_graph needs a GPU: add device=cuda"
@@ -283,6 +292,7 @@ impl TorchSession {
                 "channels_last": settings.channels_last,
                 "cuda_graph": settings.cuda_graph,
                 "compile": settings.compile,
+                "tf32": settings.tf32,
                 "threads": opts.threads,
                 "inputs": inputs,
                 "output_names": output_names,
@@ -525,6 +535,8 @@ mod tests {
             ("torch:eager,cuda_graph", "device=cuda"),
             ("torch:eager,device=cuda,cuda_graph,compile", "two variants"),
             ("torch:eager,threads=2", "threads"),
+            ("torch:eager,tf32", "device=cuda"),
+            ("torch:eager,device=cuda,dtype=fp16,tf32", "dtype=fp32"),
         ] {
             let e = settings(bad).unwrap_err().to_string();
             assert!(e.contains(word), "{bad}: {e}");

@@ -1,0 +1,22 @@
+//! The worker's measurement loop replays the Rust loop's unit tests with a fake clock
+//! (python/tests/test_timing.py). Needs any python3, not torch.
+
+#[test]
+fn the_python_measurement_loop_follows_the_rust_rules() {
+    let py = edgebench_torch::python::which("python3")
+        .or_else(|| Some("/usr/bin/python3".into()).filter(|p: &std::path::PathBuf| p.exists()));
+    let Some(py) = py else {
+        eprintln!("skipping the_python_measurement_loop_follows_the_rust_rules: no python3");
+        return;
+    };
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/tests");
+    let out = std::process::Command::new(py)
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(&tests)
+        .args(["-p", "test_timing.py"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("Ran 5 tests"), "{stderr}");
+}
