@@ -14,6 +14,7 @@ use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status};
 use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
+use edgebench_torch::engine::TorchSettings;
 use edgebench_torch::{python, Torch, TorchSource};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -127,6 +128,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         if spec.engine != "torch" {
             bail!("--torch {s}: not a torch variant (torch:eager[,...]); give other engines with --engine");
         }
+        // The spec's own syntax first: it needs no Python.
+        TorchSettings::from_spec(&spec)?;
         specs.push(spec);
         engines.push(Box::new(Torch::default()));
     }

@@ -132,7 +132,7 @@ fn export_records_its_provenance_and_the_eager_engine_matches_tract() {
     let tract_out = tract_outputs(&model, &specs, &inputs);
     let a = compare(
         &[tract_out],
-        &[torch_out.clone()],
+        std::slice::from_ref(&torch_out),
         Tolerance::for_precision("f32"),
     );
     assert!(a.passed, "{a:?}");
