@@ -608,19 +608,20 @@ fn from_value(name: &str, v: &ort::value::DynValue) -> std::result::Result<HostT
         let (shape, data) = v.try_extract_tensor::<E>().map_err(|e| e.to_string())?;
         Ok((shape.iter().map(|&d| d as usize).collect(), data.to_vec()))
     }
-    let (shape, data) =
-        match ty {
-            T::Float32 => get::<f32>(v).map(|(s, d)| (s, TensorData::F32(d)))?,
-            T::Float64 => get::<f64>(v).map(|(s, d)| (s, TensorData::F64(d)))?,
-            T::Int64 => get::<i64>(v).map(|(s, d)| (s, TensorData::I64(d)))?,
-            T::Int32 => get::<i32>(v).map(|(s, d)| (s, TensorData::I32(d)))?,
-            T::Int8 => get::<i8>(v).map(|(s, d)| (s, TensorData::I8(d)))?,
-            T::Uint8 => get::<u8>(v).map(|(s, d)| (s, TensorData::U8(d)))?,
-            T::Bool => get::<bool>(v).map(|(s, d)| (s, TensorData::Bool(d)))?,
-            other => return Err(format!(
+    let (shape, data) = match ty {
+        T::Float32 => get::<f32>(v).map(|(s, d)| (s, TensorData::F32(d)))?,
+        T::Float64 => get::<f64>(v).map(|(s, d)| (s, TensorData::F64(d)))?,
+        T::Int64 => get::<i64>(v).map(|(s, d)| (s, TensorData::I64(d)))?,
+        T::Int32 => get::<i32>(v).map(|(s, d)| (s, TensorData::I32(d)))?,
+        T::Int8 => get::<i8>(v).map(|(s, d)| (s, TensorData::I8(d)))?,
+        T::Uint8 => get::<u8>(v).map(|(s, d)| (s, TensorData::U8(d)))?,
+        T::Bool => get::<bool>(v).map(|(s, d)| (s, TensorData::Bool(d)))?,
+        other => {
+            return Err(format!(
                 "output `{name}` has element type {other:?}, which edgebench cannot compare yet"
-            )),
-        };
+            ))
+        }
+    };
     Ok(HostTensor {
         name: name.to_owned(),
         shape,

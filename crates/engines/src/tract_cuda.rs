@@ -21,6 +21,49 @@ pub struct TractCuda;
 
 static CHECK: OnceLock<std::result::Result<&'static dyn Runtime, String>> = OnceLock::new();
 
+/// GPU 0's name and compute capability, asked only after the libraries were found present.
+fn gpu() -> Option<&'static (String, (i32, i32))> {
+    static GPU: OnceLock<Option<(String, (i32, i32))>> = OnceLock::new();
+    GPU.get_or_init(|| {
+        cuda_runtime().ok()?;
+        crate::catch(|| {
+            cudarc::driver::result::init().ok()?;
+            let dev = cudarc::driver::result::device::get(0).ok()?;
+            let name = cudarc::driver::result::device::get_name(dev).ok()?;
+            use cudarc::driver::sys::CUdevice_attribute as A;
+            // SAFETY: `dev` is a valid device handle from the initialized driver.
+            let cc = unsafe {
+                (
+                    cudarc::driver::result::device::get_attribute(
+                        dev,
+                        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                    )
+                    .ok()?,
+                    cudarc::driver::result::device::get_attribute(
+                        dev,
+                        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                    )
+                    .ok()?,
+                )
+            };
+            Some((name, cc))
+        })
+        .ok()
+        .flatten()
+    })
+    .as_ref()
+}
+
+/// The precision f32 models compute in: tract-cuda's f32 matrix tiles use TF32 tensor-core
+/// instructions (`mma...f32.tf32.tf32.f32`) and cuDNN's default math allows TF32 on
+/// compute capability 8.0 and later, so there the result is TF32-accurate, not f32.
+pub fn precision_for(compute_capability: Option<(i32, i32)>) -> &'static str {
+    match compute_capability {
+        Some((major, _)) if major >= 8 => "tf32",
+        _ => "f32",
+    }
+}
+
 /// The CUDA runtime, once its libraries are known to be there.
 fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, &'static str> {
     CHECK
@@ -58,7 +101,10 @@ impl Engine for TractCuda {
         match cuda_runtime() {
             Ok(_) => Availability::Available {
                 version: crate::tract::TRACT_VERSION.into(),
-                devices: vec!["cuda:0".into()],
+                devices: vec![match gpu() {
+                    Some((name, (ma, mi))) => format!("cuda:0 ({name}, compute {ma}.{mi})"),
+                    None => "cuda:0".into(),
+                }],
             },
             Err(reason) => Availability::Unavailable {
                 reason: reason.to_owned(),
@@ -112,6 +158,11 @@ impl Engine for TractCuda {
             .unwrap_or_default();
         let mut details = BTreeMap::new();
         details.insert("runtime".into(), "cuda".into());
+        if let Some((name, (ma, mi))) = gpu() {
+            details.insert("gpu".into(), name.clone());
+            details.insert("compute_capability".into(), format!("{ma}.{mi}"));
+        }
+        let precision = precision_for(gpu().map(|g| g.1));
         Ok(Box::new(CudaSession {
             label,
             _runnable: runnable,
@@ -120,6 +171,7 @@ impl Engine for TractCuda {
             outputs: tvec![],
             output_names,
             details,
+            precision,
         }))
     }
 }
@@ -132,6 +184,7 @@ struct CudaSession {
     outputs: TVec<TValue>,
     output_names: Vec<String>,
     details: BTreeMap<String, String>,
+    precision: &'static str,
 }
 
 impl Session for CudaSession {
@@ -186,7 +239,7 @@ impl Session for CudaSession {
             engine_version: crate::tract::TRACT_VERSION.into(),
             threads: None,
             device: "cuda:0".into(),
-            precision: "f32".into(),
+            precision: self.precision.into(),
             details: self.details.clone(),
         }
     }
@@ -194,6 +247,14 @@ impl Session for CudaSession {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tf32_from_ampere_on() {
+        assert_eq!(super::precision_for(Some((9, 0))), "tf32");
+        assert_eq!(super::precision_for(Some((8, 7))), "tf32");
+        assert_eq!(super::precision_for(Some((7, 5))), "f32");
+        assert_eq!(super::precision_for(None), "f32");
+    }
+
     #[test]
     fn reasons_are_one_short_line() {
         let r = super::short_reason("cuda runtime supported dependencies not found.: CUDA driver validation failed: CUDA driver library not found. Tried: [\"libcuda.so\"]. Is an NVIDIA driver installed");
