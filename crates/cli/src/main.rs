@@ -14,6 +14,7 @@ mod cmd_inspect;
 mod cmd_pipeline;
 mod cmd_report;
 mod cmd_study;
+mod cmd_video;
 mod cmd_worker;
 mod source;
 
@@ -55,6 +56,8 @@ enum Command {
     Report(cmd_report::ReportArgs),
     /// Compare two studies (or two bench JSON files) variant by variant.
     Compare(cmd_compare::CompareArgs),
+    /// Real-time video recognition from a stream to a label, every stage measured.
+    Video(cmd_video::VideoArgs),
     /// Run one job of a study (started by `edgebench study`).
     #[command(hide = true)]
     Worker(cmd_worker::WorkerArgs),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Study(a) => cmd_study::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),
+        Command::Video(a) => cmd_video::run(a),
         Command::Worker(a) => cmd_worker::run(a),
     };
     match result {

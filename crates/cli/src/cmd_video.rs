@@ -1,0 +1,561 @@
+//! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
+
+use crate::cmd_inspect::parse_shape;
+use crate::source::{self, ZooFlags};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, ValueEnum};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use edgebench_core::engine::{Availability, EngineSpec, PrepareOptions};
+use edgebench_core::host::HostInfo;
+use edgebench_core::model::ShapeRequest;
+use edgebench_core::schema::ModelInfo;
+use edgebench_report::fmt::ms;
+use edgebench_video::clip::ModelPlan;
+use edgebench_video::preprocess::{
+    parse_triple, PreprocessConfig, Preprocessor, Resize, IMAGE_MEAN, IMAGE_STD, VIDEO_MEAN,
+    VIDEO_STD,
+};
+use edgebench_video::queue::DropPolicy;
+use edgebench_video::report::{
+    analyse, fps_text, Context as ReportContext, VideoReport, VideoSettings,
+};
+use edgebench_video::run::{run_stream, warm_up, Prediction, RunOptions};
+use edgebench_video::source::{open, OpenOptions, SourceSpec};
+use edgebench_video::VideoError;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DropArg {
+    /// Keep only the newest --queue-depth waiting clips; older ones are dropped.
+    Oldest,
+    /// Keep every clip: none is dropped, latency grows when inference is too slow.
+    Queue,
+}
+
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// A clip model (input 1x3xTxHxW) or image model (1x3xHxW): an ONNX file or zoo:NAME.
+    pub model: String,
+    /// A video file (decoded by ffmpeg), a folder of PNG/JPEG frames in name order, or
+    /// synthetic:WxH@FPS (a generated moving pattern).
+    #[arg(long, short = 'i', value_name = "SOURCE")]
+    pub input: String,
+    /// Engine variant, NAME[:VARIANT][,KEY=VALUE...] (see `edgebench engines`).
+    #[arg(
+        long,
+        short = 'e',
+        value_name = "SPEC",
+        default_value = "tract:optimized"
+    )]
+    pub engine: String,
+    /// Release frames at the source frame rate, as a camera does, and report end-to-end
+    /// latency, deadline misses, dropped clips and jitter. Without it the pipeline runs as
+    /// fast as it can, decoding on one thread while inference runs on another.
+    #[arg(long)]
+    pub paced: bool,
+    /// Frames between the starts of consecutive clips (default: the clip length T, so clips
+    /// do not overlap; 1 for image models).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stride: Option<u32>,
+    /// Paced: what happens to clips that arrive while inference is busy.
+    #[arg(long, value_enum, default_value_t = DropArg::Oldest)]
+    pub drop: DropArg,
+    /// Clips that may wait for inference (paced with --drop oldest; unpaced, before decoding
+    /// waits).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue_depth: u32,
+    /// Paced: end-to-end latency budget per clip in ms (default: stride / fps, the time
+    /// until the next clip is complete).
+    #[arg(long, value_name = "MS")]
+    pub deadline: Option<f64>,
+    /// Frame rate of the source: overrides the file's or the synthetic spec's rate; image
+    /// folders default to 30.
+    #[arg(long)]
+    pub fps: Option<f64>,
+    /// Read at most this many frames.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_frames: Option<u64>,
+    /// Read at most this many seconds of the source (synthetic sources default to 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Resize before the center crop: HEIGHTxWIDTH, or one number for the shorter side
+    /// (default as torchvision: 128x171 for a 112 crop of video models, shorter side 256
+    /// for a 224 crop of image models, both scaled with the crop).
+    #[arg(long, value_name = "HxW|N")]
+    pub resize: Option<String>,
+    /// Per-channel mean, R,G,B on a 0-1 scale (default: torchvision's video models'
+    /// 0.43216,0.394666,0.37645; ImageNet's for image models).
+    #[arg(long, value_name = "R,G,B")]
+    pub mean: Option<String>,
+    /// Per-channel standard deviation (default: 0.22803,0.22145,0.216989 for video models;
+    /// ImageNet's for image models).
+    #[arg(long, value_name = "R,G,B")]
+    pub std: Option<String>,
+    /// Inferences before the stream starts.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub warmup: u32,
+    /// Threads the engine may use (default: the engine's own default; tract: 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Number of classes of a zoo model.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub classes: Option<u32>,
+    /// Size of dynamic dimensions: --shape input:1x3x16x112x112 (repeatable).
+    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = parse_shape)]
+    pub shapes: Vec<(String, Vec<usize>)>,
+    /// Class names, one per line in class order (default: class indices).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Write one JSON line per clip (label, score, timestamps, latency, or dropped) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    /// Seed of the bootstrap confidence intervals.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Exit with 1 when the pipeline does not keep up with the source.
+    #[arg(long)]
+    pub fail_if_slow: bool,
+    /// Print one JSON document on stdout and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON document (raw per-stage samples and every prediction) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Write one CSV row per stage to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn check_numbers(a: &VideoArgs) -> Result<()> {
+    for (flag, v) in [
+        ("--fps", a.fps),
+        ("--deadline", a.deadline),
+        ("--duration", a.duration),
+    ] {
+        if let Some(v) = v {
+            if !v.is_finite() || v <= 0.0 {
+                bail!("{flag} {v}: must be a positive number");
+            }
+        }
+    }
+    if a.fps.is_some_and(|f| f > 1000.0) {
+        bail!("--fps {}: at most 1000", a.fps.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// Fails early (before measuring) when an output path cannot be written.
+fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: it is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: folder {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| VideoError::BadLabels {
+        path: path.to_owned(),
+        reason: match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file; check the path".into(),
+            _ => format!("cannot read it: {e}"),
+        },
+    })?;
+    edgebench_video::export::parse_labels(&text).map_err(|reason| {
+        VideoError::BadLabels {
+            path: path.to_owned(),
+            reason,
+        }
+        .into()
+    })
+}
+
+pub fn run(a: VideoArgs) -> Result<ExitCode> {
+    check_numbers(&a)?;
+    let spec = EngineSpec::parse(&a.engine)?;
+    let engine = edgebench_engines::find(&spec.engine)?;
+    engine.validate(&spec)?;
+    match engine.availability() {
+        Availability::Available { .. } => {}
+        Availability::Unavailable { reason, fix } => {
+            bail!("engine {spec} is not available: {reason}; {fix}")
+        }
+        Availability::NotCompiled { feature } => {
+            bail!("engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`")
+        }
+    }
+    for (flag, path) in [
+        ("--export-json", &a.export_json),
+        ("--export-csv", &a.export_csv),
+        ("--predictions", &a.predictions),
+    ] {
+        if let Some(p) = path {
+            check_writable(flag, p)?;
+        }
+    }
+    let labels = a.labels.as_deref().map(read_labels).transpose()?;
+    let source_spec = SourceSpec::parse(&a.input)?;
+
+    let model = source::load(
+        &a.model,
+        ZooFlags {
+            classes: a.classes.map(|c| c as usize),
+            batch: None,
+        },
+    )?;
+    let inputs = model.resolve_inputs(&ShapeRequest {
+        shapes: a.shapes.clone(),
+        batch: Some(1),
+    })?;
+    let plan = ModelPlan::from_inputs(&inputs)?;
+    let video = plan.is_video();
+    let pre = PreprocessConfig {
+        resize: match &a.resize {
+            Some(r) => Resize::parse(r)?,
+            None => Resize::default_for(video, plan.height, plan.width),
+        },
+        crop_h: plan.height,
+        crop_w: plan.width,
+        mean: match &a.mean {
+            Some(m) => parse_triple("--mean", m, false)?,
+            None if video => VIDEO_MEAN,
+            None => IMAGE_MEAN,
+        },
+        std: match &a.std {
+            Some(s) => parse_triple("--std", s, true)?,
+            None if video => VIDEO_STD,
+            None => IMAGE_STD,
+        },
+    };
+    let stride = a.stride.map(|s| s as usize).unwrap_or(plan.frames);
+
+    let source = open(
+        &source_spec,
+        &a.input,
+        &OpenOptions {
+            fps: a.fps,
+            max_frames: a.max_frames,
+            duration_s: a.duration,
+        },
+    )?;
+    let info = source.info().clone();
+    // Refuses frames smaller than the crop before anything runs.
+    Preprocessor::new(&pre, info.width as usize, info.height as usize, &a.input)?;
+    let deadline_ms = a.deadline.unwrap_or(stride as f64 / info.fps * 1e3);
+    let opts = RunOptions {
+        paced: a.paced,
+        drop: match a.drop {
+            DropArg::Oldest => DropPolicy::Oldest,
+            DropArg::Queue => DropPolicy::Queue,
+        },
+        queue_depth: a.queue_depth as usize,
+        stride,
+        deadline_ms,
+        warmup_runs: a.warmup as usize,
+        labels,
+    };
+
+    let bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
+    bar.set_message("preparing");
+    let threads = a.threads.map(|t| t as usize);
+    let mut session = engine
+        .prepare(
+            &model,
+            &spec,
+            &PrepareOptions {
+                inputs: inputs.clone(),
+                threads,
+            },
+        )
+        .with_context(|| format!("preparing {} on {spec}", model.name))?;
+    bar.set_message("warming up");
+    let first_run_ms = warm_up(session.as_mut(), &plan, &opts)?;
+    bar.set_message(if a.paced {
+        "streaming (paced)"
+    } else {
+        "streaming"
+    });
+    let (mut done, mut dropped) = (0u64, 0u64);
+    let mut raw = run_stream(
+        session.as_mut(),
+        source,
+        &pre,
+        &plan,
+        &opts,
+        &mut |p: &Prediction| {
+            if p.dropped {
+                dropped += 1;
+            } else {
+                done += 1;
+            }
+            bar.set_message(format!(
+                "clip {}: {} predicted, {} dropped{}",
+                p.clip,
+                done,
+                dropped,
+                p.latency_ms
+                    .map(|l| format!(", last {} ms end to end", ms(l)))
+                    .unwrap_or_default()
+            ));
+        },
+    )?;
+    bar.finish_and_clear();
+    raw.first_run_ms = first_run_ms;
+
+    if raw.frames == 0 {
+        return Err(match raw.error {
+            Some(e) => anyhow!(e),
+            None => VideoError::ZeroFrames {
+                source_name: a.input.clone(),
+            }
+            .into(),
+        });
+    }
+    if raw.predictions.is_empty() && raw.error.is_none() {
+        return Err(VideoError::TooFewFrames {
+            source_name: a.input.clone(),
+            frames: raw.frames,
+            needed: plan.frames,
+        }
+        .into());
+    }
+
+    let report = analyse(
+        raw,
+        ReportContext {
+            tool: crate::tool_info(),
+            host: HostInfo::detect(),
+            model: ModelInfo {
+                path: model.name.clone(),
+                sha256: model.sha256.clone(),
+                opset: model.opset(),
+                load_ms: model.load_ms,
+                declared_inputs: model.inputs.clone(),
+                inputs,
+                outputs: model.outputs.clone(),
+            },
+            session: session.info(),
+            source: info,
+            settings: VideoSettings {
+                engine: spec.to_string(),
+                threads,
+                paced: a.paced,
+                stride,
+                drop_policy: opts.drop,
+                queue_depth: opts.queue_depth,
+                deadline_ms,
+                warmup_runs: opts.warmup_runs,
+                preprocess: pre,
+                clip: plan,
+                labels: a.labels.as_ref().map(|p| p.display().to_string()),
+                seed: a.seed,
+            },
+        },
+    );
+    write_outputs(&a, &report)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if let Some(e) = &report.error {
+        let written: Vec<String> = [&a.export_json, &a.export_csv, &a.predictions]
+            .into_iter()
+            .flatten()
+            .map(|p| p.display().to_string())
+            .collect();
+        bail!(
+            "{e}; the run stopped after {} frames and {} predictions{}",
+            report.frames,
+            report.predicted,
+            if written.is_empty() {
+                String::new()
+            } else {
+                format!(", written to {}", written.join(", "))
+            }
+        );
+    }
+    if a.fail_if_slow && !report.verdict.keeps_up {
+        eprintln!(
+            "edgebench: the pipeline does not keep up with the source ({}x); --fail-if-slow makes this exit 1",
+            format_factor(report.verdict.factor)
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn format_factor(f: f64) -> String {
+    format!("{f:.2}")
+}
+
+fn write_outputs(a: &VideoArgs, r: &VideoReport) -> Result<()> {
+    use edgebench_report::write_atomic;
+    if let Some(p) = &a.export_json {
+        write_atomic(p, &serde_json::to_vec_pretty(r)?).map_err(|e| anyhow!(e))?;
+    }
+    if let Some(p) = &a.export_csv {
+        let csv = edgebench_video::export::stages_csv(r)
+            .map_err(|e| anyhow!(e))
+            .context("rendering CSV")?;
+        write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
+    }
+    if let Some(p) = &a.predictions {
+        let lines =
+            edgebench_video::export::predictions_jsonl(&r.predictions).map_err(|e| anyhow!(e))?;
+        write_atomic(p, lines.as_bytes()).map_err(|e| anyhow!(e))?;
+    }
+    Ok(())
+}
+
+fn spinner(quiet: bool, label: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(label.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// The terminal view: a header, the per-stage table, then real-time figures, the verdict and
+/// warnings.
+fn render(r: &VideoReport) -> String {
+    let s = &r.settings;
+    let mut out = String::new();
+    let threads = r
+        .session
+        .threads
+        .map(|t| format!(", {t} thread{}", if t == 1 { "" } else { "s" }))
+        .unwrap_or_default();
+    let mode = if s.paced {
+        format!(
+            "paced, {}",
+            match s.drop_policy {
+                DropPolicy::Oldest => format!("drop oldest, queue depth {}", s.queue_depth),
+                DropPolicy::Queue => "queue every clip".to_string(),
+            }
+        )
+    } else {
+        "as fast as possible".to_string()
+    };
+    out.push_str(&format!(
+        "{} on {}{threads} · {} ({}x{} at {} fps, {}) · {mode}\n",
+        r.model.path,
+        s.engine,
+        r.source.input,
+        r.source.width,
+        r.source.height,
+        fps_text(r.source.fps),
+        r.source.decoder,
+    ));
+    out.push_str(&format!(
+        "{} frames · clips of {} frame{} every {} · {} clips: {} predicted, {} dropped\n",
+        r.frames,
+        s.clip.frames,
+        if s.clip.frames == 1 { "" } else { "s" },
+        s.stride,
+        r.clips,
+        r.predicted,
+        r.dropped
+    ));
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "stage",
+            "per",
+            "count",
+            "median ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "outliers",
+        ]);
+    for st in &r.stages {
+        let Some(x) = &st.latency_ms else { continue };
+        let mut row = vec![Cell::new(st.stage.name()), Cell::new(&st.per)];
+        for v in [
+            st.count.to_string(),
+            ms(x.median),
+            ms(x.p95),
+            ms(x.p99),
+            ms(x.max),
+            st.outliers.total().to_string(),
+        ] {
+            row.push(Cell::new(v).set_alignment(CellAlignment::Right));
+        }
+        t.add_row(row);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    if let Some(p) = &r.paced {
+        let e2e = r
+            .stages
+            .iter()
+            .find(|s| s.stage == edgebench_video::report::Stage::EndToEnd)
+            .and_then(|s| s.latency_ms.as_ref());
+        if let Some(e) = e2e {
+            out.push_str(&format!(
+                "end to end (last frame released -> label): median {} ms, p95 {} ms, p99 {} ms, jitter {} ms\n",
+                ms(e.median),
+                ms(e.p95),
+                ms(e.p99),
+                ms(p.jitter_ms)
+            ));
+        }
+        out.push_str(&format!(
+            "deadline {} ms: {} of {} predicted clips missed it ({:.0}%); {} clips dropped; {} frames released late; at most {} clips waiting\n",
+            ms(p.deadline_ms),
+            p.deadline_misses,
+            r.predicted,
+            p.miss_share * 100.0,
+            p.dropped_clips,
+            p.late_frames,
+            p.max_queue_len
+        ));
+    }
+    let th = &r.throughput;
+    let whole = if s.paced {
+        format!("frames labelled {:.1} fps", th.labelled_fps)
+    } else {
+        format!("whole pipeline {:.1} fps", th.pipeline_fps)
+    };
+    out.push_str(&format!(
+        "throughput: model only {} fps · {whole} · {:.2} predictions/s · {:.1} s wall · first inference {} ms\n",
+        th.model_only_fps
+            .map(|f| format!("{f:.1}"))
+            .unwrap_or_else(|| "n/a".into()),
+        th.predictions_per_s,
+        th.wall_s,
+        ms(r.first_run_ms)
+    ));
+    out.push_str(&format!("verdict: {}\n", r.verdict));
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}

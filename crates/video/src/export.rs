@@ -1,0 +1,105 @@
+//! Views of a [`VideoReport`]: CSV (one row per stage) and predictions as JSON lines. The
+//! JSON document is the report itself (`serde_json`). Writing files is the caller's job
+//! (atomically, with `edgebench_report::write_atomic`).
+
+use crate::report::VideoReport;
+use crate::run::Prediction;
+
+/// Columns of [`stages_csv`].
+pub const CSV_HEADER: [&str; 18] = [
+    "model",
+    "engine",
+    "source",
+    "paced",
+    "stage",
+    "per",
+    "count",
+    "median_ms",
+    "mean_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "min_ms",
+    "max_ms",
+    "ci95_low_ms",
+    "ci95_high_ms",
+    "outliers",
+    "complete",
+];
+
+/// One row per stage with its statistics; stages without samples have empty cells.
+pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    for s in &r.stages {
+        let num = |f: fn(&edgebench_core::stats::Summary) -> f64| {
+            s.latency_ms
+                .as_ref()
+                .map(|x| format!("{:.6}", f(x)))
+                .unwrap_or_default()
+        };
+        w.write_record([
+            r.model.path.clone(),
+            r.settings.engine.clone(),
+            r.source.input.clone(),
+            r.settings.paced.to_string(),
+            s.stage.name().to_string(),
+            s.per.clone(),
+            s.count.to_string(),
+            num(|x| x.median),
+            num(|x| x.mean),
+            num(|x| x.p90),
+            num(|x| x.p95),
+            num(|x| x.p99),
+            num(|x| x.min),
+            num(|x| x.max),
+            num(|x| x.ci95_low),
+            num(|x| x.ci95_high),
+            s.outliers.total().to_string(),
+            r.complete.to_string(),
+        ])
+        .map_err(|e| e.to_string())?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| e.to_string())
+}
+
+/// One JSON object per clip, in clip order, each on its own line.
+pub fn predictions_jsonl(predictions: &[Prediction]) -> Result<String, String> {
+    let mut out = String::new();
+    for p in predictions {
+        out.push_str(&serde_json::to_string(p).map_err(|e| e.to_string())?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Reads `--labels`: one label per line, in class order; trailing blank lines ignored.
+pub fn parse_labels(text: &str) -> Result<Vec<String>, String> {
+    let mut labels: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();
+    while labels.last().is_some_and(|l| l.is_empty()) {
+        labels.pop();
+    }
+    if labels.is_empty() {
+        return Err("no labels in the file; write one label per line, in class order".into());
+    }
+    if let Some(i) = labels.iter().position(|l| l.is_empty()) {
+        return Err(format!(
+            "line {} is empty; write one label per line, in class order",
+            i + 1
+        ));
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_lines() {
+        assert_eq!(parse_labels("a\nb \n\n").unwrap(), ["a", "b"]);
+        assert!(parse_labels("\n\n").is_err());
+        assert!(parse_labels("a\n\nb").unwrap_err().contains("line 2"));
+    }
+}

@@ -1,0 +1,22 @@
+//! edgebench-video: from a video stream to a label, every stage measured.
+//!
+//! Data flow: [`source`] (ffmpeg subprocess, image folder or synthetic pattern: RGB24 frames)
+//! -> [`preprocess`] (resize, center crop, normalize) -> [`clip`] (sliding window of T frames
+//! every `stride` frames, laid out as the model's input) -> [`queue`] (drop oldest, queue, or
+//! block) -> inference on any [`edgebench_core::engine::Session`] -> top-1 label
+//! ([`run`]) -> [`report`] (per-stage statistics, paced figures, verdict) -> [`export`].
+//!
+//! Invariants: nothing here prints; user input never panics; frames and clips are processed
+//! in stream order; a run that ends early keeps everything measured before the failure.
+
+pub mod clip;
+pub mod error;
+pub mod export;
+pub mod preprocess;
+pub mod queue;
+pub mod report;
+pub mod run;
+pub mod source;
+pub mod testclip;
+
+pub use error::VideoError;
