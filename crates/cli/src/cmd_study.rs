@@ -172,6 +172,10 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
 
+    // The reports come from results.jsonl as written, exactly as `edgebench report` reads it.
+    drop(loaded);
+    let loaded =
+        edgebench_study::results::load(&a.out.join(edgebench_study::results::RESULTS_FILE))?;
     let summary = analysis::analyse(&loaded)
         .ok_or_else(|| anyhow::anyhow!("{} holds no study session", a.out.display()))?;
     let written = crate::cmd_report::write_reports(&a.out, &summary)?;

@@ -24,6 +24,19 @@ pub fn run(a: WorkerArgs) -> Result<ExitCode> {
             a.job.display()
         )
     })?;
+    // The parent holds our stdin open while it lives: when it dies (even by SIGKILL) the pipe
+    // closes and this worker stops too, instead of running on unobserved.
+    std::thread::spawn(|| {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        std::process::exit(3);
+    });
     let mut stdout = std::io::stdout().lock();
     worker::run(&job, &mut |p| {
         if let Ok(line) = serde_json::to_string(&p) {

@@ -1,9 +1,17 @@
-//! `report.html`: one self-contained page (no network needed) with inline SVG charts. Every
-//! piece of text that comes from a user or a model is escaped.
+//! `report.html`: one self-contained page (no scripts, no network, no fonts to fetch) with
+//! inline SVG charts: FPS before and after per model with the real-time line, speed-up
+//! against FLOPs (log scale) with the fitted line and the exceptions labelled, latency
+//! distributions per variant, and the provenance. Every piece of text that comes from a user,
+//! a model or a machine goes through [`esc`].
 
-use edgebench_study::analysis::Summary;
+use crate::fmt::{ms, si};
+use crate::study_md::{fps_cell, gflops, pairs, realtime_cell, speedup_cell, task_name, verdict};
+use crate::svg::{tick_label, LinAxis, LogAxis, Stroke, Svg, BASELINE_COLOUR, PALETTE};
+use edgebench_study::analysis::{Row, Summary, Trend, BEST};
+use edgebench_study::config::Task;
+use std::fmt::Write;
 
-/// Escapes text for HTML element content and double-quoted attributes.
+/// Escapes text for HTML element content and quoted attributes.
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
@@ -19,10 +27,594 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+main{max-width:1100px;margin:0 auto;padding:1.5em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0;background:white}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.lead{color:#444}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:.6em}
+.chart{background:white;border:1px solid #ddd;margin:.6em 0;padding:.4em;overflow-x:auto}
+.legend span{display:inline-block;margin-right:1.2em;font-size:.85em}
+.legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
+pre{background:#f0f0f0;padding:.6em;overflow-x:auto;font-size:.8em}
+code{font-size:.9em}";
+
+/// The colour of a spec: grey for the baseline, the palette in plan order for the variants.
+fn colour(s: &Summary, spec: &str) -> &'static str {
+    if spec == s.baseline {
+        return BASELINE_COLOUR;
+    }
+    let i = s.variants.iter().position(|v| v == spec).unwrap_or(0);
+    PALETTE[i % PALETTE.len()]
+}
+
+fn legend(s: &Summary, with_baseline: bool) -> String {
+    let mut o = String::from("<div class=\"legend\">");
+    let specs = with_baseline
+        .then_some(&s.baseline)
+        .into_iter()
+        .chain(&s.variants);
+    for spec in specs {
+        let _ = write!(
+            o,
+            "<span><i style=\"background:{}\"></i>{}{}</span>",
+            colour(s, spec),
+            esc(spec),
+            if *spec == s.baseline {
+                " (baseline)"
+            } else {
+                ""
+            }
+        );
+    }
+    o.push_str("</div>");
+    o
+}
+
+/// The tasks present, in a stable order.
+fn tasks(s: &Summary) -> Vec<Task> {
+    let mut t: Vec<Task> = s.rows.iter().map(|r| r.task).collect();
+    t.sort();
+    t.dedup();
+    t
+}
+
 pub fn render(s: &Summary) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>edgebench study: {}</title></head><body><h1>edgebench study: {}</h1></body></html>\n",
-        esc(&s.name),
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>edgebench study: {}</title><style>{STYLE}</style></head><body><main>",
         esc(&s.name)
-    )
+    );
+    let _ = writeln!(o, "<h1>edgebench study: {}</h1>", esc(&s.name));
+    let _ = writeln!(o, "<p class=\"lead\">{}</p>", esc(&s.baseline_note));
+    if !s.pending.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p class=\"warn\">Incomplete: {} of the study's jobs are not measured yet; <code>edgebench study --resume</code> with the same config finishes them.</p>",
+            s.pending.len()
+        );
+    }
+    findings(&mut o, s);
+    fps_section(&mut o, s);
+    trend_section(&mut o, s);
+    latency_section(&mut o, s);
+    table_section(&mut o, s);
+    provenance(&mut o, s);
+    o.push_str("</main></body></html>\n");
+    o
+}
+
+fn findings(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"findings\">Findings</h2>\n");
+    o.push_str("<p>Average speed-up over the baseline, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the ratios (the right average for ratios).</p>\n");
+    o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>Models</th><th>Mean of % gains</th><th>Geometric mean of ratios</th></tr></thead><tbody>\n");
+    for a in &s.averages {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(if a.variant == BEST { "best per model" } else { &a.variant }),
+            task_name(a.task),
+            if s.config.batch.len() > 1 { format!(" (batch {})", a.batch) } else { String::new() },
+            a.n,
+            a.mean_percent.map_or("-".into(), |p| format!("{p:+.1}%")),
+            a.geomean_ratio.map_or("-".into(), |g| format!("{g:.2}x")),
+        );
+    }
+    o.push_str("</tbody></table>\n");
+    let _ = writeln!(
+        o,
+        "<p>FLOPs trend: correlation between log10 FLOPs per item and the speed-up (negative: smaller models gain more); exceptions are models more than {} residual standard deviations from the least-squares line.</p>",
+        s.config.analysis.exception_sd
+    );
+    o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>n</th><th>Spearman</th><th>Pearson</th><th>Line</th><th>Exceptions</th></tr></thead><tbody>\n");
+    let f = |x: Option<f64>| x.map_or("-".into(), |v| format!("{v:+.3}"));
+    for t in &s.trends {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(if t.variant == BEST { "best per model" } else { &t.variant }),
+            task_name(t.task),
+            t.n,
+            f(t.spearman),
+            f(t.pearson),
+            match (t.intercept, t.slope) {
+                (Some(a), Some(b)) => format!("{a:.2} {} {:.2} &#215; log10 FLOPs", if b < 0.0 { "&#8722;" } else { "+" }, b.abs()),
+                _ => "-".into(),
+            },
+            if t.exceptions.is_empty() { "none".into() } else { esc(&t.exceptions.join(", ")) }
+        );
+    }
+    o.push_str("</tbody></table>\n");
+}
+
+/// Horizontal bars of items per second, log scale, grouped by model, one chart per task.
+fn fps_section(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"fps\">Frames per second, before and after</h2>\n");
+    o.push_str(&legend(s, true));
+    for task in tasks(s) {
+        let rows: Vec<&Row> = s
+            .rows
+            .iter()
+            .filter(|r| r.task == task && r.fps.is_some())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let required = rows[0].required_per_s;
+        let unit = rows[0].unit.clone();
+        let mut models: Vec<(&str, usize)> = vec![];
+        for r in &rows {
+            if !models.contains(&(r.model.as_str(), r.batch)) {
+                models.push((&r.model, r.batch));
+            }
+        }
+        let per_group = 1 + s.variants.len();
+        let (bar, gap, left, top) = (9.0, 10.0, 190.0, 30.0);
+        let group_h = per_group as f64 * bar + gap;
+        let h = top + models.len() as f64 * group_h + 40.0;
+        let w = 900.0;
+        let x = LogAxis::covering(
+            rows.iter().filter_map(|r| r.fps).chain([required]),
+            left,
+            w - 20.0,
+        );
+        let mut svg = Svg::new(
+            w,
+            h,
+            &format!("{} per second before and after, {}", unit, task.name()),
+        );
+        axis_x_log(
+            &mut svg,
+            &x,
+            top,
+            h - 40.0,
+            &format!("{unit} per second (log scale)"),
+        );
+        for (gi, (model, batch)) in models.iter().enumerate() {
+            let y0 = top + gi as f64 * group_h;
+            let name = if *batch > 1 {
+                format!("{model} (batch {batch})")
+            } else {
+                model.to_string()
+            };
+            svg.text(
+                left - 6.0,
+                y0 + group_h / 2.0,
+                &clip(&name, 28),
+                "end",
+                11.0,
+                "#222",
+            );
+            let specs = std::iter::once(&s.baseline).chain(&s.variants);
+            for (i, spec) in specs.enumerate() {
+                let Some(r) = rows
+                    .iter()
+                    .find(|r| r.model == *model && r.batch == *batch && r.spec == *spec)
+                else {
+                    continue;
+                };
+                let v = r.fps.unwrap_or(0.0);
+                let title = format!(
+                    "{model} · {spec}: {:.3} {unit}/s, median {} ms{}",
+                    v,
+                    r.median_ms.map_or("-".into(), ms),
+                    if r.counted { "" } else { " (not counted)" }
+                );
+                let yb = y0 + i as f64 * bar;
+                svg.rect(
+                    left,
+                    yb,
+                    x.map(v) - left,
+                    bar - 1.5,
+                    colour(s, spec),
+                    &title,
+                );
+                if !r.counted {
+                    svg.text(
+                        x.map(v) + 3.0,
+                        yb + bar - 2.0,
+                        "not counted",
+                        "start",
+                        8.0,
+                        "#a00",
+                    );
+                }
+            }
+        }
+        let rx = x.map(required);
+        svg.line((rx, top - 8.0), (rx, h - 40.0), Stroke::dashed("#c00", 1.5));
+        svg.text(
+            rx + 4.0,
+            top - 12.0,
+            &format!("real time: {} {unit}/s", tick_label(required)),
+            "start",
+            11.0,
+            "#c00",
+        );
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3><div class=\"chart\">{}</div>",
+            task.name(),
+            svg.finish()
+        );
+    }
+}
+
+/// A label cut to `max` characters for a chart (the full text is in the tooltip and tables).
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+fn axis_x_log(svg: &mut Svg, x: &LogAxis, top: f64, bottom: f64, title: &str) {
+    axis_x_log_with(svg, x, top, bottom, title, tick_label)
+}
+
+fn axis_x_log_with(
+    svg: &mut Svg,
+    x: &LogAxis,
+    top: f64,
+    bottom: f64,
+    title: &str,
+    label: fn(f64) -> String,
+) {
+    for t in x.ticks() {
+        let px = x.map(t);
+        svg.line((px, top - 4.0), (px, bottom), Stroke::solid("#e4e4e4", 1.0));
+        svg.text(px, bottom + 14.0, &label(t), "middle", 10.0, "#555");
+    }
+    svg.line((x.p0, bottom), (x.p1, bottom), Stroke::solid("#999", 1.0));
+    svg.text(
+        (x.p0 + x.p1) / 2.0,
+        bottom + 30.0,
+        title,
+        "middle",
+        11.0,
+        "#222",
+    );
+}
+
+/// Speed-up against FLOPs per item (log scale), one chart per task group.
+fn trend_section(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"trend\">Speed-up against FLOPs</h2>\n");
+    o.push_str("<p>Each point is one model and variant; each line the least-squares fit of that variant; exceptions to the trend are circled and named. The dotted line is no speed-up (1x).</p>\n");
+    o.push_str(&legend(s, false));
+    let mut groups: Vec<Option<Task>> = vec![];
+    for t in &s.trends {
+        if !groups.contains(&t.task) {
+            groups.push(t.task);
+        }
+    }
+    for task in groups {
+        let trends: Vec<&Trend> = s
+            .trends
+            .iter()
+            .filter(|t| t.task == task && t.variant != BEST && !t.points.is_empty())
+            .collect();
+        if trends.is_empty() {
+            continue;
+        }
+        let (w, h, left, right, top, bottom) = (900.0, 420.0, 70.0, 880.0, 20.0, 360.0);
+        let pts = trends.iter().flat_map(|t| &t.points);
+        let x = LogAxis::covering(pts.clone().map(|p| p.flops), left, right);
+        let y = LinAxis::covering(pts.map(|p| p.ratio), 1.0, bottom, top);
+        let mut svg = Svg::new(
+            w,
+            h,
+            &format!("speed-up against FLOPs, {}", task_name(task)),
+        );
+        axis_x_log_with(&mut svg, &x, top, bottom, "FLOPs per item (log scale)", si);
+        for t in y.ticks() {
+            let py = y.map(t);
+            svg.line((left, py), (right, py), Stroke::solid("#eee", 1.0));
+            svg.text(
+                left - 6.0,
+                py + 4.0,
+                &format!("{}x", tick_label(t)),
+                "end",
+                10.0,
+                "#555",
+            );
+        }
+        svg.vtext(
+            18.0,
+            (top + bottom) / 2.0,
+            "speed-up over the baseline (x)",
+            11.0,
+        );
+        let one = y.map(1.0);
+        svg.line((left, one), (right, one), Stroke::dashed("#777", 1.0));
+        for t in &trends {
+            let c = colour(s, &t.variant);
+            if let (Some(a), Some(b)) = (t.intercept, t.slope) {
+                let lo = t
+                    .points
+                    .iter()
+                    .map(|p| p.flops)
+                    .fold(f64::INFINITY, f64::min);
+                let hi = t.points.iter().map(|p| p.flops).fold(0.0, f64::max);
+                let clamp = |v: f64| v.clamp(y.lo, y.hi);
+                svg.line(
+                    (x.map(lo), y.map(clamp(a + b * lo.log10()))),
+                    (x.map(hi), y.map(clamp(a + b * hi.log10()))),
+                    Stroke::solid(c, 1.5),
+                );
+            }
+            for p in &t.points {
+                let (px, py) = (x.map(p.flops), y.map(p.ratio));
+                let title = format!(
+                    "{} · {}: {:.2}x at {} FLOPs{}",
+                    p.model,
+                    t.variant,
+                    p.ratio,
+                    si(p.flops),
+                    p.std_residual
+                        .map_or(String::new(), |z| format!(", residual {z:+.1} sd"))
+                );
+                svg.circle(px, py, 4.0, c, &title);
+                if p.exception {
+                    svg.hollow_rect(px - 7.0, py - 7.0, 14.0, 14.0, "#c00", &title);
+                    svg.text(
+                        px + 9.0,
+                        py - 6.0,
+                        &clip(&p.model, 28),
+                        "start",
+                        10.0,
+                        "#c00",
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3><div class=\"chart\">{}</div>",
+            task_name(task),
+            svg.finish()
+        );
+    }
+}
+
+/// Box plots of the samples (box: 25th-75th percentile, line: median, whisker: 5th-95th,
+/// dots: min and max), log scale.
+fn latency_section(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"latency\">Latency distributions</h2>\n");
+    o.push_str("<p>Per model and variant: the box spans the 25th to 75th percentile of the samples, the bar inside is the median, the whisker runs from the 5th to the 95th percentile and the dots are the fastest and slowest sample.</p>\n");
+    o.push_str(&legend(s, true));
+    for task in tasks(s) {
+        let rows: Vec<&Row> = s
+            .rows
+            .iter()
+            .filter(|r| r.task == task && r.quantiles_ms.len() == 21)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let (row_h, left, top) = (13.0, 290.0, 10.0);
+        let h = top + rows.len() as f64 * row_h + 45.0;
+        let w = 900.0;
+        let x = LogAxis::covering(
+            rows.iter()
+                .flat_map(|r| [r.quantiles_ms[0], r.quantiles_ms[20]]),
+            left,
+            w - 20.0,
+        );
+        let mut svg = Svg::new(w, h, &format!("latency distributions, {}", task.name()));
+        let bottom = h - 45.0;
+        axis_x_log(
+            &mut svg,
+            &x,
+            top,
+            bottom,
+            "milliseconds per inference (log scale)",
+        );
+        for (i, r) in rows.iter().enumerate() {
+            let q = &r.quantiles_ms;
+            let yc = top + i as f64 * row_h + row_h / 2.0;
+            let c = colour(s, &r.spec);
+            svg.text(
+                left - 6.0,
+                yc + 4.0,
+                &format!("{} · {}", clip(&r.model, 28), r.spec),
+                "end",
+                10.0,
+                "#222",
+            );
+            let title = format!(
+                "{} · {}: median {} ms, p5 {} ms, p95 {} ms, {} samples",
+                r.model,
+                r.spec,
+                ms(q[10]),
+                ms(q[1]),
+                ms(q[19]),
+                r.samples
+            );
+            svg.line((x.map(q[1]), yc), (x.map(q[19]), yc), Stroke::solid(c, 1.0));
+            svg.hollow_rect(
+                x.map(q[5]),
+                yc - 4.0,
+                x.map(q[15]) - x.map(q[5]),
+                8.0,
+                c,
+                &title,
+            );
+            svg.line(
+                (x.map(q[10]), yc - 5.0),
+                (x.map(q[10]), yc + 5.0),
+                Stroke::solid(c, 2.0),
+            );
+            svg.circle(x.map(q[0]), yc, 1.6, c, &title);
+            svg.circle(x.map(q[20]), yc, 1.6, c, &title);
+        }
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3><div class=\"chart\">{}</div>",
+            task.name(),
+            svg.finish()
+        );
+    }
+}
+
+fn table_section(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"models\">Per model</h2>\n");
+    let _ = writeln!(
+        o,
+        "<table><thead><tr><th>Model</th><th>Task</th><th>GFLOPs</th><th>Params</th><th>Before ms</th><th>Before /s</th><th>Variant</th><th>After ms [95% CI]</th><th>After /s</th><th>Speed-up [95% CI]</th><th>Gain</th><th>Verdict</th><th>Real time ({} fps)</th></tr></thead><tbody>",
+        s.config.realtime.fps
+    );
+    for (b, r) in pairs(s) {
+        let after = match (r.median_ms, r.ci95_low_ms, r.ci95_high_ms) {
+            (Some(m), Some(l), Some(h)) => format!("{} [{}, {}]", ms(m), ms(l), ms(h)),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.model),
+            r.task.name(),
+            gflops(r),
+            r.params.map_or("-".into(), |p| si(p as f64)),
+            b.and_then(|b| b.median_ms).map_or("-".into(), ms),
+            b.map_or("-".into(), fps_cell),
+            esc(&r.spec),
+            after,
+            fps_cell(r),
+            speedup_cell(r),
+            r.speedup.as_ref().map_or("-".into(), |x| format!("{:+.1}%", x.percent)),
+            esc(&verdict(r)),
+            esc(&realtime_cell(r)),
+        );
+    }
+    o.push_str("</tbody></table>\n");
+    let notes: Vec<&Row> = s.rows.iter().filter(|r| r.note.is_some()).collect();
+    o.push_str("<h2 id=\"not-counted\">Not counted</h2>\n");
+    if notes.is_empty() {
+        o.push_str("<p>Every variant ran and passed the accuracy gate.</p>\n");
+    } else {
+        o.push_str("<ul>\n");
+        for r in notes {
+            let _ = writeln!(
+                o,
+                "<li>{} <code>{}</code>: {}</li>",
+                esc(&r.model),
+                esc(&r.spec),
+                esc(r.note.as_deref().unwrap_or(""))
+            );
+        }
+        o.push_str("</ul>\n");
+    }
+    let warned: Vec<&Row> = s.rows.iter().filter(|r| !r.warnings.is_empty()).collect();
+    if !warned.is_empty() {
+        o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul>\n");
+        for r in warned {
+            let _ = writeln!(
+                o,
+                "<li>{} <code>{}</code>: {}</li>",
+                esc(&r.model),
+                esc(&r.spec),
+                esc(&r.warnings.join("; "))
+            );
+        }
+        o.push_str("</ul>\n");
+    }
+}
+
+fn provenance(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"provenance\">Provenance</h2>\n<table><tbody>\n");
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), v);
+    };
+    for h in &s.hosts {
+        row(
+            "host",
+            esc(&format!(
+                "{} ({} logical CPUs, {} physical cores, {:.1} GiB), {}, kernel {}, {}",
+                h.cpu,
+                h.logical_cpus,
+                h.physical_cores.map_or("?".into(), |c| c.to_string()),
+                h.memory_bytes as f64 / (1u64 << 30) as f64,
+                h.os,
+                h.kernel,
+                h.arch
+            )),
+        );
+    }
+    row(
+        "edgebench",
+        esc(&format!("{} ({})", s.tool.version, s.tool.git_commit)),
+    );
+    row(
+        "sessions",
+        format!("{} (more than one: the study was resumed)", s.sessions),
+    );
+    row("baseline", esc(&s.baseline_note));
+    row("accuracy gate reference", esc(&s.reference));
+    for e in &s.engines {
+        let v = match &e.availability {
+            edgebench_core::engine::Availability::Available { version, devices } => {
+                format!("available: {version} ({})", devices.join(", "))
+            }
+            edgebench_core::engine::Availability::Unavailable { reason, .. } => {
+                format!("not available: {reason}")
+            }
+            edgebench_core::engine::Availability::NotCompiled { feature } => {
+                format!("not compiled in (feature {feature})")
+            }
+        };
+        row(&format!("engine {}", e.name), esc(&v));
+    }
+    for n in &s.notes {
+        row("note", esc(n));
+    }
+    let m = &s.config.measure;
+    row(
+        "settings",
+        esc(&format!(
+            "batch {:?}; warm-up {} s (at least {} runs); {} to {} samples; at most {} s of sampling or until the median is known to ±{}%; {} s limit per variant; {} gate input set(s); seed {}; real time {} fps{}",
+            s.config.batch,
+            m.warmup_s,
+            m.min_warmup_runs,
+            m.min_samples,
+            m.max_samples,
+            m.max_time_s,
+            m.target_ci_pct,
+            m.timeout_s,
+            m.gate_inputs,
+            s.config.seed,
+            s.config.realtime.fps,
+            s.config.realtime.clip_stride.map_or(String::new(), |c| format!(", clip stride {c}"))
+        )),
+    );
+    o.push_str("</tbody></table>\n");
+    let config = serde_json::to_string_pretty(&s.config).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "<details><summary>Config</summary><pre>{}</pre></details>",
+        esc(&config)
+    );
+    o.push_str("<p>FLOPs are 2 x the multiply-accumulates of convolutions and matrix products. Method: docs/study.md in the edgebench repository.</p>\n");
 }

@@ -8,6 +8,7 @@ pub mod inspect_view;
 pub mod markdown;
 pub mod study_csv;
 pub mod study_md;
+pub mod svg;
 pub mod table;
 pub mod write;
 

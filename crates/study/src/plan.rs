@@ -102,7 +102,8 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         })
         .collect();
     let mut notes = vec![];
-    for s in &statuses {
+    let auto = cfg.baseline == "auto" || cfg.variants.iter().any(|v| v == "auto");
+    for s in statuses.iter().filter(|_| auto) {
         if !matches!(s.availability, Availability::Available { .. }) {
             notes.push(format!(
                 "engine {} left out: {}",

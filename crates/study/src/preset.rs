@@ -18,8 +18,8 @@ pub const QUICK_MODELS: &[&str] = &["mobilenet_v3_small", "squeezenet1_1", "ae3d
 /// recognition with a 4-class head), baseline and variants chosen from what is available.
 ///
 /// The measurement settings are modest so the whole matrix fits in about 15 minutes on a
-/// 2-core machine: 0.5 s warm-up (at least one run), at least 5 samples, sampling stops after
-/// 3 s or when the median is known to ±2%, a 5-minute limit per variant, and the accuracy
+/// 2-core machine: 0.25 s warm-up (at least one run), at least 5 samples, sampling stops after
+/// 2 s or when the median is known to ±2%, a 5-minute limit per variant, and the accuracy
 /// gate on the measured inputs only (no extra runs). A slow variant
 /// (an unoptimized 3D CNN takes tens of seconds per clip on such a machine) gets a single
 /// sample, and the report flags it.
@@ -54,11 +54,11 @@ pub fn paper(quick: bool) -> StudyConfig {
         }
     } else {
         MeasureSettings {
-            warmup_s: 0.5,
+            warmup_s: 0.25,
             min_warmup_runs: 1,
             min_samples: 5,
             max_samples: 2000,
-            max_time_s: 3.0,
+            max_time_s: 2.0,
             target_ci_pct: 2.0,
             timeout_s: 300.0,
             gate_inputs: 1,

@@ -203,7 +203,9 @@ fn run_job(
         .args(&opts.worker_args)
         .arg("--job")
         .arg(&job_path)
-        .stdin(Stdio::null())
+        // The child watches this pipe and exits when it closes, so a study killed with
+        // SIGKILL leaves no worker behind.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(stderr))
         .spawn()
@@ -248,6 +250,7 @@ fn run_job(
             on_event(Event::Worker(p));
         }
     };
+    drop(child.stdin.take());
     if let Some(r) = reader {
         let _ = r.join();
     }

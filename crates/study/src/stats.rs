@@ -9,7 +9,7 @@ pub fn mean(v: &[f64]) -> Option<f64> {
 /// Geometric mean of positive values (the right average of ratios: the mean of 2x and 0.5x
 /// is 1x); `None` when empty or when a value is not positive.
 pub fn geometric_mean(v: &[f64]) -> Option<f64> {
-    if v.is_empty() || v.iter().any(|&x| !(x > 0.0) || !x.is_finite()) {
+    if v.is_empty() || v.iter().any(|&x| x.is_nan() || x <= 0.0 || !x.is_finite()) {
         return None;
     }
     Some((v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp())

@@ -46,6 +46,9 @@ fn variant(spec: &str, raw: Vec<f64>) -> VariantResult {
     let mut r = VariantResult::failed(&EngineSpec::parse(spec).unwrap(), String::new());
     r.status = Status::Ok;
     r.error = None;
+    r.latency_ms = edgebench_core::stats::summarize(&raw, 0);
+    r.throughput_per_s = r.latency_ms.as_ref().map(|s| 1e3 / s.median);
+    r.samples = raw.len();
     r.raw_ms = raw;
     r
 }

@@ -1,0 +1,303 @@
+//! `edgebench study`, `report` and `compare` end to end: a study killed with SIGKILL in the
+//! middle and resumed loses nothing and ignores a torn last line; config errors are one line
+//! naming the file, line and key, exit 2, before anything runs; a hung variant is killed at its
+//! time limit and recorded; compare flags a regression with exit 1.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("edgebench")
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn measurements(path: &Path) -> Vec<Value> {
+    lines(path)
+        .into_iter()
+        .filter(|v| v["type"] == "measurement")
+        .collect()
+}
+
+const TINY: &str = r#"
+name = "tiny"
+baseline = "tract:reference"
+variants = ["tract:optimized"]
+[measure]
+warmup_s = 0.05
+min_warmup_runs = 1
+min_samples = 3
+max_time_s = 0.2
+timeout_s = 120
+gate_inputs = 1
+[[model]]
+source = "zoo:mobilenet_v3_small?classes=2"
+[[model]]
+source = "zoo:squeezenet1_1?classes=2"
+label = "<script>alert(1)</script>"
+"#;
+
+#[test]
+fn killed_study_resumes_without_losing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let results = out.join("results.jsonl");
+    let mut child = std::process::Command::new(bin())
+        .args(["study", "--quick", "--quiet", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few measurements are in, in the middle of the next one.
+    let start = Instant::now();
+    while measurements(&results).len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the study made no progress"
+        );
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("the study ended before it could be killed: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = measurements(&results);
+    assert!(before.len() >= 3);
+
+    // A write cut short by the kill: half a line without its newline.
+    let torn = serde_json::to_string(&before[0]).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&results)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &torn.as_bytes()[..torn.len() / 2]).unwrap();
+    drop(f);
+
+    // Without --resume the folder is refused, and nothing is touched.
+    let len = std::fs::metadata(&results).unwrap().len();
+    let a = Command::new(bin())
+        .args(["study", "--quick", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(std::fs::metadata(&results).unwrap().len(), len);
+
+    let a = Command::new(bin())
+        .args(["study", "--quick", "--quiet", "--resume", "--out"])
+        .arg(&out)
+        .timeout(Duration::from_secs(600))
+        .assert();
+    let o = a.get_output();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{stderr}"
+    );
+    assert!(stderr.contains("torn"), "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+
+    // Every line parses (the torn one is gone), nothing measured before was lost or redone,
+    // and every job of the plan is there once.
+    let text = std::fs::read_to_string(&results).unwrap();
+    assert!(text.ends_with('\n'));
+    let all: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is one JSON document"))
+        .collect();
+    let sessions: Vec<&Value> = all.iter().filter(|v| v["type"] == "session").collect();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[1]["resumed"], true);
+    let after = measurements(&results);
+    for m in &before {
+        let same: Vec<&Value> = after.iter().filter(|a| a["key"] == m["key"]).collect();
+        assert_eq!(same.len(), 1, "{} measured twice", m["key"]);
+        assert_eq!(same[0], m, "{} changed", m["key"]);
+    }
+    let jobs = sessions[1]["plan"]["jobs"].as_array().unwrap();
+    assert_eq!(after.len(), jobs.len());
+    for j in jobs {
+        assert!(
+            after.iter().any(|m| m["key"] == j["key"]),
+            "{} missing",
+            j["key"]
+        );
+    }
+    for f in ["summary.json", "results.csv", "report.md", "report.html"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(!out.join("work").exists(), "work folder left behind");
+
+    // `report` rebuilds the same summary from results.jsonl alone.
+    let before_summary = std::fs::read(out.join("summary.json")).unwrap();
+    std::fs::remove_file(out.join("report.md")).unwrap();
+    Command::new(bin())
+        .arg("report")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("report.md").is_file());
+    assert_eq!(
+        std::fs::read(out.join("summary.json")).unwrap(),
+        before_summary
+    );
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_and_run_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[measure]\nmax_time_s = \"ten\"\n[[model]]\nsource = \"zoo:resnet18\"\n",
+            ":2:",
+            "max_time_s",
+        ),
+        (
+            "variants = [\"tract:turbo\"]\n[[model]]\nsource = \"zoo:resnet18\"\n",
+            ":1:",
+            "variants",
+        ),
+        (
+            "[[model]]\nsource = \"zoo:resnet19\"\n",
+            ":2:",
+            "model.source",
+        ),
+        (
+            "speed = 2\n[[model]]\nsource = \"zoo:resnet18\"\n",
+            ":1:",
+            "speed",
+        ),
+    ];
+    for (i, (text, line, key)) in cases.iter().enumerate() {
+        let cfg = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&cfg, text).unwrap();
+        let out = dir.path().join(format!("out{i}"));
+        let a = Command::new(bin())
+            .arg("study")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("bad{i}.toml{line}")) && err.contains(key),
+            "{err}"
+        );
+        assert!(!out.exists(), "something was written for a bad config");
+    }
+}
+
+#[test]
+fn hung_variant_is_killed_and_recorded_and_html_escapes_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    // A limit no variant can meet: every child is killed and recorded as failed.
+    std::fs::write(&cfg, TINY.replace("timeout_s = 120", "timeout_s = 0.05")).unwrap();
+    let out = dir.path().join("s");
+    let a = Command::new(bin())
+        .args(["study", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("timed out"), "{err}");
+    let ms = measurements(&out.join("results.jsonl"));
+    assert_eq!(ms.len(), 4);
+    for m in &ms {
+        assert_eq!(m["result"]["status"], "failed");
+        assert!(m["result"]["error"].as_str().unwrap().contains("timed out"));
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("<script>"));
+}
+
+#[test]
+fn compare_flags_regressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY).unwrap();
+    let a_dir = dir.path().join("a");
+    Command::new(bin())
+        .args(["study", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&a_dir)
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success();
+    // Same study against itself: nothing regressed.
+    let o = Command::new(bin())
+        .arg("compare")
+        .arg(&a_dir)
+        .arg(&a_dir)
+        .assert()
+        .success();
+    assert!(String::from_utf8_lossy(&o.get_output().stdout).contains("within noise"));
+
+    // B: every sample of one variant three times slower.
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir(&b_dir).unwrap();
+    let text = std::fs::read_to_string(a_dir.join("results.jsonl")).unwrap();
+    let mut out = String::new();
+    let mut slowed = false;
+    for line in text.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        if !slowed && v["type"] == "measurement" && v["spec"] == "tract:optimized" {
+            let raw: Vec<f64> = v["result"]["raw_ms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() * 3.0)
+                .collect();
+            v["result"]["raw_ms"] = serde_json::json!(raw);
+            slowed = true;
+        }
+        out.push_str(&serde_json::to_string(&v).unwrap());
+        out.push('\n');
+    }
+    std::fs::write(b_dir.join("results.jsonl"), out).unwrap();
+    let o = Command::new(bin())
+        .args(["compare", "--json"])
+        .arg(&a_dir)
+        .arg(&b_dir)
+        .assert()
+        .code(1);
+    let v: Value = serde_json::from_slice(&o.get_output().stdout).unwrap();
+    assert_eq!(v["regressions"], 1);
+    let e = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["regression"] == true)
+        .unwrap();
+    assert!((e["change_percent"].as_f64().unwrap() - 200.0).abs() < 1e-6);
+
+    // Not a study: exit 2, one line.
+    Command::new(bin())
+        .arg("compare")
+        .arg(dir.path().join("nothing"))
+        .arg(&a_dir)
+        .assert()
+        .code(2);
+}
