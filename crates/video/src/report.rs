@@ -157,12 +157,17 @@ pub struct Verdict {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fps = fps_text(self.source_fps);
+        if self.predicted == 0 {
+            return write!(
+                f,
+                "no verdict for {fps} fps: no clip was predicted ({} dropped)",
+                self.dropped
+            );
+        }
         let how = if self.factor >= 1.0 {
             format!("{:.2}x headroom", self.factor)
-        } else if self.factor > 0.0 {
-            format!("needs to be {:.2}x faster", 1.0 / self.factor)
         } else {
-            "no clip was predicted".into()
+            format!("needs to be {:.2}x faster", 1.0 / self.factor.max(1e-9))
         };
         let head = if self.keeps_up {
             "keeps up with"

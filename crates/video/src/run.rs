@@ -422,7 +422,10 @@ fn produce(
             }
         }
     }
-    out.diagnostics = source.diagnostics();
+    // A failed decoder's messages are already in its error.
+    if out.error.is_none() {
+        out.diagnostics = source.diagnostics();
+    }
     drop(source);
     queue.close();
     out

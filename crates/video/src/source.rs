@@ -562,10 +562,25 @@ impl Ffmpeg {
         self.stderr_text.clone().unwrap_or_default()
     }
 
+    /// Waits for ffmpeg to exit after its output ended, so its exit status and last
+    /// messages can be reported; kills it if it lingers.
+    fn reap(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                return self.child.wait();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     fn died(&mut self, what: String) -> VideoError {
         self.done = true;
-        let _ = self.child.kill();
-        let status = self.child.wait();
+        let status = self.reap();
         let stderr = tidy_stderr(&self.collect_stderr());
         let mut reason = what;
         if let Ok(st) = status {
@@ -613,7 +628,7 @@ impl FrameSource for Ffmpeg {
             Err(e) => return Err(self.died(format!("reading frames failed: {e}"))),
         };
         if n == 0 {
-            let status = self.child.wait();
+            let status = self.reap();
             let ok = matches!(&status, Ok(s) if s.success());
             if !ok {
                 return Err(self.died("ffmpeg failed".into()));
