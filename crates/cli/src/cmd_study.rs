@@ -89,6 +89,10 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         worker_args.push("--openvino-lib".to_owned());
         worker_args.push(p.display().to_string());
     }
+    if let Some(p) = edgebench_torch::python::python_flag() {
+        worker_args.push("--python".to_owned());
+        worker_args.push(p.display().to_string());
+    }
     worker_args.push("worker".to_owned());
     let opts = RunOptions {
         dir: a.out.clone(),

@@ -40,13 +40,13 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f0f0f0;padding:.6em;overflow-x:auto;font-size:.8em}
 code{font-size:.9em}";
 
-/// The colour of a spec: grey for the baseline, the palette in plan order for the variants.
+/// The colour of a spec: grey for baselines, the palette in plan order for the variants.
 fn colour(s: &Summary, spec: &str) -> &'static str {
-    if spec == s.baseline {
-        return BASELINE_COLOUR;
+    // Anything that is not a variant is a baseline (a model PyTorch cannot run has its own).
+    match s.variants.iter().position(|v| v == spec) {
+        Some(i) => PALETTE[i % PALETTE.len()],
+        None => BASELINE_COLOUR,
     }
-    let i = s.variants.iter().position(|v| v == spec).unwrap_or(0);
-    PALETTE[i % PALETTE.len()]
 }
 
 fn legend(s: &Summary, with_baseline: bool) -> String {
@@ -207,14 +207,12 @@ fn fps_section(o: &mut String, s: &Summary) {
                 11.0,
                 "#222",
             );
-            let specs = std::iter::once(&s.baseline).chain(&s.variants);
-            for (i, spec) in specs.enumerate() {
-                let Some(r) = rows
-                    .iter()
-                    .find(|r| r.model == *model && r.batch == *batch && r.spec == *spec)
-                else {
-                    continue;
-                };
+            let group: Vec<&&Row> = rows
+                .iter()
+                .filter(|r| r.model == *model && r.batch == *batch)
+                .collect();
+            for (i, r) in group.into_iter().enumerate() {
+                let spec = &r.spec;
                 let v = r.fps.unwrap_or(0.0);
                 let title = format!(
                     "{model} · {spec}: {:.3} {unit}/s, median {} ms{}",
@@ -498,7 +496,7 @@ fn table_section(o: &mut String, s: &Summary) {
             r.task.name(),
             gflops(r),
             r.params.map_or("-".into(), |p| si(p as f64)),
-            b.and_then(|b| b.median_ms).map_or("-".into(), ms),
+            crate::study_md::before_ms(s, b),
             b.map_or("-".into(), fps_cell),
             esc(&r.spec),
             after,

@@ -71,6 +71,18 @@ pub(crate) fn gflops(r: &Row) -> String {
     })
 }
 
+/// The baseline's median, with its spec when it is not the study's baseline (a model PyTorch
+/// cannot run falls back to another baseline).
+pub(crate) fn before_ms(s: &Summary, b: Option<&Row>) -> String {
+    match b {
+        Some(b) if b.spec != s.baseline => {
+            format!("{} ({})", b.median_ms.map_or("-".into(), ms), b.spec)
+        }
+        Some(b) => b.median_ms.map_or("-".into(), ms),
+        None => "-".into(),
+    }
+}
+
 /// Pairs of (baseline row, candidate row) per model and batch, in plan order.
 pub(crate) fn pairs(s: &Summary) -> Vec<(Option<&Row>, &Row)> {
     s.rows
@@ -124,7 +136,7 @@ pub fn terminal_table(s: &Summary) -> String {
     t.set_header(vec![
         "model",
         "GFLOPs",
-        &format!("{} ms", s.baseline),
+        &format!("before ms ({})", s.baseline),
         "FPS",
         "variant",
         "ms",
@@ -143,7 +155,7 @@ pub fn terminal_table(s: &Summary) -> String {
                 r.model.clone()
             }),
             right(gflops(r)),
-            right(b.and_then(|b| b.median_ms).map_or("-".into(), ms)),
+            right(before_ms(s, b)),
             right(b.map_or("-".into(), fps_cell)),
             Cell::new(&r.spec),
             right(r.median_ms.map_or("-".into(), ms)),
@@ -249,7 +261,7 @@ pub fn render(s: &Summary) -> String {
             r.task.name(),
             gflops(r),
             r.params.map_or("-".into(), |p| si(p as f64)),
-            b.and_then(|b| b.median_ms).map_or("-".into(), ms),
+            before_ms(s, b),
             b.map_or("-".into(), fps_cell),
             escape(&r.spec),
             after,

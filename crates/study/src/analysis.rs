@@ -220,10 +220,10 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                 Some(a) if a.passed => (true, None),
                 _ => (
                     false,
-                    Some(format!(
-                        "not verified: the gate reference {} has no outputs for this model",
-                        plan.reference
-                    )),
+                    Some(
+                        "not verified: the gate reference did not run or failed for this model"
+                            .to_string(),
+                    ),
                 ),
             },
         }
@@ -250,20 +250,20 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
         }
         let mut speedup = None;
         if !job.is_baseline && counted {
-            match find(&model.label, job.batch, &plan.baseline) {
+            match find(&model.label, job.batch, &model.baseline) {
                 Some(b) if passes(b).0 => {
                     speedup = edgebench_core::bench::speedup(&b.result, &m.result, cfg.seed);
                 }
                 Some(_) => {
                     note = Some(format!(
                         "no speed-up: the baseline {} did not run or failed the gate",
-                        plan.baseline
+                        model.baseline
                     ))
                 }
                 None => {
                     note = Some(format!(
                         "no speed-up yet: the baseline {} is not measured",
-                        plan.baseline
+                        model.baseline
                     ))
                 }
             }

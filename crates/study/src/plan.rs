@@ -22,6 +22,8 @@ const OPTIMIZED: &[(&str, &[&str])] = &[
     ("openvino", &["f32", "optimized", "default"]),
     ("ort", &["all", "optimized", "level3"]),
     ("tract", &["optimized"]),
+    // PyTorch is the baseline engine: `auto` adds no optimized variant of it.
+    ("torch", &[]),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +40,12 @@ pub struct PlannedModel {
     pub shapes: Vec<String>,
     /// MACs known before running (zoo models, default head), for the time estimate only.
     pub known_macs: Option<u64>,
+    /// This model's baseline: the study's, or the fallback when PyTorch cannot run it.
+    pub baseline: String,
+    /// This model's accuracy-gate reference.
+    pub reference: String,
+    /// Set when the model's baseline differs from the study's: why.
+    pub baseline_note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,7 +109,7 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
             availability: e.availability(),
         })
         .collect();
-    let mut notes = vec![];
+    let mut notes: Vec<String> = vec![];
     let auto = cfg.baseline == "auto" || cfg.variants.iter().any(|v| v == "auto");
     for s in statuses.iter().filter(|_| auto) {
         if !matches!(s.availability, Availability::Available { .. }) {
@@ -188,7 +196,39 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
     };
 
     let zoo = edgebench_zoo::list();
-    let models: Vec<PlannedModel> = cfg.models.iter().map(|m| plan_model(m, &zoo)).collect();
+    let mut models: Vec<PlannedModel> = cfg
+        .models
+        .iter()
+        .map(|m| plan_model(m, &zoo, &baseline, &reference))
+        .collect();
+    // PyTorch runs only models it has the source of (zoo models with a torchvision twin): the
+    // others fall back to the least optimized variant available, said per model.
+    if baseline.starts_with("torch:") {
+        let fallback = UNOPTIMIZED
+            .iter()
+            .map(|s| s.to_string())
+            .find(|s| usable(s));
+        let mut fell_back = vec![];
+        for m in models.iter_mut().filter(|m| !torch_can_run(m, &zoo)) {
+            let Some(fb) = &fallback else {
+                continue;
+            };
+            m.baseline_note = Some(format!(
+                "baseline {fb}: PyTorch cannot run this model (no torchvision twin or PyTorch source)"
+            ));
+            if m.reference == baseline {
+                m.reference = fb.clone();
+            }
+            m.baseline = fb.clone();
+            fell_back.push(m.label.clone());
+        }
+        if let (false, Some(fb)) = (fell_back.is_empty(), &fallback) {
+            notes.push(format!(
+                "PyTorch cannot run {} (no torchvision twin): their baseline is {fb}, the least optimized variant available",
+                fell_back.join(", ")
+            ));
+        }
+    }
     let mut labels = std::collections::HashSet::new();
     for m in &models {
         if !labels.insert(m.label.clone()) {
@@ -201,14 +241,14 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
 
     // Per model and batch: the reference first (its outputs gate the others), then the
     // baseline, then the candidates.
-    let mut order = vec![reference.clone()];
-    for s in std::iter::once(&baseline).chain(&variants) {
-        if !order.contains(s) {
-            order.push(s.clone());
-        }
-    }
     let mut jobs = vec![];
     for (mi, m) in models.iter().enumerate() {
+        let mut order = vec![m.reference.clone()];
+        for s in std::iter::once(&m.baseline).chain(&variants) {
+            if !order.contains(s) && (*s != baseline || m.baseline == baseline) {
+                order.push(s.clone());
+            }
+        }
         for &batch in &cfg.batch {
             for spec in &order {
                 jobs.push(Job {
@@ -216,8 +256,8 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
                     model: mi,
                     batch,
                     spec: spec.clone(),
-                    is_baseline: *spec == baseline,
-                    is_reference: *spec == reference,
+                    is_baseline: *spec == m.baseline,
+                    is_reference: *spec == m.reference,
                 });
             }
         }
@@ -276,16 +316,15 @@ pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
     avail.sort_by_key(|e| (rank(e.name()), e.name()));
     let mut out = vec![];
     for e in avail {
-        let preferred = OPTIMIZED
-            .iter()
-            .find(|(n, _)| *n == e.name())
-            .map(|(_, v)| *v)
-            .unwrap_or(&[]);
-        let chosen = preferred
-            .iter()
-            .map(|v| format!("{}:{v}", e.name()))
-            .find(|s| EngineSpec::parse(s).is_ok_and(|p| e.validate(&p).is_ok()))
-            .or_else(|| e.variants().last().map(|v| v.spec.clone()));
+        let valid = |s: &String| EngineSpec::parse(s).is_ok_and(|p| e.validate(&p).is_ok());
+        let chosen = match OPTIMIZED.iter().find(|(n, _)| *n == e.name()) {
+            Some((_, [])) => None,
+            Some((_, preferred)) => preferred
+                .iter()
+                .map(|v| format!("{}:{v}", e.name()))
+                .find(valid),
+            None => e.variants().last().map(|v| v.spec.clone()).filter(valid),
+        };
         if let Some(c) = chosen {
             if let Ok(s) = EngineSpec::parse(&c) {
                 out.push(s.to_string());
@@ -295,7 +334,21 @@ pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
     out
 }
 
-fn plan_model(m: &ModelConfig, zoo: &[edgebench_zoo::ZooEntry]) -> PlannedModel {
+/// Whether the torch engine has a PyTorch model for this source.
+fn torch_can_run(m: &PlannedModel, zoo: &[edgebench_zoo::ZooEntry]) -> bool {
+    m.source
+        .strip_prefix("zoo:")
+        .map(|r| r.split('?').next().unwrap_or(r))
+        .and_then(|n| zoo.iter().find(|e| e.name == n))
+        .is_some_and(|e| e.torchvision.is_some())
+}
+
+fn plan_model(
+    m: &ModelConfig,
+    zoo: &[edgebench_zoo::ZooEntry],
+    baseline: &str,
+    reference: &str,
+) -> PlannedModel {
     let zoo_name = m
         .source
         .strip_prefix("zoo:")
@@ -321,5 +374,8 @@ fn plan_model(m: &ModelConfig, zoo: &[edgebench_zoo::ZooEntry]) -> PlannedModel 
         task,
         shapes: m.shapes.clone(),
         known_macs: entry.map(|e| e.macs),
+        baseline: baseline.to_owned(),
+        reference: reference.to_owned(),
+        baseline_note: None,
     }
 }

@@ -146,7 +146,7 @@ fn short_hash(s: &str) -> String {
 /// Where the gate reference's outputs for a model and batch are kept.
 pub fn reference_outputs_path(outputs_dir: &Path, plan: &Plan, job: &Job) -> PathBuf {
     let m = &plan.models[job.model];
-    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &plan.reference);
+    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &m.reference);
     outputs_dir.join(format!("{}.json", short_hash(&key)))
 }
 

@@ -143,3 +143,79 @@ fn presets_resolve_here() {
     assert_eq!(q.models.len(), preset::QUICK_MODELS.len());
     assert!(q.measure.max_time_s < c.measure.max_time_s);
 }
+
+/// A PyTorch engine that is "available" but never prepares anything: enough to plan with.
+struct FakeTorch;
+
+impl edgebench_core::engine::Engine for FakeTorch {
+    fn name(&self) -> &'static str {
+        "torch"
+    }
+    fn availability(&self) -> edgebench_core::engine::Availability {
+        edgebench_core::engine::Availability::Available {
+            version: "fake".into(),
+            devices: vec!["cpu".into()],
+        }
+    }
+    fn variants(&self) -> Vec<edgebench_core::engine::VariantInfo> {
+        vec![edgebench_core::engine::VariantInfo {
+            spec: "torch:eager".into(),
+            description: "fake".into(),
+        }]
+    }
+    fn validate(
+        &self,
+        spec: &edgebench_core::engine::EngineSpec,
+    ) -> edgebench_core::error::Result<()> {
+        edgebench_core::engine::check_spec(spec, &["eager"], &[], &[])
+    }
+    fn prepare(
+        &self,
+        _: &edgebench_core::model::Model,
+        _: &edgebench_core::engine::EngineSpec,
+        _: &edgebench_core::engine::PrepareOptions,
+    ) -> edgebench_core::error::Result<Box<dyn edgebench_core::engine::Session>> {
+        Err(edgebench_core::Error::InvalidArgument("fake".into()))
+    }
+}
+
+#[test]
+fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
+    let text = "variants = [\"tract:optimized\"]\n[[model]]\nsource = \"zoo:resnet18?classes=2\"\n[[model]]\nsource = \"zoo:c3d_small?classes=4\"\n";
+    let c = config::parse(text, "s.toml", Path::new(".")).unwrap();
+    let engines: Vec<Box<dyn edgebench_core::engine::Engine>> = vec![
+        Box::new(FakeTorch),
+        edgebench_engines::find("tract").unwrap(),
+    ];
+    let p = plan::resolve_with(&c, &engines).unwrap();
+    assert_eq!(p.baseline, "torch:eager");
+    assert_eq!(p.variants, vec!["tract:optimized"]);
+    let specs = |label: &str| -> Vec<(String, bool, bool)> {
+        p.jobs
+            .iter()
+            .filter(|j| p.models[j.model].label == label)
+            .map(|j| (j.spec.clone(), j.is_baseline, j.is_reference))
+            .collect()
+    };
+    assert_eq!(
+        specs("resnet18"),
+        vec![
+            ("torch:eager".to_string(), true, true),
+            ("tract:optimized".to_string(), false, false)
+        ]
+    );
+    // c3d_small has no torchvision twin: tract:reference is its baseline and reference, and
+    // torch:eager does not run for it.
+    assert_eq!(
+        specs("c3d_small"),
+        vec![
+            ("tract:reference".to_string(), true, true),
+            ("tract:optimized".to_string(), false, false)
+        ]
+    );
+    assert!(p.notes.iter().any(|n| n.contains("c3d_small")));
+    // `auto` adds no torch variant (PyTorch is the baseline engine).
+    assert!(!plan::auto_variants(&engines)
+        .iter()
+        .any(|v| v.starts_with("torch")));
+}
