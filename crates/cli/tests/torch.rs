@@ -418,8 +418,17 @@ fn pipeline_with_fault(py: &Path, fault: &str) -> String {
         .arg("--python")
         .arg(py)
         .env("EDGEBENCH_WORKER_FAULT", fault)
-        .env("EDGEBENCH_WORKER_TIMEOUT", "3")
-        .timeout(std::time::Duration::from_secs(120))
+        // Only the hang needs a short limit; it also bounds start-up and the export, which
+        // take seconds on a busy machine.
+        .env(
+            "EDGEBENCH_WORKER_TIMEOUT",
+            if fault.ends_with(":hang") {
+                "15"
+            } else {
+                "600"
+            },
+        )
+        .timeout(std::time::Duration::from_secs(300))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
