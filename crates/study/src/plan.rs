@@ -41,10 +41,14 @@ pub struct PlannedModel {
     /// MACs known before running (zoo models, default head), for the time estimate only.
     pub known_macs: Option<u64>,
     /// This model's baseline: the study's, or the fallback when PyTorch cannot run it.
+    /// (Empty in files written before per-model baselines: read as the study's.)
+    #[serde(default)]
     pub baseline: String,
     /// This model's accuracy-gate reference.
+    #[serde(default)]
     pub reference: String,
     /// Set when the model's baseline differs from the study's: why.
+    #[serde(default)]
     pub baseline_note: Option<String>,
 }
 
@@ -272,6 +276,20 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         models,
         jobs,
     })
+}
+
+impl Plan {
+    /// Fills per-model fields that older files left out.
+    pub fn fill_defaults(&mut self) {
+        for m in &mut self.models {
+            if m.baseline.is_empty() {
+                m.baseline = self.baseline.clone();
+            }
+            if m.reference.is_empty() {
+                m.reference = self.reference.clone();
+            }
+        }
+    }
 }
 
 /// The key `--resume` matches measurements on.

@@ -127,7 +127,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
         match serde_json::from_str::<Line>(&text) {
             Ok(l) if complete => {
                 match l {
-                    Line::Session(s) => out.sessions.push(*s),
+                    Line::Session(mut s) => {
+                        s.plan.fill_defaults();
+                        out.sessions.push(*s)
+                    }
                     Line::Measurement(m) => out.measurements.push(*m),
                 }
                 out.valid_len = next as u64;
