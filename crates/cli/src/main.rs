@@ -16,6 +16,7 @@ mod cmd_report;
 mod cmd_study;
 mod cmd_video;
 mod cmd_worker;
+mod cmd_zoo;
 mod source;
 
 /// How fast does this model run on this device, before and after optimization, and is it
@@ -50,6 +51,8 @@ enum Command {
     Export(cmd_export::ExportArgs),
     /// PyTorch baseline -> ONNX export -> every engine, with the accuracy gate and speed-ups.
     Pipeline(cmd_pipeline::PipelineArgs),
+    /// The built-in models of the study: list them, export them as ONNX.
+    Zoo(cmd_zoo::ZooArgs),
     /// Run a matrix of models x engine variants and write a study folder with its reports.
     Study(cmd_study::StudyArgs),
     /// Rebuild a study's reports from its results.jsonl, without measuring again.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Engines(a) => cmd_engines::run(a),
         Command::Export(a) => cmd_export::run(a),
         Command::Pipeline(a) => cmd_pipeline::run(a),
+        Command::Zoo(a) => cmd_zoo::run(a),
         Command::Study(a) => cmd_study::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),

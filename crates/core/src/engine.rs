@@ -153,7 +153,10 @@ pub trait Session {
     /// warm-up and sampling procedure of `opts` on their side and return the raw measurement;
     /// the statistics are then computed exactly as for every other engine. `None` (the
     /// default) means the harness times `run` itself.
-    fn measure_self(&mut self, opts: &crate::measure::MeasureOptions) -> Option<Result<crate::measure::Measurement>> {
+    fn measure_self(
+        &mut self,
+        opts: &crate::measure::MeasureOptions,
+    ) -> Option<Result<crate::measure::Measurement>> {
         let _ = opts;
         None
     }

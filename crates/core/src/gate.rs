@@ -23,7 +23,8 @@ impl Tolerance {
     /// Defaults per precision: fp32 tight; fp16 and bf16 looser; int8 judged by agreement.
     pub fn for_precision(precision: &str) -> Tolerance {
         match precision {
-            "f16" | "fp16" => Tolerance {
+            // TF32 keeps fp16's 10-bit mantissa in matrix products.
+            "f16" | "fp16" | "tf32" => Tolerance {
                 atol: 1e-2,
                 rtol: 1e-2,
                 min_cosine: 0.999,

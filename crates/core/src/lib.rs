@@ -18,8 +18,10 @@ pub mod stats;
 pub mod tensor;
 pub mod testmodel;
 pub mod tract_support;
+pub mod write;
 
 pub use error::Error;
+pub use write::write_file_atomic;
 
 /// Version of the JSON result schema written by every export. Bump it on any breaking change.
 pub const SCHEMA_VERSION: u32 = 1;

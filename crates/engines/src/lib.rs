@@ -21,6 +21,8 @@ pub mod tract_cuda;
 /// Every engine this build knows, in the order `edgebench engines` lists them.
 pub fn all() -> Vec<Box<dyn Engine>> {
     vec![
+        // PyTorch first: the study's "before" side (a Python worker; see crates/torch).
+        Box::new(edgebench_torch::Torch::default()),
         Box::new(tract::Tract),
         #[cfg(feature = "ort")]
         Box::new(ort::Ort),

@@ -72,7 +72,7 @@ pub fn inspect_text(i: &Inspection, top: usize) -> String {
     out.push('\n');
     if top > 0 && !i.per_node.is_empty() {
         let mut nodes = i.per_node.clone();
-        nodes.sort_by(|a, b| (b.macs + b.other_ops).cmp(&(a.macs + a.other_ops)));
+        nodes.sort_by_key(|n| std::cmp::Reverse(n.macs + n.other_ops));
         let mut t = Table::new();
         t.load_style(UTF8_FULL_CONDENSED);
         t.set_header(vec!["node", "op", "MACs", "other ops", "share of MACs"]);
