@@ -204,7 +204,6 @@ pub enum VideoWarning {
     FewerFramesThanDeclared { decoded: u64, declared: u64 },
     LateFrames { late: usize, frames: u64 },
     HighVariation { stage: Stage, cv_pct: f64 },
-    SlowFirstRun { ratio: f64 },
 }
 
 impl fmt::Display for VideoWarning {
@@ -230,10 +229,6 @@ impl fmt::Display for VideoWarning {
                 f,
                 "{} times vary a lot (coefficient of variation {cv_pct:.1}%): the machine is busy or throttling; close other programs and compare medians",
                 stage.name()
-            ),
-            VideoWarning::SlowFirstRun { ratio } => write!(
-                f,
-                "the first inference was {ratio:.1}x slower than the median: a camera pipeline pays it at start-up; raise --warmup to keep it out of the stream"
             ),
         }
     }
@@ -272,6 +267,7 @@ pub struct VideoReport {
     pub clips: usize,
     pub predicted: usize,
     pub dropped: usize,
+    /// The first warm-up inference, before the stream starts: a start-up cost.
     pub first_run_ms: f64,
     pub stages: Vec<StageStats>,
     pub paced: Option<Paced>,
@@ -460,11 +456,6 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
                     warnings.push(VideoWarning::HighVariation {
                         stage: st.stage,
                         cv_pct: sum.cv * 100.0,
-                    });
-                }
-                if raw.first_run_ms > 3.0 * sum.median {
-                    warnings.push(VideoWarning::SlowFirstRun {
-                        ratio: raw.first_run_ms / sum.median,
                     });
                 }
             }
