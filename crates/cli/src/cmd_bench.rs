@@ -33,7 +33,8 @@ pub struct BenchArgs {
     /// Number of classes of a zoo model.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub classes: Option<u32>,
-    /// Threads each engine may use (default: the engine's own default; tract: 1).
+    /// Threads every engine may use (default: the number of physical cores), so that engines
+    /// are compared like for like; each result records what its engine used.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Seed of the random inputs; the same seed gives the same inputs on every engine.
@@ -158,7 +159,11 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             .and_then(|i| i.shape.first().copied())
             .unwrap_or(1),
         inputs: inputs.clone(),
-        threads: a.threads.map(|t| t as usize),
+        threads: Some(
+            a.threads
+                .map(|t| t as usize)
+                .unwrap_or_else(edgebench_core::bench::default_threads),
+        ),
         seed: a.seed,
         measure: measure.clone(),
         target_fps: a.fps,

@@ -17,12 +17,23 @@ use std::time::Instant;
 pub struct BenchOptions {
     pub inputs: Vec<ConcreteSpec>,
     pub batch: usize,
+    /// Threads for every engine; `None` means [`default_threads`].
     pub threads: Option<usize>,
     pub seed: u64,
     pub measure: MeasureOptions,
     pub target_fps: f64,
     /// How many random input sets the accuracy gate compares (the measured one included).
     pub gate_input_sets: usize,
+}
+
+/// Threads each engine uses when the user does not say: the physical cores (engines that
+/// spread one inference over hyper-threads usually lose), at least one.
+pub fn default_threads() -> usize {
+    sysinfo::System::physical_core_count()
+        .ok()
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// A measured variant and the outputs it produced for the gate.
@@ -55,9 +66,11 @@ fn try_run_variant(
     opts: &BenchOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> crate::error::Result<VariantRun> {
+    // Every engine gets the same thread count, so that comparisons are like for like.
+    let threads = opts.threads.unwrap_or_else(default_threads);
     let popts = PrepareOptions {
         inputs: opts.inputs.clone(),
-        threads: opts.threads,
+        threads: Some(threads),
     };
     let t0 = Instant::now();
     let mut session = engine.prepare(model, spec, &popts)?;

@@ -20,6 +20,17 @@ pub fn write_file_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
         .tempfile_in(dir)
         .map_err(|e| fail(&e))?;
     tmp.write_all(contents).map_err(|e| fail(&e))?;
+    // tempfile creates files readable by their owner only; results are for sharing.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| fail(&e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
@@ -37,6 +48,12 @@ mod tests {
         write_file_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "exports are readable by others");
+        }
     }
 
     #[test]
