@@ -14,8 +14,14 @@ use std::time::Instant;
 use tract_onnx::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let name = args.first().cloned().unwrap_or_else(|| "mobilenet_v2".into());
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let name = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "mobilenet_v2".into());
     let rounds: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(7);
     let samples: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
 
@@ -26,7 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // edgebench's path: the engine's session and the measurement loop.
     let engine = edgebench_engines::tract::Tract;
-    let opts = PrepareOptions { inputs: inputs.clone(), threads: Some(1) };
+    let opts = PrepareOptions {
+        inputs: inputs.clone(),
+        threads: Some(1),
+    };
     let mut session = engine.prepare(&model, &EngineSpec::parse("tract:optimized")?, &opts)?;
     session.set_inputs(&data)?;
     let mopts = MeasureOptions {
@@ -43,7 +52,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plan = typed.into_optimized()?.into_runnable()?;
     let mut state = TypedSimpleState::new(&plan)?;
     let tensor: TValue = match &data[0].data {
-        edgebench_core::tensor::TensorData::F32(v) => Tensor::from_shape(&data[0].shape, v)?.into_tvalue(),
+        edgebench_core::tensor::TensorData::F32(v) => {
+            Tensor::from_shape(&data[0].shape, v)?.into_tvalue()
+        }
         _ => return Err("expected an f32 input".into()),
     };
     let bare_inputs: TVec<TValue> = tvec![tensor];
@@ -63,7 +74,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             drop(out);
         }
         let b = median(&times);
-        println!("round {round}: edgebench median {e:.4} ms, bare loop median {b:.4} ms, ratio {:.4}", e / b);
+        println!(
+            "round {round}: edgebench median {e:.4} ms, bare loop median {b:.4} ms, ratio {:.4}",
+            e / b
+        );
         eb.push(e);
         bare.push(b);
     }
