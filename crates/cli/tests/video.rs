@@ -552,3 +552,31 @@ fn a_decoder_dying_mid_stream_keeps_the_results_so_far() {
     assert_eq!(lines.lines().count() as u64, clip_count(7, 4, 2));
     assert!(std::fs::read_to_string(&csv).unwrap().contains(",false\n"));
 }
+
+#[test]
+fn a_zoo_video_model_runs_paced_with_torchvision_defaults() {
+    // ae3d is the zoo's fastest clip model (tens of ms per clip); r3d_18 takes about a second
+    // per clip on one core, too slow for a test.
+    let j = run_json(&[
+        "zoo:ae3d",
+        "--input",
+        "synthetic:160x120@30",
+        "--paced",
+        "--max-frames",
+        "48",
+    ]);
+    assert_eq!(
+        j["settings"]["clip"]["shape"],
+        serde_json::json!([1, 3, 16, 112, 112])
+    );
+    assert_eq!(j["settings"]["stride"], 16);
+    assert_eq!(
+        j["settings"]["preprocess"]["resize"],
+        serde_json::json!({"exact": {"height": 128, "width": 171}})
+    );
+    assert!((j["settings"]["preprocess"]["std"][2].as_f64().unwrap() - 0.216989).abs() < 1e-6);
+    assert_eq!(j["frames"], 48);
+    assert_eq!(j["clips"], 3);
+    assert_eq!(j["session"]["threads"], 1);
+    assert!(j["paced"]["deadline_ms"].as_f64().unwrap() > 533.0);
+}
