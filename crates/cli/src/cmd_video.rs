@@ -97,7 +97,8 @@ pub struct VideoArgs {
     /// Inferences before the stream starts.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub warmup: u32,
-    /// Threads the engine may use (default: the engine's own default; tract: 1).
+    /// Threads the engine may use (default: the number of physical cores, as `bench`); the
+    /// frame thread runs beside them.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Number of classes of a zoo model.
@@ -276,7 +277,11 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
 
     let bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
     bar.set_message("preparing");
-    let threads = a.threads.map(|t| t as usize);
+    let threads = Some(
+        a.threads
+            .map(|t| t as usize)
+            .unwrap_or_else(edgebench_core::bench::default_threads),
+    );
     let mut session = engine
         .prepare(
             &model,
