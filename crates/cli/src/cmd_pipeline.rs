@@ -3,23 +3,20 @@
 //! named), check every engine's outputs against PyTorch's, and print the before/after table.
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
+use crate::shared::{check_writable, show, spinner, MeasureArgs, OutputArgs};
 use crate::source::{self, ZooFlags};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
-use edgebench_core::gate::Tolerance;
 use edgebench_core::host::HostInfo;
-use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status};
 use edgebench_torch::engine::TorchSettings;
 use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
 use edgebench_torch::{python, Torch, TorchSource};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
@@ -50,58 +47,16 @@ pub struct PipelineArgs {
     /// ONNX opset of the export.
     #[arg(long, default_value_t = DEFAULT_OPSET)]
     pub opset: i64,
-    /// Threads each engine may use (default: each engine's own; PyTorch: all cores, tract: 1).
+    /// Threads every engine may use (default: the number of physical cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Seed of the random inputs and of the PyTorch model's random weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Warm-up time in seconds (at least --min-warmup-runs runs).
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    pub warmup: f64,
-    #[arg(long, default_value_t = 3)]
-    pub min_warmup_runs: usize,
-    /// Fewest samples before the confidence target may stop sampling.
-    #[arg(long, default_value_t = 10)]
-    pub min_samples: usize,
-    #[arg(long, default_value_t = 10_000)]
-    pub max_samples: usize,
-    /// Most seconds of sampling per variant.
-    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
-    pub max_time: f64,
-    /// Stop when the 95% CI of the median is within this many percent of the median.
-    #[arg(long, default_value_t = 1.0, value_name = "PERCENT")]
-    pub target_ci: f64,
-    /// Real-time target in frames per second.
-    #[arg(long, default_value_t = 30.0)]
-    pub fps: f64,
-    /// Random input sets the accuracy gate compares.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub gate_inputs: u32,
-    /// Absolute tolerance of the accuracy gate (overrides the per-precision default).
-    #[arg(long)]
-    pub atol: Option<f64>,
-    /// Relative tolerance of the accuracy gate (overrides the per-precision default).
-    #[arg(long)]
-    pub rtol: Option<f64>,
-    /// Report accuracy-gate failures without failing the command (exit 0 instead of 1).
-    #[arg(long)]
-    pub no_gate: bool,
-    /// Print one JSON document (the bench schema) on stdout and nothing else.
-    #[arg(long)]
-    pub json: bool,
-    /// Write the JSON document (raw samples included) to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub export_json: Option<PathBuf>,
-    /// Write one CSV row per variant to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub export_csv: Option<PathBuf>,
-    /// Write a Markdown table to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub export_markdown: Option<PathBuf>,
-    /// No progress display.
-    #[arg(long, short)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 pub fn run(a: PipelineArgs) -> Result<ExitCode> {
@@ -174,10 +129,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             engines.push(engine);
         }
     }
-    for path in [&a.export_json, &a.export_csv, &a.export_markdown, &a.onnx]
-        .into_iter()
-        .flatten()
-    {
+    for path in a.output.export_paths().chain(&a.onnx) {
         check_writable(path)?;
     }
 
@@ -203,7 +155,10 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| scratch.path().join(format!("{}.onnx", src.short_name())));
             let inputs = export_inputs(src, &a.shapes, a.batch)?;
-            let bar = spinner(a.quiet, &format!("exporting {} with torch", src.label()));
+            let bar = spinner(
+                a.output.quiet,
+                &format!("exporting {} with torch", src.label()),
+            );
             let exported = export(
                 &info,
                 &ExportOptions {
@@ -217,7 +172,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             );
             bar.finish_and_clear();
             let (report, model) = exported?;
-            if !a.quiet {
+            if !a.output.quiet {
                 let tract = if report.unsupported.is_empty() {
                     "tract runs every operator".to_string()
                 } else {
@@ -252,14 +207,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    let measure = MeasureOptions {
-        warmup_s: a.warmup,
-        min_warmup_runs: a.min_warmup_runs.max(1),
-        min_samples: a.min_samples,
-        max_samples: a.max_samples.max(1),
-        max_time_s: a.max_time,
-        target_rel_ci: a.target_ci / 100.0,
-    };
+    let measure = a.measure.options();
     let opts = BenchOptions {
         batch: inputs
             .first()
@@ -269,20 +217,10 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         threads: a.threads.map(|t| t as usize),
         seed: a.seed,
         measure: measure.clone(),
-        target_fps: a.fps,
-        gate_input_sets: a.gate_inputs as usize,
+        target_fps: a.measure.fps,
+        gate_input_sets: a.measure.gate_inputs as usize,
     };
-    let tolerance = match (a.atol, a.rtol) {
-        (None, None) => None,
-        (atol, rtol) => {
-            let base = Tolerance::for_precision("f32");
-            Some(Tolerance {
-                atol: atol.unwrap_or(base.atol),
-                rtol: rtol.unwrap_or(base.rtol),
-                ..base
-            })
-        }
-    };
+    let tolerance = a.measure.tolerance();
     let mut report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),
@@ -301,10 +239,10 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             batch: opts.batch,
             threads: opts.threads,
             seed: a.seed,
-            target_fps: a.fps,
+            target_fps: a.measure.fps,
             measure,
             gate_input_sets: opts.gate_input_sets,
-            gate_enforced: !a.no_gate,
+            gate_enforced: !a.measure.no_gate,
             reference: Some(specs[0].to_string()),
         },
         results: vec![],
@@ -312,7 +250,10 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
 
     let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
     for (i, (spec, engine)) in specs.iter().zip(&engines).enumerate() {
-        let bar = spinner(a.quiet, &format!("[{}/{}] {spec}", i + 1, specs.len()));
+        let bar = spinner(
+            a.output.quiet,
+            &format!("[{}/{}] {spec}", i + 1, specs.len()),
+        );
         let run = run_variant(engine.as_ref(), &model, spec, &opts, &mut |p| show(&bar, p));
         bar.finish_and_clear();
         runs.push(run);
@@ -320,7 +261,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         let mut partial = report.clone();
         partial.results = runs.iter().map(|r| r.result.clone()).collect();
         if partial.results.iter().any(|r| r.status != Status::Failed) {
-            write_exports(&a, &partial)?;
+            a.output.write(&partial)?;
         }
     }
     if a.engines.is_empty() {
@@ -339,7 +280,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
                 runs.push(r);
             }
         }
-        if !skipped.is_empty() && !a.quiet {
+        if !skipped.is_empty() && !a.output.quiet {
             eprintln!(
                 "edgebench: not available here, left out: {} (name them with --engine to see why)",
                 skipped.join(", ")
@@ -359,8 +300,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
     {
         bail!("{first_error}");
     }
-    write_exports(&a, &report)?;
-    if a.json {
+    a.output.write(&report)?;
+    if a.output.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", edgebench_report::table::bench_table(&report));
@@ -369,7 +310,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         .results
         .iter()
         .any(|r| r.status == Status::GateFailed);
-    if gate_failed && !a.no_gate {
+    if gate_failed && !a.measure.no_gate {
         eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
         return Ok(ExitCode::from(1));
     }
@@ -377,96 +318,9 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
 }
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {
-    for (flag, v, zero_ok) in [
-        ("--warmup", a.warmup, true),
-        ("--max-time", a.max_time, false),
-        ("--target-ci", a.target_ci, false),
-        ("--fps", a.fps, false),
-    ] {
-        if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-            bail!(
-                "{flag} {v}: must be a {} number",
-                if zero_ok { "non-negative" } else { "positive" }
-            );
-        }
-    }
-    if a.min_samples > a.max_samples {
-        bail!(
-            "--min-samples {} is more than --max-samples {}: lower one of them",
-            a.min_samples,
-            a.max_samples
-        );
-    }
+    a.measure.check()?;
     if a.torch.is_empty() {
         bail!("--torch: give at least one PyTorch variant, e.g. --torch torch:eager");
     }
     Ok(())
-}
-
-fn check_writable(path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!(
-            "cannot write {}: it is a directory; give a file name",
-            path.display()
-        );
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: folder {} does not exist; create it first",
-            path.display(),
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-fn write_exports(a: &PipelineArgs, report: &BenchReport) -> Result<()> {
-    use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown, write_atomic};
-    if let Some(p) = &a.export_json {
-        write_atomic(p, &serde_json::to_vec_pretty(report)?).map_err(|e| anyhow!(e))?;
-    }
-    if let Some(p) = &a.export_csv {
-        let csv = bench_csv(report)
-            .map_err(|e| anyhow!(e))
-            .context("rendering CSV")?;
-        write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
-    }
-    if let Some(p) = &a.export_markdown {
-        write_atomic(p, bench_markdown(report).as_bytes()).map_err(|e| anyhow!(e))?;
-    }
-    Ok(())
-}
-
-fn spinner(quiet: bool, label: &str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(label.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
-
-fn show(bar: &ProgressBar, p: Progress) {
-    match p {
-        Progress::WarmingUp { runs, elapsed_s } => {
-            bar.set_message(format!("warming up: {runs} runs, {elapsed_s:.1} s"))
-        }
-        Progress::Sampling {
-            samples,
-            elapsed_s,
-            rel_ci,
-        } => bar.set_message(format!(
-            "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.2}%",
-            rel_ci * 100.0
-        )),
-    }
 }

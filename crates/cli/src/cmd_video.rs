@@ -1,6 +1,7 @@
 //! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
 
 use crate::cmd_inspect::parse_shape;
+use crate::shared::spinner;
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -22,10 +23,8 @@ use edgebench_video::report::{
 use edgebench_video::run::{run_stream, warm_up, Prediction, RunOptions};
 use edgebench_video::source::{open, OpenOptions, SourceSpec};
 use edgebench_video::VideoError;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DropArg {
@@ -430,20 +429,6 @@ fn write_outputs(a: &VideoArgs, r: &VideoReport) -> Result<()> {
         write_atomic(p, lines.as_bytes()).map_err(|e| anyhow!(e))?;
     }
     Ok(())
-}
-
-fn spinner(quiet: bool, label: &str) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(label.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }
 
 /// The terminal view: a header, the per-stage table, then real-time figures, the verdict and

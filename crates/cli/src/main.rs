@@ -17,6 +17,7 @@ mod cmd_study;
 mod cmd_video;
 mod cmd_worker;
 mod cmd_zoo;
+mod shared;
 mod source;
 
 /// How fast does this model run on this device, before and after optimization, and is it

@@ -1,0 +1,200 @@
+//! What `bench` and `pipeline` share: measurement and gate flags, output flags and exports,
+//! and the progress spinner.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use edgebench_core::gate::Tolerance;
+use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::schema::BenchReport;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Warm-up, sampling, real-time and accuracy-gate flags.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// Warm-up time in seconds (at least --min-warmup-runs runs).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub warmup: f64,
+    #[arg(long, default_value_t = 3)]
+    pub min_warmup_runs: usize,
+    /// Fewest samples before the confidence target may stop sampling.
+    #[arg(long, default_value_t = 10)]
+    pub min_samples: usize,
+    #[arg(long, default_value_t = 10_000)]
+    pub max_samples: usize,
+    /// Most seconds of sampling per variant.
+    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    pub max_time: f64,
+    /// Stop when the 95% CI of the median is within this many percent of the median.
+    #[arg(long, default_value_t = 1.0, value_name = "PERCENT")]
+    pub target_ci: f64,
+    /// Real-time target in frames per second.
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f64,
+    /// Random input sets the accuracy gate compares.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gate_inputs: u32,
+    /// Absolute tolerance of the accuracy gate (overrides the per-precision default).
+    #[arg(long)]
+    pub atol: Option<f64>,
+    /// Relative tolerance of the accuracy gate (overrides the per-precision default).
+    #[arg(long)]
+    pub rtol: Option<f64>,
+    /// Report accuracy-gate failures without failing the command (exit 0 instead of 1).
+    #[arg(long)]
+    pub no_gate: bool,
+}
+
+impl MeasureArgs {
+    /// Rejects numbers no measurement can use, naming the flag.
+    pub fn check(&self) -> Result<()> {
+        for (flag, v, zero_ok) in [
+            ("--warmup", self.warmup, true),
+            ("--max-time", self.max_time, false),
+            ("--target-ci", self.target_ci, false),
+            ("--fps", self.fps, false),
+        ] {
+            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
+                bail!(
+                    "{flag} {v}: must be a {} number",
+                    if zero_ok { "non-negative" } else { "positive" }
+                );
+            }
+        }
+        if self.min_samples > self.max_samples {
+            bail!(
+                "--min-samples {} is more than --max-samples {}: lower one of them",
+                self.min_samples,
+                self.max_samples
+            );
+        }
+        Ok(())
+    }
+
+    pub fn options(&self) -> MeasureOptions {
+        MeasureOptions {
+            warmup_s: self.warmup,
+            min_warmup_runs: self.min_warmup_runs.max(1),
+            min_samples: self.min_samples,
+            max_samples: self.max_samples.max(1),
+            max_time_s: self.max_time,
+            target_rel_ci: self.target_ci / 100.0,
+        }
+    }
+
+    /// The gate's tolerance when `--atol`/`--rtol` override the per-precision defaults.
+    pub fn tolerance(&self) -> Option<Tolerance> {
+        match (self.atol, self.rtol) {
+            (None, None) => None,
+            (atol, rtol) => {
+                let base = Tolerance::for_precision("f32");
+                Some(Tolerance {
+                    atol: atol.unwrap_or(base.atol),
+                    rtol: rtol.unwrap_or(base.rtol),
+                    ..base
+                })
+            }
+        }
+    }
+}
+
+/// Where results go.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print one JSON document on stdout and nothing else.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the JSON document (raw samples included) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Write one CSV row per variant to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Write a Markdown table to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    pub fn export_paths(&self) -> impl Iterator<Item = &PathBuf> {
+        [&self.export_json, &self.export_csv, &self.export_markdown]
+            .into_iter()
+            .flatten()
+    }
+
+    /// Writes every requested export atomically.
+    pub fn write(&self, report: &BenchReport) -> Result<()> {
+        use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown, write_atomic};
+        if let Some(p) = &self.export_json {
+            write_atomic(p, &serde_json::to_vec_pretty(report)?).map_err(|e| anyhow!(e))?;
+        }
+        if let Some(p) = &self.export_csv {
+            let csv = bench_csv(report)
+                .map_err(|e| anyhow!(e))
+                .context("rendering CSV")?;
+            write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
+        }
+        if let Some(p) = &self.export_markdown {
+            write_atomic(p, bench_markdown(report).as_bytes()).map_err(|e| anyhow!(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Fails early (before measuring) when an output path cannot be written.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "cannot write {}: it is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "cannot write {}: folder {} does not exist; create it first",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// A spinner on stderr (hidden with `--quiet`, and by indicatif when stderr is no terminal).
+pub fn spinner(quiet: bool, label: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(label.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Shows the measurement loop's progress on a spinner.
+pub fn show(bar: &ProgressBar, p: Progress) {
+    match p {
+        Progress::WarmingUp { runs, elapsed_s } => {
+            bar.set_message(format!("warming up: {runs} runs, {elapsed_s:.1} s"))
+        }
+        Progress::Sampling {
+            samples,
+            elapsed_s,
+            rel_ci,
+        } => bar.set_message(format!(
+            "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.2}%",
+            rel_ci * 100.0
+        )),
+    }
+}
