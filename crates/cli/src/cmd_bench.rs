@@ -1,11 +1,11 @@
 //! `edgebench bench MODEL --engine SPEC...`.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, show, spinner, MeasureArgs, OutputArgs};
+use crate::shared::{check_writable, conclude, show, spinner, MeasureArgs, OutputArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
+use edgebench_core::bench::{run_variant, BenchOptions, VariantRun};
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
@@ -113,8 +113,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         target_fps: a.measure.fps,
         gate_input_sets: a.measure.gate_inputs as usize,
     };
-    let tolerance = a.measure.tolerance();
-    let mut report = BenchReport {
+    let report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),
         host: HostInfo::detect(),
@@ -157,31 +156,13 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             a.output.write(&partial)?;
         }
     }
-    finish(&mut runs, reference, tolerance, a.seed);
-    report.results = runs.into_iter().map(|r| r.result).collect();
-
-    if let Some(first_error) = report
-        .results
-        .iter()
-        .all(|r| r.status == Status::Failed)
-        .then(|| report.results[0].error.clone())
-        .flatten()
-    {
-        bail!("{first_error}");
-    }
-    a.output.write(&report)?;
-    if a.output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", edgebench_report::table::bench_table(&report));
-    }
-    let gate_failed = report
-        .results
-        .iter()
-        .any(|r| r.status == Status::GateFailed);
-    if gate_failed && !a.measure.no_gate {
-        eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    conclude(
+        runs,
+        reference,
+        a.measure.tolerance(),
+        a.seed,
+        report,
+        &a.output,
+        a.measure.no_gate,
+    )
 }

@@ -3,11 +3,11 @@
 //! named), check every engine's outputs against PyTorch's, and print the before/after table.
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
-use crate::shared::{check_writable, show, spinner, MeasureArgs, OutputArgs};
+use crate::shared::{check_writable, conclude, show, spinner, MeasureArgs, OutputArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
+use edgebench_core::bench::{run_variant, BenchOptions, VariantRun};
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::{Model, ShapeRequest};
@@ -289,32 +289,15 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         report.settings.engines = runs.iter().map(|r| r.result.spec.clone()).collect();
     }
     // The PyTorch baseline is both the speed-up baseline and the accuracy reference.
-    finish(&mut runs, 0, tolerance, a.seed);
-    report.results = runs.into_iter().map(|r| r.result).collect();
-    if let Some(first_error) = report
-        .results
-        .iter()
-        .all(|r| r.status == Status::Failed)
-        .then(|| report.results[0].error.clone())
-        .flatten()
-    {
-        bail!("{first_error}");
-    }
-    a.output.write(&report)?;
-    if a.output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", edgebench_report::table::bench_table(&report));
-    }
-    let gate_failed = report
-        .results
-        .iter()
-        .any(|r| r.status == Status::GateFailed);
-    if gate_failed && !a.measure.no_gate {
-        eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    conclude(
+        runs,
+        0,
+        tolerance,
+        a.seed,
+        report,
+        &a.output,
+        a.measure.no_gate,
+    )
 }
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {

@@ -3,11 +3,13 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use edgebench_core::bench::{finish, VariantRun};
 use edgebench_core::gate::Tolerance;
 use edgebench_core::measure::{MeasureOptions, Progress};
-use edgebench_core::schema::BenchReport;
+use edgebench_core::schema::{BenchReport, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// Warm-up, sampling, real-time and accuracy-gate flags.
@@ -143,6 +145,48 @@ impl OutputArgs {
         }
         Ok(())
     }
+}
+
+/// Applies the accuracy gate and the speed-ups, then writes the exports and prints the table
+/// (or the JSON document). Exit 2 when no variant could run at all (with the first reason),
+/// 1 when a variant failed the gate (unless `--no-gate`), else 0.
+#[allow(clippy::too_many_arguments)]
+pub fn conclude(
+    mut runs: Vec<VariantRun>,
+    reference: usize,
+    tolerance: Option<Tolerance>,
+    seed: u64,
+    mut report: BenchReport,
+    output: &OutputArgs,
+    no_gate: bool,
+) -> Result<ExitCode> {
+    finish(&mut runs, reference, tolerance, seed);
+    report.results = runs.into_iter().map(|r| r.result).collect();
+    if let Some(first_error) = report
+        .results
+        .iter()
+        .all(|r| r.status == Status::Failed)
+        .then(|| report.results.first().and_then(|r| r.error.clone()))
+        .flatten()
+    {
+        bail!("{first_error}");
+    }
+    output.write(&report)?;
+    if output.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", edgebench_report::table::bench_table(&report));
+    }
+    if !no_gate
+        && report
+            .results
+            .iter()
+            .any(|r| r.status == Status::GateFailed)
+    {
+        eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Fails early (before measuring) when an output path cannot be written.
