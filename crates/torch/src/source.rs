@@ -250,6 +250,11 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
             })
             .unwrap_or(entry.default_classes);
         kwargs.insert("num_classes".into(), serde_json::json!(classes));
+        if builder == "googlenet" {
+            // The zoo's GoogLeNet has no auxiliary heads (they only exist for training).
+            kwargs.insert("aux_logits".into(), serde_json::json!(false));
+            kwargs.insert("init_weights".into(), serde_json::json!(false));
+        }
         return Ok(Resolved {
             source: TorchSource::Torchvision {
                 builder: builder.into(),
