@@ -100,7 +100,14 @@ fn engines_lists_every_engine_and_how_to_get_the_missing_ones() {
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["tract", "ort", "openvino", "tensorrt", "tract-cuda"]
+        [
+            "torch",
+            "tract",
+            "ort",
+            "openvino",
+            "tensorrt",
+            "tract-cuda"
+        ]
     );
     for r in &rows {
         assert!(!r["variants"].as_array().unwrap().is_empty(), "{r}");
