@@ -547,11 +547,11 @@ impl Checker<'_> {
                 ));
             }
             format!("zoo:{spec}")
-        } else if src.starts_with("torch:") {
+        } else if src.starts_with("torch:") || src.starts_with("tv:") || src.contains(".py:") {
             return Err(self.err(
                 &m.source,
                 "model.source",
-                "PyTorch sources need the torch engine, which this build does not have yet; export the model with torch.onnx.export and give the .onnx file",
+                "PyTorch sources are not read by study configs yet: export the model first (`edgebench export tv:NAME -o model.onnx` or `edgebench export file.py:factory -o model.onnx --shape DIMS`) and give the .onnx file, or measure PyTorch against every engine for one model with `edgebench pipeline SOURCE`",
             ));
         } else if src.is_empty() {
             return Err(self.err(
