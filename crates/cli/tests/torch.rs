@@ -492,3 +492,51 @@ fn a_crash_during_export_fails_the_command_with_the_stderr_tail() {
         "scratch file left"
     );
 }
+
+#[test]
+fn a_study_of_an_exported_model_has_pytorch_as_its_baseline() {
+    let Some(py) = torch_python("a_study_of_an_exported_model_has_pytorch_as_its_baseline") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("tiny.onnx");
+    let o = edgebench()
+        .args(["export", &tiny("make"), "--shape", "input:1x3x16x16", "-o"])
+        .arg(&onnx)
+        .arg("--python")
+        .arg(&py)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "name = \"exported\"\nvariants = [\"tract:optimized\"]\n\n[measure]\nwarmup_s = 0\nmax_time_s = 0.3\n\n[[model]]\nsource = \"tiny.onnx\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = edgebench()
+        .arg("study")
+        .arg("--config")
+        .arg(dir.path().join("s.toml"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--python")
+        .arg(&py)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    // The export recorded its PyTorch source, so PyTorch eager is the model's baseline, and
+    // the optimized engine is gated against it.
+    let rows = summary["rows"].as_array().unwrap();
+    let base = rows.iter().find(|r| r["is_baseline"] == true).unwrap();
+    assert_eq!(base["spec"], "torch:eager", "{summary}");
+    assert_eq!(base["status"], "ok");
+    let opt = rows
+        .iter()
+        .find(|r| r["spec"] == "tract:optimized")
+        .unwrap();
+    assert_eq!(opt["status"], "ok", "{opt}");
+    assert!(opt["speedup"]["ratio"].as_f64().unwrap() > 0.0, "{opt}");
+}

@@ -551,7 +551,7 @@ impl Checker<'_> {
             return Err(self.err(
                 &m.source,
                 "model.source",
-                "PyTorch sources are not read by study configs yet: export the model first (`edgebench export tv:NAME -o model.onnx` or `edgebench export file.py:factory -o model.onnx --shape DIMS`) and give the .onnx file, or measure PyTorch against every engine for one model with `edgebench pipeline SOURCE`",
+                "PyTorch sources are not read by study configs yet: export the model first (`edgebench export tv:NAME -o model.onnx` or `edgebench export file.py:factory -o model.onnx --shape DIMS`) and give the .onnx file: the export records its PyTorch source, so PyTorch eager is its baseline",
             ));
         } else if src.is_empty() {
             return Err(self.err(

@@ -205,8 +205,8 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         .iter()
         .map(|m| plan_model(m, &zoo, &baseline, &reference))
         .collect();
-    // PyTorch runs only models it has the source of (zoo models with a torchvision twin): the
-    // others fall back to the least optimized variant available, said per model.
+    // PyTorch runs only models it has the source of (zoo models with a torchvision twin, files
+    // written by `edgebench export`): the others fall back to the least optimized variant available, said per model.
     if baseline.starts_with("torch:") {
         let fallback = UNOPTIMIZED
             .iter()
@@ -218,7 +218,7 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
                 continue;
             };
             m.baseline_note = Some(format!(
-                "baseline {fb}: PyTorch cannot run this model (no torchvision twin or PyTorch source)"
+                "baseline {fb}: PyTorch cannot run this model (no torchvision twin, and not a file written by `edgebench export`)"
             ));
             if m.reference == baseline {
                 m.reference = fb.clone();
@@ -228,7 +228,7 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         }
         if let (false, Some(fb)) = (fell_back.is_empty(), &fallback) {
             notes.push(format!(
-                "PyTorch cannot run {} (no torchvision twin): their baseline is {fb}, the least optimized variant available",
+                "PyTorch cannot run {} (no torchvision twin or recorded PyTorch source): their baseline is {fb}, the least optimized variant available",
                 fell_back.join(", ")
             ));
         }
@@ -352,13 +352,26 @@ pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
     out
 }
 
-/// Whether the torch engine has a PyTorch model for this source.
+/// Whether the torch engine has a PyTorch model for this source: a zoo model with a
+/// torchvision twin, or an ONNX file written by `edgebench export` (which records its source).
 fn torch_can_run(m: &PlannedModel, zoo: &[edgebench_zoo::ZooEntry]) -> bool {
-    m.source
-        .strip_prefix("zoo:")
-        .map(|r| r.split('?').next().unwrap_or(r))
-        .and_then(|n| zoo.iter().find(|e| e.name == n))
-        .is_some_and(|e| e.torchvision.is_some())
+    match m.source.strip_prefix("zoo:") {
+        Some(r) => {
+            let name = r.split('?').next().unwrap_or(r);
+            zoo.iter()
+                .find(|e| e.name == name)
+                .is_some_and(|e| e.torchvision.is_some())
+        }
+        None => edgebench_core::model::Model::from_path(std::path::Path::new(&m.source)).is_ok_and(
+            |model| {
+                model
+                    .proto
+                    .metadata_props
+                    .iter()
+                    .any(|kv| kv.key == edgebench_torch::source::meta::SOURCE)
+            },
+        ),
+    }
 }
 
 fn plan_model(
