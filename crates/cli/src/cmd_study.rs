@@ -48,6 +48,8 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         Some(path) => config::load(path)?,
         None => preset::paper(a.quick),
     };
+    let mut cfg = cfg;
+    export_pytorch_models(&mut cfg)?;
     let plan = plan::resolve(&cfg)?;
     if a.out.exists() && !a.out.is_dir() {
         bail!("--out {}: it is a file; give a folder", a.out.display());
@@ -195,4 +197,70 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
             .join(", ")
     );
     Ok(crate::cmd_report::exit_code(&summary))
+}
+
+/// PyTorch sources in a config (`tv:NAME`, `file.py:factory`) are exported to ONNX once (into
+/// the cache folder) and studied as that file; the export records the source, so PyTorch
+/// eager is their baseline.
+fn export_pytorch_models(cfg: &mut StudyConfig) -> Result<()> {
+    use edgebench_study::config::Task;
+    use edgebench_torch::export::{export_cached, input_names, ExportInput};
+    use edgebench_torch::TorchSource;
+    let dynamic_batch = cfg.batch.iter().any(|&b| b != 1);
+    let mut python = None;
+    for m in &mut cfg.models {
+        if !(m.source.starts_with("tv:") || m.source.contains(".py:")) {
+            continue;
+        }
+        let source = TorchSource::parse(&m.source, None)?;
+        let given: Vec<(String, Vec<usize>)> = m
+            .shapes
+            .iter()
+            .map(|s| edgebench_core::model::ShapeRequest::parse_shape(s))
+            .collect::<Result<_, _>>()?;
+        let inputs: Vec<ExportInput> = if given.is_empty() {
+            let Some(shape) = source.default_input_shape() else {
+                bail!(
+                    "{}: model {} needs its input shape: add shapes = [\"input:1x3x224x224\"] to its [[model]]",
+                    m.declared_at,
+                    source.label()
+                );
+            };
+            input_names(1)
+                .into_iter()
+                .map(|name| ExportInput {
+                    name,
+                    shape: shape.clone(),
+                })
+                .collect()
+        } else {
+            given
+                .into_iter()
+                .map(|(name, shape)| ExportInput { name, shape })
+                .collect()
+        };
+        let py = match &python {
+            Some(p) => p,
+            None => python.insert(edgebench_torch::python::discover()?),
+        };
+        eprintln!(
+            "edgebench: exporting {} with torch (cached after the first time)",
+            source.label()
+        );
+        let file = export_cached(py, &source, inputs, cfg.seed, dynamic_batch)?;
+        if m.label.is_none() {
+            m.label = Some(source.short_name());
+        }
+        if m.task.is_none() {
+            m.task = Some(match &source {
+                TorchSource::Torchvision { builder, .. } if builder.starts_with("video.") => {
+                    Task::ActionRecognition
+                }
+                TorchSource::Torchvision { .. } => Task::Classification,
+                TorchSource::Module { .. } => Task::Other,
+            });
+        }
+        m.source = file.display().to_string();
+    }
+    Ok(())
 }

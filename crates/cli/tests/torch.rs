@@ -494,8 +494,8 @@ fn a_crash_during_export_fails_the_command_with_the_stderr_tail() {
 }
 
 #[test]
-fn a_study_of_an_exported_model_has_pytorch_as_its_baseline() {
-    let Some(py) = torch_python("a_study_of_an_exported_model_has_pytorch_as_its_baseline") else {
+fn a_study_of_pytorch_models_has_pytorch_as_their_baseline() {
+    let Some(py) = torch_python("a_study_of_pytorch_models_has_pytorch_as_their_baseline") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -508,11 +508,11 @@ fn a_study_of_an_exported_model_has_pytorch_as_its_baseline() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    std::fs::write(
-        dir.path().join("s.toml"),
-        "name = \"exported\"\nvariants = [\"tract:optimized\"]\n\n[measure]\nwarmup_s = 0\nmax_time_s = 0.3\n\n[[model]]\nsource = \"tiny.onnx\"\n",
-    )
-    .unwrap();
+    let config = format!(
+        "name = \"exported\"\nvariants = [\"tract:optimized\"]\n\n[measure]\nwarmup_s = 0\nmax_time_s = 0.3\n\n[[model]]\nsource = \"tiny.onnx\"\n\n[[model]]\nlabel = \"direct\"\nsource = \"{}\"\nshapes = [\"input:1x3x16x16\"]\n",
+        tiny("make")
+    );
+    std::fs::write(dir.path().join("s.toml"), config).unwrap();
     let out = dir.path().join("out");
     let o = edgebench()
         .arg("study")
@@ -529,14 +529,19 @@ fn a_study_of_an_exported_model_has_pytorch_as_its_baseline() {
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     // The export recorded its PyTorch source, so PyTorch eager is the model's baseline, and
     // the optimized engine is gated against it.
+    // The same holds for a PyTorch source named in the config, which the study exports itself.
     let rows = summary["rows"].as_array().unwrap();
-    let base = rows.iter().find(|r| r["is_baseline"] == true).unwrap();
-    assert_eq!(base["spec"], "torch:eager", "{summary}");
-    assert_eq!(base["status"], "ok");
-    let opt = rows
-        .iter()
-        .find(|r| r["spec"] == "tract:optimized")
-        .unwrap();
-    assert_eq!(opt["status"], "ok", "{opt}");
-    assert!(opt["speedup"]["ratio"].as_f64().unwrap() > 0.0, "{opt}");
+    for model in ["tiny", "direct"] {
+        let of = |spec: &str| {
+            rows.iter()
+                .find(|r| r["model"] == model && r["spec"] == spec)
+                .unwrap_or_else(|| panic!("{model} {spec}: {summary}"))
+        };
+        let base = of("torch:eager");
+        assert_eq!(base["is_baseline"], true, "{summary}");
+        assert_eq!(base["status"], "ok");
+        let opt = of("tract:optimized");
+        assert_eq!(opt["status"], "ok", "{opt}");
+        assert!(opt["speedup"]["ratio"].as_f64().unwrap() > 0.0, "{opt}");
+    }
 }

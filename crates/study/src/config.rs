@@ -547,12 +547,16 @@ impl Checker<'_> {
                 ));
             }
             format!("zoo:{spec}")
-        } else if src.starts_with("torch:") || src.starts_with("tv:") || src.contains(".py:") {
+        } else if src.starts_with("torch:") {
             return Err(self.err(
                 &m.source,
                 "model.source",
-                "PyTorch sources are not read by study configs yet: export the model first (`edgebench export tv:NAME -o model.onnx` or `edgebench export file.py:factory -o model.onnx --shape DIMS`) and give the .onnx file: the export records its PyTorch source, so PyTorch eager is its baseline",
+                "a source is a model, not an engine: give zoo:NAME, tv:NAME, path/to/file.py:factory or an .onnx file, and put torch:... in `baseline` or `variants`",
             ));
+        } else if let Some(source) = pytorch_source(src, base) {
+            // A PyTorch model: `edgebench study` exports it to ONNX before planning.
+            let source = source.map_err(|e| self.err(&m.source, "model.source", &e))?;
+            source.label()
         } else if src.is_empty() {
             return Err(self.err(
                 &m.source,
@@ -640,4 +644,28 @@ fn first_line(s: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `tv:NAME[?num_classes=N]` or `path/to/file.py:factory` (relative to the config's folder):
+/// `None` when `src` is neither.
+fn pytorch_source(
+    src: &str,
+    base: &Path,
+) -> Option<std::result::Result<edgebench_torch::TorchSource, String>> {
+    let resolved = if src.starts_with("tv:") {
+        src.to_owned()
+    } else {
+        let (file, factory) = src.rsplit_once(':')?;
+        if !file.ends_with(".py") {
+            return None;
+        }
+        let p = Path::new(file);
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
+        format!("{}:{factory}", p.display())
+    };
+    Some(edgebench_torch::TorchSource::parse(&resolved, None).map_err(|e| e.to_string()))
 }

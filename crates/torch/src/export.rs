@@ -262,3 +262,59 @@ pub fn input_names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("input_{i}")).collect()
     }
 }
+
+/// Exports `source` once into the cache folder and returns the file; later calls with the same
+/// source (and, for a user's module, the same file contents), inputs, seed and Python reuse it.
+/// Used by `edgebench study` for PyTorch sources in a config.
+pub fn export_cached(
+    python: &PythonInfo,
+    source: &TorchSource,
+    inputs: Vec<ExportInput>,
+    seed: u64,
+    dynamic_batch: bool,
+) -> Result<PathBuf, TorchError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(source.label().as_bytes());
+    if let TorchSource::Module { file, .. } = source {
+        h.update(std::fs::read(file).unwrap_or_default());
+    }
+    for i in &inputs {
+        h.update(format!("|{}:{:?}", i.name, i.shape).as_bytes());
+    }
+    h.update(
+        format!(
+            "|{seed}|{dynamic_batch}|{DEFAULT_OPSET}|{}",
+            python.path.display()
+        )
+        .as_bytes(),
+    );
+    let key: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = crate::embed::cache_root().join("exports");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        TorchError::Invalid(format!(
+            "cannot create {}: {e}; set EDGEBENCH_CACHE_DIR to a writable folder",
+            dir.display()
+        ))
+    })?;
+    let output = dir.join(format!("{}-{key}.onnx", source.short_name()));
+    if !output.is_file() {
+        export(
+            python,
+            &ExportOptions {
+                source: source.clone(),
+                inputs,
+                output: output.clone(),
+                opset: DEFAULT_OPSET,
+                seed,
+                dynamic_batch,
+            },
+        )?;
+    }
+    Ok(output)
+}
