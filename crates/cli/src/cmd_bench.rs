@@ -1,15 +1,15 @@
 //! `edgebench bench MODEL --engine SPEC...`.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, conclude, show, spinner, MeasureArgs, OutputArgs};
+use crate::shared::{check_writable, conclude, measure_variants, MeasureArgs, OutputArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use edgebench_core::bench::{run_variant, BenchOptions, VariantRun};
+use edgebench_core::bench::BenchOptions;
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status};
+use edgebench_core::schema::{BenchReport, ModelInfo, Settings};
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -140,22 +140,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         results: vec![],
     };
 
-    let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
-    for (i, (spec, engine)) in specs.iter().zip(&engines).enumerate() {
-        let bar = spinner(
-            a.output.quiet,
-            &format!("[{}/{}] {spec}", i + 1, specs.len()),
-        );
-        let run = run_variant(engine.as_ref(), &model, spec, &opts, &mut |p| show(&bar, p));
-        bar.finish_and_clear();
-        runs.push(run);
-        // Write what has been measured so far, so an interrupted run keeps it.
-        let mut partial = report.clone();
-        partial.results = runs.iter().map(|r| r.result.clone()).collect();
-        if partial.results.iter().any(|r| r.status != Status::Failed) {
-            a.output.write(&partial)?;
-        }
-    }
+    let runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
     conclude(
         runs,
         reference,

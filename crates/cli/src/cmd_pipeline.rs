@@ -3,11 +3,11 @@
 //! named), check every engine's outputs against PyTorch's, and print the before/after table.
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
-use crate::shared::{check_writable, conclude, show, spinner, MeasureArgs, OutputArgs};
+use crate::shared::{check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use edgebench_core::bench::{run_variant, BenchOptions, VariantRun};
+use edgebench_core::bench::BenchOptions;
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::{Model, ShapeRequest};
@@ -248,22 +248,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         results: vec![],
     };
 
-    let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
-    for (i, (spec, engine)) in specs.iter().zip(&engines).enumerate() {
-        let bar = spinner(
-            a.output.quiet,
-            &format!("[{}/{}] {spec}", i + 1, specs.len()),
-        );
-        let run = run_variant(engine.as_ref(), &model, spec, &opts, &mut |p| show(&bar, p));
-        bar.finish_and_clear();
-        runs.push(run);
-        // Write what has been measured so far, so an interrupted run keeps it.
-        let mut partial = report.clone();
-        partial.results = runs.iter().map(|r| r.result.clone()).collect();
-        if partial.results.iter().any(|r| r.status != Status::Failed) {
-            a.output.write(&partial)?;
-        }
-    }
+    let mut runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
     if a.engines.is_empty() {
         // Variants picked by default that cannot run on this machine (a GPU provider without
         // a GPU) are left out of the table and named once.

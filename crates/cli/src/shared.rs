@@ -3,9 +3,11 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use edgebench_core::bench::{finish, VariantRun};
+use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
+use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::gate::Tolerance;
 use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -145,6 +147,31 @@ impl OutputArgs {
         }
         Ok(())
     }
+}
+
+/// Measures every variant in turn with a spinner each, rewriting the exports after each one
+/// so that an interrupted run keeps what it measured.
+pub fn measure_variants(
+    specs: &[EngineSpec],
+    engines: &[Box<dyn Engine>],
+    model: &Model,
+    opts: &BenchOptions,
+    report: &BenchReport,
+    output: &OutputArgs,
+) -> Result<Vec<VariantRun>> {
+    let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
+    for (i, (spec, engine)) in specs.iter().zip(engines).enumerate() {
+        let bar = spinner(output.quiet, &format!("[{}/{}] {spec}", i + 1, specs.len()));
+        let run = run_variant(engine.as_ref(), model, spec, opts, &mut |p| show(&bar, p));
+        bar.finish_and_clear();
+        runs.push(run);
+        let mut partial = report.clone();
+        partial.results = runs.iter().map(|r| r.result.clone()).collect();
+        if partial.results.iter().any(|r| r.status != Status::Failed) {
+            output.write(&partial)?;
+        }
+    }
+    Ok(runs)
 }
 
 /// Applies the accuracy gate and the speed-ups, then writes the exports and prints the table
