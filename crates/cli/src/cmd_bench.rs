@@ -80,8 +80,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             })?
         }
     };
-    for path in a.output.export_paths() {
-        check_writable(path)?;
+    for (flag, path) in a.output.export_paths() {
+        check_writable(flag, path)?;
     }
 
     let batch = a.batch.map(|b| b as usize);
@@ -117,15 +117,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),
         host: HostInfo::detect(),
-        model: ModelInfo {
-            path: model.name.clone(),
-            sha256: model.sha256.clone(),
-            opset: model.opset(),
-            load_ms: model.load_ms,
-            declared_inputs: model.inputs.clone(),
-            inputs,
-            outputs: model.outputs.clone(),
-        },
+        model: ModelInfo::new(&model, inputs),
         settings: Settings {
             engines: specs.iter().map(|s| s.to_string()).collect(),
             batch: opts.batch,

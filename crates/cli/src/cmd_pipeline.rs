@@ -129,8 +129,9 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             engines.push(engine);
         }
     }
-    for path in a.output.export_paths().chain(&a.onnx) {
-        check_writable(path)?;
+    let onnx = a.onnx.iter().map(|p| ("--onnx", p));
+    for (flag, path) in a.output.export_paths().chain(onnx) {
+        check_writable(flag, path)?;
     }
 
     // The ONNX model: the zoo's own graph, or the export of the PyTorch model.
@@ -227,12 +228,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         host: HostInfo::detect(),
         model: ModelInfo {
             path: shown,
-            sha256: model.sha256.clone(),
-            opset: model.opset(),
-            load_ms: model.load_ms,
-            declared_inputs: model.inputs.clone(),
-            inputs,
-            outputs: model.outputs.clone(),
+            ..ModelInfo::new(&model, inputs)
         },
         settings: Settings {
             engines: specs.iter().map(|s| s.to_string()).collect(),

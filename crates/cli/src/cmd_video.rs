@@ -1,7 +1,7 @@
 //! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::spinner;
+use crate::shared::{check_writable, spinner};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -146,28 +146,6 @@ fn check_numbers(a: &VideoArgs) -> Result<()> {
     }
     if a.fps.is_some_and(|f| f > 1000.0) {
         bail!("--fps {}: at most 1000", a.fps.unwrap_or_default());
-    }
-    Ok(())
-}
-
-/// Fails early (before measuring) when an output path cannot be written.
-fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!(
-            "{flag} {}: it is a directory; give a file name",
-            path.display()
-        );
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "{flag} {}: folder {} does not exist; create it first",
-            path.display(),
-            dir.display()
-        );
     }
     Ok(())
 }

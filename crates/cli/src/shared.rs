@@ -124,10 +124,15 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    pub fn export_paths(&self) -> impl Iterator<Item = &PathBuf> {
-        [&self.export_json, &self.export_csv, &self.export_markdown]
-            .into_iter()
-            .flatten()
+    /// Every export path given, with its flag.
+    pub fn export_paths(&self) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+        [
+            ("--export-json", &self.export_json),
+            ("--export-csv", &self.export_csv),
+            ("--export-markdown", &self.export_markdown),
+        ]
+        .into_iter()
+        .filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p)))
     }
 
     /// Writes every requested export atomically.
@@ -216,11 +221,12 @@ pub fn conclude(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fails early (before measuring) when an output path cannot be written.
-pub fn check_writable(path: &Path) -> Result<()> {
+/// Fails early (before measuring) when an output path cannot be written; the error names
+/// the flag that gave it.
+pub fn check_writable(flag: &str, path: &Path) -> Result<()> {
     if path.is_dir() {
         bail!(
-            "cannot write {}: it is a directory; give a file name",
+            "{flag} {}: it is a directory; give a file name",
             path.display()
         );
     }
@@ -230,7 +236,7 @@ pub fn check_writable(path: &Path) -> Result<()> {
     };
     if !dir.is_dir() {
         bail!(
-            "cannot write {}: folder {} does not exist; create it first",
+            "{flag} {}: folder {} does not exist; create it first",
             path.display(),
             dir.display()
         );

@@ -42,6 +42,21 @@ pub struct ModelInfo {
     pub outputs: Vec<TensorSpec>,
 }
 
+impl ModelInfo {
+    /// The description of `model` as run with `inputs`.
+    pub fn new(model: &crate::model::Model, inputs: Vec<ConcreteSpec>) -> ModelInfo {
+        ModelInfo {
+            path: model.name.clone(),
+            sha256: model.sha256.clone(),
+            opset: model.opset(),
+            load_ms: model.load_ms,
+            declared_inputs: model.inputs.clone(),
+            inputs,
+            outputs: model.outputs.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub engines: Vec<String>,
