@@ -69,6 +69,8 @@ def measure(step, opts, clock=time.perf_counter_ns):
     max_samples = max(int(opts["max_samples"]), 1)
     max_time_ns = max(float(opts["max_time_s"]), 0.0) * 1e9
     target = float(opts["target_rel_ci"])
+    # Power sensors need a long enough window; absent in options from older callers.
+    min_time_ns = max(float(opts.get("min_time_s", 0.0)), 0.0) * 1e9
 
     overhead = timer_overhead_ns(clock)
     gc_was_enabled = gc.isenabled()
@@ -103,7 +105,7 @@ def measure(step, opts, clock=time.perf_counter_ns):
             # The stopping rule about 20 times per doubling of the sample count, as in Rust.
             if n >= min_samples and n >= next_check:
                 next_check = n + max(n // 20, 1)
-                if relative_half_width(sorted(samples)) <= target:
+                if relative_half_width(sorted(samples)) <= target and t1 - start >= min_time_ns:
                     stop = "target_reached"
                     break
         sampling_ms = (clock() - start) / 1e6

@@ -56,6 +56,12 @@ class MeasureRules(unittest.TestCase):
         self.assertEqual(m["stop_reason"], "sample_limit")
         self.assertEqual(len(m["samples_ms"]), 50)
 
+    def test_min_time_keeps_a_steady_model_sampling(self):
+        m, _ = self.run_fake([10], opts(min_time_s=2.0))
+        self.assertEqual(m["stop_reason"], "target_reached")
+        self.assertGreaterEqual(len(m["samples_ms"]), 200)
+        self.assertLessEqual(len(m["samples_ms"]), 215)
+
     def test_first_run_is_recorded_on_its_own(self):
         m, _ = self.run_fake([50, 10, 10, 10], opts(warmup_s=0.0))
         self.assertEqual(m["first_run_ms"], 50.0)

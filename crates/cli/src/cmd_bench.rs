@@ -1,7 +1,9 @@
 //! `edgebench bench MODEL --engine SPEC...`.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, conclude, measure_variants, MeasureArgs, OutputArgs};
+use crate::shared::{
+    check_writable, conclude, measure_variants, MeasureArgs, OutputArgs, TelemetryArgs,
+};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
@@ -42,11 +44,14 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub measure: MeasureArgs,
     #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     a.measure.check()?;
+    a.telemetry.check()?;
     // Everything that can be checked before measuring is checked first.
     let specs = a
         .engines
@@ -96,7 +101,10 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch,
     })?;
-    let measure = a.measure.options();
+    let mut measure = a.measure.options();
+    let telemetry = a
+        .telemetry
+        .open(a.output.quiet || a.output.json, &mut measure);
     let opts = BenchOptions {
         batch: inputs
             .first()
@@ -112,6 +120,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         measure: measure.clone(),
         target_fps: a.measure.fps,
         gate_input_sets: a.measure.gate_inputs as usize,
+        telemetry,
     };
     let report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,

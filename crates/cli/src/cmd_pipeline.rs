@@ -3,7 +3,9 @@
 //! named), check every engine's outputs against PyTorch's, and print the before/after table.
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
-use crate::shared::{check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs};
+use crate::shared::{
+    check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs, TelemetryArgs,
+};
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -55,6 +57,8 @@ pub struct PipelineArgs {
     pub seed: u64,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -208,7 +212,10 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    let measure = a.measure.options();
+    let mut measure = a.measure.options();
+    let telemetry = a
+        .telemetry
+        .open(a.output.quiet || a.output.json, &mut measure);
     let opts = BenchOptions {
         batch: inputs
             .first()
@@ -220,6 +227,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         measure: measure.clone(),
         target_fps: a.measure.fps,
         gate_input_sets: a.measure.gate_inputs as usize,
+        telemetry,
     };
     let tolerance = a.measure.tolerance();
     let mut report = BenchReport {
@@ -283,6 +291,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {
     a.measure.check()?;
+    a.telemetry.check()?;
     if a.torch.is_empty() {
         bail!("--torch: give at least one PyTorch variant, e.g. --torch torch:eager");
     }

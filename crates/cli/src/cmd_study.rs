@@ -1,8 +1,10 @@
 //! `edgebench study`: run a matrix of models x engine variants and write the study folder.
 
+use crate::shared::TelemetryArgs;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use edgebench_study::runner::{self, Event, RunOptions};
+use edgebench_study::worker::JobTelemetry;
 use edgebench_study::worker::WorkerProgress;
 use edgebench_study::{analysis, config, plan, preset, StudyConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,6 +17,9 @@ pub enum Preset {
     /// The published study on this device: every zoo model, classification with a 2-class
     /// head, action recognition with a 4-class head; baseline PyTorch eager when available.
     Paper,
+    /// The study's models on an NVIDIA GPU: PyTorch eager fp32 on CUDA as the baseline,
+    /// PyTorch fp16 with CUDA graphs, tract on CUDA, and the optimized CPU engines.
+    PaperGpu,
 }
 
 #[derive(Debug, Args)]
@@ -41,12 +46,18 @@ pub struct StudyArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
 }
 
 pub fn run(a: StudyArgs) -> Result<ExitCode> {
+    a.telemetry.check()?;
     let cfg: StudyConfig = match &a.config {
         Some(path) => config::load(path)?,
-        None => preset::paper(a.quick),
+        None => match a.preset.unwrap_or(Preset::Paper) {
+            Preset::Paper => preset::paper(a.quick),
+            Preset::PaperGpu => preset::paper_gpu(a.quick),
+        },
     };
     let mut cfg = cfg;
     export_pytorch_models(&mut cfg)?;
@@ -96,13 +107,42 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         worker_args.push(p.display().to_string());
     }
     worker_args.push("worker".to_owned());
+    // The parent opens the sensors once, before any child runs, to measure idle power;
+    // each child samples its own variant.
+    let mut probe_measure = edgebench_core::measure::MeasureOptions::default();
+    let telemetry = a.telemetry.open(a.quiet, &mut probe_measure);
+    if let Some(t) = &telemetry {
+        match (&t.idle, t.has_power()) {
+            (Some(idle), _) => eprintln!(
+                "  telemetry: {}; idle power {:.1} W over {:.1} s",
+                sensors(t),
+                idle.total_w,
+                idle.duration_s
+            ),
+            (None, true) => eprintln!("  telemetry: {}", sensors(t)),
+            (None, false) => eprintln!(
+                "  telemetry: no power sensor ({}): energy is n/a",
+                t.unavailable
+                    .iter()
+                    .map(|u| format!("{}: {}", u.source, u.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    }
     let opts = RunOptions {
         dir: a.out.clone(),
         resume: a.resume,
         worker_exe: exe,
         worker_args,
         tool: crate::tool_info(),
+        telemetry: telemetry.as_ref().map(|t| JobTelemetry {
+            settings: a.telemetry.settings(),
+            idle: t.idle.clone(),
+        }),
+        min_sampling_s: probe_measure.min_time_s,
     };
+    drop(telemetry);
 
     let started = Instant::now();
     let bar = if a.quiet {
@@ -263,4 +303,24 @@ fn export_pytorch_models(cfg: &mut StudyConfig) -> Result<()> {
         m.source = file.display().to_string();
     }
     Ok(())
+}
+
+/// The sensors that opened, in a few words: `nvml (gpu0), rapl (package-0, dram)`.
+fn sensors(t: &edgebench_core::telemetry::Telemetry) -> String {
+    let mut by_source: Vec<(String, Vec<String>)> = vec![];
+    for c in t.channels() {
+        match by_source.iter_mut().find(|(s, _)| *s == c.source) {
+            Some((_, devices)) => {
+                if !devices.contains(&c.device) {
+                    devices.push(c.device.clone());
+                }
+            }
+            None => by_source.push((c.source.clone(), vec![c.device.clone()])),
+        }
+    }
+    by_source
+        .iter()
+        .map(|(s, d)| format!("{s} ({})", d.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

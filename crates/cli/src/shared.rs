@@ -9,9 +9,11 @@ use edgebench_core::gate::Tolerance;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, Status};
+use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Warm-up, sampling, real-time and accuracy-gate flags.
@@ -84,6 +86,7 @@ impl MeasureArgs {
             max_samples: self.max_samples.max(1),
             max_time_s: self.max_time,
             target_rel_ci: self.target_ci / 100.0,
+            min_time_s: 0.0,
         }
     }
 
@@ -100,6 +103,77 @@ impl MeasureArgs {
                 })
             }
         }
+    }
+}
+
+/// Power, energy and throttle telemetry flags.
+#[derive(Debug, Args)]
+pub struct TelemetryArgs {
+    /// Do not sample power, clocks or throttling.
+    #[arg(long)]
+    pub no_telemetry: bool,
+    /// Milliseconds between telemetry readings.
+    #[arg(long, default_value_t = 50.0, value_name = "MS")]
+    pub telemetry_period: f64,
+    /// Seconds of idle power measured before the run, for "above idle" figures (0: none).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub idle_time: f64,
+    /// Where a power sensor exists, sample each variant at least this long (sensors average
+    /// over up to a second).
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub energy_min_time: f64,
+    /// Grid carbon intensity in grams of CO2 per kWh, for a CO2 estimate per inference.
+    #[arg(long, value_name = "G_PER_KWH")]
+    pub grid_gco2_per_kwh: Option<f64>,
+}
+
+impl TelemetryArgs {
+    pub fn check(&self) -> Result<()> {
+        for (flag, v, zero_ok) in [
+            ("--telemetry-period", self.telemetry_period, false),
+            ("--idle-time", self.idle_time, true),
+            ("--energy-min-time", self.energy_min_time, true),
+            (
+                "--grid-gco2-per-kwh",
+                self.grid_gco2_per_kwh.unwrap_or(1.0),
+                true,
+            ),
+        ] {
+            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
+                bail!(
+                    "{flag} {v}: must be a {} number",
+                    if zero_ok { "non-negative" } else { "positive" }
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn settings(&self) -> TelemetrySettings {
+        TelemetrySettings {
+            period_ms: self.telemetry_period,
+            idle_s: self.idle_time,
+            min_time_s: self.energy_min_time,
+            grid_gco2_per_kwh: self.grid_gco2_per_kwh,
+        }
+    }
+
+    /// Opens the machine's sensors and measures idle power (with a spinner), and makes
+    /// `measure` sample long enough for them; `None` with `--no-telemetry`.
+    pub fn open(&self, quiet: bool, measure: &mut MeasureOptions) -> Option<Arc<Telemetry>> {
+        if self.no_telemetry {
+            return None;
+        }
+        let settings = self.settings();
+        let mut t = Telemetry::open(&settings, &ProbeOptions::default());
+        measure.min_time_s = t.min_sampling_s(&settings);
+        if t.has_power() && settings.idle_s > 0.0 {
+            let bar = spinner(quiet, "idle power");
+            bar.set_message(format!("measuring for {:.1} s", settings.idle_s));
+            t.measure_idle(Duration::from_secs_f64(settings.idle_s));
+            bar.finish_and_clear();
+        }
+        Some(Arc::new(t))
     }
 }
 

@@ -10,7 +10,10 @@ use crate::model::Model;
 use crate::schema::{Realtime, Speedup, Status, VariantResult, Verdict, Warning};
 use crate::stats::{bootstrap_ci, median, summarize, tukey_outliers};
 use crate::tensor::{ConcreteSpec, HostTensor};
-use std::time::Instant;
+use edgebench_telemetry::energy::{summarize as summarize_energy, Window, WindowKind};
+use edgebench_telemetry::{Energy, Telemetry, Trace};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Settings of a run, shared by every variant.
 #[derive(Debug, Clone)]
@@ -24,6 +27,8 @@ pub struct BenchOptions {
     pub target_fps: f64,
     /// How many random input sets the accuracy gate compares (the measured one included).
     pub gate_input_sets: usize,
+    /// The device's telemetry, sampled during every measurement; `None` turns it off.
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 /// Threads each engine uses when the user does not say: the physical cores (engines that
@@ -78,10 +83,15 @@ fn try_run_variant(
 
     let inputs = random_inputs(&opts.inputs, opts.seed)?;
     session.set_inputs(&inputs)?;
+    let recording = opts.telemetry.as_deref().map(Telemetry::start);
+    let call_start = Instant::now();
     let m = match session.measure_self(&opts.measure) {
-        Some(m) => m?,
-        None => measure(session.as_mut(), &opts.measure, progress)?,
+        Some(m) => m,
+        None => measure(session.as_mut(), &opts.measure, progress),
     };
+    let call_end = Instant::now();
+    let trace = recording.map(|r| r.stop());
+    let m = m?;
 
     // Outputs for the gate: the measured inputs first, then more input sets.
     let mut outputs = vec![session.outputs()?];
@@ -100,7 +110,18 @@ fn try_run_variant(
         reason: "no samples were taken".into(),
     })?;
     let outliers = tukey_outliers(&m.samples_ms);
-    let warnings = Warning::assess(
+    let batch = opts.batch.max(1) as f64;
+    let energy = match (opts.telemetry.as_deref(), trace) {
+        (Some(t), Some(trace)) => Some(energy_of(
+            t,
+            &trace,
+            &m,
+            (call_start, call_end),
+            batch * 1e3 / summary.median,
+        )),
+        _ => None,
+    };
+    let mut warnings = Warning::assess(
         &summary,
         m.samples_ms.len(),
         m.first_run_ms,
@@ -108,7 +129,17 @@ fn try_run_variant(
         &outliers,
         opts.measure.target_rel_ci,
     );
-    let batch = opts.batch.max(1) as f64;
+    if let Some(e) = energy.as_ref().filter(|e| {
+        matches!(
+            e.throttle.verdict,
+            edgebench_telemetry::energy::ThrottleVerdict::Throttled
+                | edgebench_telemetry::energy::ThrottleVerdict::ClocksDropped
+        )
+    }) {
+        warnings.push(Warning::Throttled {
+            detail: e.throttle.detail.clone(),
+        });
+    }
     let deadline_ms = 1e3 / opts.target_fps * batch;
     let misses = m.samples_ms.iter().filter(|&&x| x > deadline_ms).count();
     let result = VariantResult {
@@ -137,9 +168,57 @@ fn try_run_variant(
         speedup: None,
         accuracy: None,
         warnings,
+        energy,
         raw_ms: m.samples_ms,
     };
     Ok(VariantRun { result, outputs })
+}
+
+/// Telemetry over the samples' window. edgebench's own loop marks it exactly; an engine that
+/// times itself reports how long it sampled, which ends when its call returns; without that,
+/// the whole call is the window and its warm-up runs count as inferences too.
+fn energy_of(
+    t: &Telemetry,
+    trace: &Trace,
+    m: &crate::measure::Measurement,
+    call: (Instant, Instant),
+    throughput_per_s: f64,
+) -> Energy {
+    let samples = m.samples_ms.len();
+    let window = match m.sampling_window {
+        Some((begin, end)) => Window {
+            kind: WindowKind::Sampling,
+            begin,
+            end,
+            inferences: samples,
+            throughput_per_s: Some(throughput_per_s),
+        },
+        None if m.sampling_ms > 0.0 => Window {
+            kind: WindowKind::EngineSampling,
+            begin: call
+                .1
+                .checked_sub(Duration::from_secs_f64(m.sampling_ms / 1e3))
+                .unwrap_or(call.0)
+                .max(call.0),
+            end: call.1,
+            inferences: samples,
+            throughput_per_s: Some(throughput_per_s),
+        },
+        None => Window {
+            kind: WindowKind::WholeMeasurement,
+            begin: call.0,
+            end: call.1,
+            inferences: samples + m.warmup_runs,
+            throughput_per_s: Some(throughput_per_s),
+        },
+    };
+    summarize_energy(
+        trace,
+        &window,
+        t.idle.as_ref(),
+        t.grid_gco2_per_kwh,
+        &t.unavailable,
+    )
 }
 
 /// Speed-up of `candidate` over `baseline` (ratio of medians) with a bootstrap interval.

@@ -20,6 +20,7 @@ pub mod testmodel;
 pub mod tract_support;
 pub mod write;
 
+pub use edgebench_telemetry as telemetry;
 pub use error::Error;
 pub use write::write_file_atomic;
 

@@ -24,6 +24,10 @@ pub struct MeasureOptions {
     pub max_time_s: f64,
     /// Target half-width of the 95% CI of the median, relative to the median (0.01 = 1%).
     pub target_rel_ci: f64,
+    /// Never stop sampling before this long (unless `max_samples` is reached): power sensors
+    /// need a window of a second or more to say anything (see `docs/energy.md`).
+    #[serde(default)]
+    pub min_time_s: f64,
 }
 
 impl Default for MeasureOptions {
@@ -37,6 +41,7 @@ impl Default for MeasureOptions {
             max_samples: 10_000,
             max_time_s: 20.0,
             target_rel_ci: 0.01,
+            min_time_s: 0.0,
         }
     }
 }
@@ -64,6 +69,10 @@ pub struct Measurement {
     pub sampling_ms: f64,
     /// Cost of reading the clock twice (one sample's timing overhead), in nanoseconds.
     pub timer_overhead_ns: f64,
+    /// When sampling began and ended, for telemetry over the same window (not serialized;
+    /// `None` from engines that time themselves).
+    #[serde(skip)]
+    pub sampling_window: Option<(Instant, Instant)>,
 }
 
 /// Progress reported between samples (never from inside the timed region).
@@ -144,6 +153,8 @@ pub fn measure_with_clock<C: Clock>(
     let max_time = Duration::from_secs_f64(opts.max_time_s.max(0.0));
     let mut samples: Vec<f64> = Vec::with_capacity(max_samples);
     let mut scratch: Vec<f64> = Vec::with_capacity(max_samples);
+    let min_time = Duration::from_secs_f64(opts.min_time_s.max(0.0));
+    let window_start = Instant::now();
     let start = clock.now();
     let mut next_check = 1usize;
     let stop_reason = loop {
@@ -173,12 +184,13 @@ pub fn measure_with_clock<C: Clock>(
                 elapsed_s: (t1 - start).as_secs_f64(),
                 rel_ci: rel,
             });
-            if rel <= opts.target_rel_ci {
+            if rel <= opts.target_rel_ci && t1 - start >= min_time {
                 break StopReason::TargetReached;
             }
         }
     };
     let sampling_ms = ms(clock.now() - start);
+    let window_end = Instant::now();
     Ok(Measurement {
         first_run_ms,
         warmup_runs,
@@ -187,6 +199,7 @@ pub fn measure_with_clock<C: Clock>(
         stop_reason,
         sampling_ms,
         timer_overhead_ns,
+        sampling_window: Some((window_start, window_end)),
     })
 }
 
@@ -304,6 +317,20 @@ mod tests {
         let (m, _) = run(&[1, 9, 2, 8, 3, 7, 4, 6, 5, 10, 20], &opts);
         assert_eq!(m.stop_reason, StopReason::SampleLimit);
         assert_eq!(m.samples_ms.len(), 50);
+    }
+
+    #[test]
+    fn min_time_keeps_a_steady_model_sampling() {
+        let opts = MeasureOptions {
+            min_time_s: 2.0,
+            ..Default::default()
+        };
+        let (m, _) = run(&[10], &opts);
+        assert_eq!(m.stop_reason, StopReason::TargetReached);
+        // 10 ms a sample: the rule may stop it only once 2 s have passed.
+        assert!(m.samples_ms.len() >= 200, "{}", m.samples_ms.len());
+        assert!(m.samples_ms.len() <= 215, "{}", m.samples_ms.len());
+        assert!(m.sampling_window.is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::host::HostInfo;
 use crate::measure::{MeasureOptions, StopReason};
 use crate::stats::{Outliers, Summary};
 use crate::tensor::{ConcreteSpec, TensorSpec};
+use edgebench_telemetry::Energy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -108,6 +109,10 @@ pub struct VariantResult {
     pub realtime: Option<Realtime>,
     pub accuracy: Option<Agreement>,
     pub warnings: Vec<Warning>,
+    /// Power, energy, clocks and throttling over the sampling window (`docs/energy.md`);
+    /// absent when telemetry was turned off or the variant did not run.
+    #[serde(default)]
+    pub energy: Option<Energy>,
     /// Every sample, in milliseconds, in the order taken.
     pub raw_ms: Vec<f64>,
 }
@@ -136,6 +141,7 @@ impl VariantResult {
             realtime: None,
             accuracy: None,
             warnings: vec![],
+            energy: None,
             raw_ms: vec![],
         }
     }
@@ -192,12 +198,29 @@ pub struct Realtime {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
-    TooFewSamples { samples: usize },
-    CiNotReached { achieved_pct: f64, target_pct: f64 },
-    HighVariation { cv_pct: f64 },
-    SlowFirstRun { ratio: f64 },
-    HarnessOverhead { overhead_pct: f64 },
-    ManyOutliers { share_pct: f64 },
+    TooFewSamples {
+        samples: usize,
+    },
+    CiNotReached {
+        achieved_pct: f64,
+        target_pct: f64,
+    },
+    HighVariation {
+        cv_pct: f64,
+    },
+    SlowFirstRun {
+        ratio: f64,
+    },
+    HarnessOverhead {
+        overhead_pct: f64,
+    },
+    ManyOutliers {
+        share_pct: f64,
+    },
+    /// The device slowed down while samples were taken (throttle reasons or falling clocks).
+    Throttled {
+        detail: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -226,6 +249,10 @@ impl fmt::Display for Warning {
             Warning::ManyOutliers { share_pct } => write!(
                 f,
                 "{share_pct:.1}% of samples are outliers (Tukey fences; kept, not dropped): something else ran on the machine; rerun on an idle machine"
+            ),
+            Warning::Throttled { detail } => write!(
+                f,
+                "the device throttled while sampling ({detail}): its numbers are low; let it cool down, check its power limit and cooling, then rerun"
             ),
         }
     }

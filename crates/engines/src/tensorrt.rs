@@ -350,6 +350,7 @@ impl TrtRun {
             stop_reason: StopReason::TimeLimit,
             sampling_ms: self.summary.total_host_walltime_s.unwrap_or(0.0) * 1e3,
             timer_overhead_ns: 0.0,
+            sampling_window: None,
         }
     }
 }

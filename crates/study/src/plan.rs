@@ -243,13 +243,34 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         }
     }
 
+    // PyTorch variants among the candidates skip the models PyTorch cannot run: they could
+    // only fail.
+    let torch_ok: Vec<bool> = if variants.iter().any(|v| v.starts_with("torch:")) {
+        models.iter().map(|m| torch_can_run(m, &zoo)).collect()
+    } else {
+        vec![true; models.len()]
+    };
+    let skipped: Vec<&str> = models
+        .iter()
+        .zip(&torch_ok)
+        .filter(|(_, ok)| !**ok)
+        .map(|(m, _)| m.label.as_str())
+        .collect();
+    if !skipped.is_empty() {
+        notes.push(format!(
+            "the PyTorch variants skip {}: PyTorch cannot run them",
+            skipped.join(", ")
+        ));
+    }
+
     // Per model and batch: the reference first (its outputs gate the others), then the
     // baseline, then the candidates.
     let mut jobs = vec![];
     for (mi, m) in models.iter().enumerate() {
         let mut order = vec![m.reference.clone()];
         for s in std::iter::once(&m.baseline).chain(&variants) {
-            if !order.contains(s) && (*s != baseline || m.baseline == baseline) {
+            let torch_skip = !torch_ok[mi] && s.starts_with("torch:") && *s != m.baseline;
+            if !order.contains(s) && (*s != baseline || m.baseline == baseline) && !torch_skip {
                 order.push(s.clone());
             }
         }

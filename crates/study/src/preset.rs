@@ -4,7 +4,7 @@
 use crate::config::{MeasureSettings, ModelConfig, StudyConfig};
 
 /// Names accepted by `--preset`.
-pub const PRESETS: &[&str] = &["paper"];
+pub const PRESETS: &[&str] = &["paper", "paper-gpu"];
 
 /// Classes of the paper's classification heads and action-recognition heads.
 pub const PAPER_CLASSIFICATION_CLASSES: usize = 2;
@@ -13,6 +13,59 @@ pub const PAPER_ACTION_CLASSES: usize = 4;
 /// Models of the quick smoke run: the smallest of each kind, so that every variant takes
 /// seconds even unoptimized.
 pub const QUICK_MODELS: &[&str] = &["mobilenet_v3_small", "squeezenet1_1", "ae3d"];
+
+/// The models of `paper-gpu`: one of each family the published study benchmarked (AlexNet,
+/// VGG, ResNet, ResNet-V2, SqueezeNet, DenseNet, ShuffleNet-V2, MobileNet-V2) and its three
+/// custom action-recognition architectures.
+pub const GPU_MODELS: &[&str] = &[
+    "alexnet",
+    "vgg16",
+    "resnet18",
+    "resnet50",
+    "resnet50v2",
+    "squeezenet1_1",
+    "densenet121",
+    "shufflenet_v2_x1_0",
+    "mobilenet_v2",
+    "c3d_small",
+    "ae3d",
+    "densenet3d_121",
+];
+
+/// The baseline of `paper-gpu`: PyTorch eager, fp32 (TF32 off), on the first CUDA device.
+pub const GPU_BASELINE: &str = "torch:eager,device=cuda";
+
+/// `paper-gpu`: the study's models on an NVIDIA GPU. Baseline PyTorch eager fp32 on CUDA;
+/// candidates PyTorch fp16 with CUDA graphs, then `auto` (tract on CUDA and the optimized CPU
+/// engines that are available). Models PyTorch cannot run fall back to the least optimized
+/// CPU variant, said in the report. `--quick` keeps two small models.
+pub fn paper_gpu(quick: bool) -> StudyConfig {
+    let base = paper(quick);
+    let keep: &[&str] = if quick {
+        &["mobilenet_v2", "resnet18"]
+    } else {
+        GPU_MODELS
+    };
+    StudyConfig {
+        name: if quick {
+            "paper-gpu (quick)"
+        } else {
+            "paper-gpu"
+        }
+        .into(),
+        baseline: GPU_BASELINE.into(),
+        variants: vec![
+            "torch:eager,device=cuda,dtype=fp16,cuda_graph".into(),
+            "auto".into(),
+        ],
+        models: base
+            .models
+            .into_iter()
+            .filter(|m| m.label.as_deref().is_some_and(|l| keep.contains(&l)))
+            .collect(),
+        ..base
+    }
+}
 
 /// The `paper` preset: every zoo model (classification with a 2-class head, action
 /// recognition with a 4-class head), baseline and variants chosen from what is available.

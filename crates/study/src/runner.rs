@@ -9,7 +9,7 @@
 use crate::config::StudyConfig;
 use crate::plan::{Job, Plan};
 use crate::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
-use crate::worker::{self, WorkerJob, WorkerProgress, WorkerResult};
+use crate::worker::{self, JobTelemetry, WorkerJob, WorkerProgress, WorkerResult};
 use crate::{io_err, Error, Result, STUDY_SCHEMA_VERSION};
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{compare, Tolerance};
@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub worker_exe: PathBuf,
     pub worker_args: Vec<String>,
     pub tool: ToolInfo,
+    /// Telemetry every child samples (`None`: off), and the least sampling time its sensors need.
+    pub telemetry: Option<JobTelemetry>,
+    pub min_sampling_s: f64,
 }
 
 /// What the runner reports while it works.
@@ -159,6 +162,7 @@ pub fn measure_options(cfg: &StudyConfig) -> MeasureOptions {
         max_samples: m.max_samples.max(1),
         max_time_s: m.max_time_s,
         target_rel_ci: m.target_ci_pct / 100.0,
+        min_time_s: 0.0,
     }
 }
 
@@ -189,11 +193,15 @@ fn run_job(
         spec: job.spec.clone(),
         threads: cfg.threads,
         seed: cfg.seed,
-        measure: measure_options(cfg),
+        measure: MeasureOptions {
+            min_time_s: opts.min_sampling_s,
+            ..measure_options(cfg)
+        },
         target_fps: cfg.realtime.fps,
         gate_inputs: cfg.measure.gate_inputs,
         result_path: result_path.clone(),
         outputs_path: outputs_path.clone(),
+        telemetry: opts.telemetry.clone(),
     };
     worker::write_json(&job_path, &wjob)?;
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| io_err(&stderr_path, e))?;

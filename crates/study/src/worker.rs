@@ -10,9 +10,11 @@ use edgebench_core::engine::EngineSpec;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::VariantResult;
+use edgebench_core::telemetry::{ProbeOptions, Telemetry};
 use edgebench_core::tensor::{HostTensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything a child needs, written by the parent as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,16 @@ pub struct WorkerJob {
     pub result_path: PathBuf,
     /// Where the child writes the outputs of every gate input set.
     pub outputs_path: PathBuf,
+    /// Telemetry for the child to sample, with the idle power the parent measured before
+    /// the study (a child cannot: the previous child's load still shows in the sensors).
+    #[serde(default)]
+    pub telemetry: Option<JobTelemetry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobTelemetry {
+    pub settings: edgebench_core::telemetry::Settings,
+    pub idle: Option<edgebench_core::telemetry::Idle>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +116,11 @@ pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<
                         measure: job.measure.clone(),
                         target_fps: job.target_fps,
                         gate_input_sets: job.gate_inputs,
+                        telemetry: job.telemetry.as_ref().map(|t| {
+                            let mut tel = Telemetry::open(&t.settings, &ProbeOptions::default());
+                            tel.idle = t.idle.clone();
+                            Arc::new(tel)
+                        }),
                     };
                     progress(WorkerProgress::Preparing);
                     let run = run_variant(engine.as_ref(), &model, &spec, &opts, &mut |p| {

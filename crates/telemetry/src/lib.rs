@@ -1,0 +1,123 @@
+//! edgebench-telemetry: what the device says while a model runs (power, energy counters,
+//! clocks, temperature, utilization, memory, throttle reasons), sampled on a thread of its
+//! own and summarized over the same window as the latency samples.
+//!
+//! Sources: NVIDIA GPUs through NVML ([`nvml`]), CPU packages through the Linux powercap
+//! interface ([`rapl`]), CPU clocks through cpufreq ([`cpufreq`]), Jetson boards through their
+//! INA3221 monitors and GPU devfreq ([`jetson`]). [`probe`] opens whatever the machine offers
+//! and says why each missing one is missing; a figure nothing measured is `None` with that
+//! reason, never zero. Depends on no other edgebench crate; never prints.
+
+pub mod cpufreq;
+pub mod energy;
+pub mod jetson;
+pub mod nvml;
+pub mod rapl;
+pub mod sampler;
+pub mod throttle;
+
+pub use energy::{Energy, Idle};
+pub use sampler::{Recording, Settings, Telemetry, Trace};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What a channel measures. Energy channels are cumulative joules since the source was
+/// opened, with counter wrap-around already undone by the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    PowerW,
+    EnergyJ,
+    ClockMhz,
+    TemperatureC,
+    UtilizationPct,
+    MemoryUsedMib,
+    /// A bit mask of NVML clock-event (throttle) reasons, see [`throttle`].
+    ThrottleReasons,
+}
+
+/// One number a source reads at every sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Channel {
+    /// What it is, short: `board power`, `energy`, `sm clock`, `memory clock`, `temperature`.
+    pub name: String,
+    /// The device it belongs to: `gpu0`, `package-0`, `dram`, `VDD_IN`, `cpu`, `gpu`.
+    pub device: String,
+    pub quantity: Quantity,
+    /// For power and energy: whether this device counts in the run's total. False for a
+    /// part of another measured device (RAPL `core` inside its package, a Jetson rail
+    /// inside the board's input rail), so nothing is counted twice.
+    pub in_total: bool,
+    /// The source that reads it: `nvml`, `rapl`, `cpufreq`, `ina3221`, `devfreq`.
+    pub source: String,
+}
+
+/// Something that reads a fixed set of channels.
+pub trait Source: Send {
+    fn name(&self) -> &str;
+    /// The channels every [`Source::read`] fills, fixed when the source is opened.
+    fn channels(&self) -> &[Channel];
+    /// Reads every channel once into `out` (as long as `channels()`); a channel that could
+    /// not be read this time is `None`.
+    fn read(&mut self, out: &mut [Option<f64>]);
+}
+
+/// A source that is not there, and why (with what to do about it where something can be done).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unavailable {
+    pub source: String,
+    pub reason: String,
+}
+
+impl Unavailable {
+    pub fn new(source: &str, reason: impl Into<String>) -> Unavailable {
+        Unavailable {
+            source: source.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where to look.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// The sysfs root (`/sys`); tests point it at a fixture tree.
+    pub sysfs: PathBuf,
+    /// Try NVML (off in tests that must not see the machine's GPU).
+    pub nvml: bool,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            sysfs: PathBuf::from("/sys"),
+            nvml: true,
+        }
+    }
+}
+
+/// The sources that opened and the ones that did not.
+#[derive(Default)]
+pub struct Probe {
+    pub sources: Vec<Box<dyn Source>>,
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// Opens every source the machine offers.
+pub fn probe(opts: &ProbeOptions) -> Probe {
+    let mut p = Probe::default();
+    let mut add = |r: Result<Box<dyn Source>, Unavailable>| match r {
+        Ok(s) => p.sources.push(s),
+        Err(u) => p.unavailable.push(u),
+    };
+    if opts.nvml {
+        add(nvml::open().map(|s| Box::new(s) as Box<dyn Source>));
+    } else {
+        add(Err(Unavailable::new("nvml", "not probed (turned off)")));
+    }
+    add(rapl::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
+    add(cpufreq::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
+    add(jetson::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
+    p
+}
