@@ -448,3 +448,73 @@ fn engines_lists_tract() {
         .unwrap();
     assert_eq!(tract["availability"]["status"], "available");
 }
+
+/// Issue 8: every measured variant carries its telemetry. This machine's sensors decide what
+/// is in it; whatever they are, no power figure is ever a zero standing in for a missing
+/// counter, and a missing total says why.
+#[test]
+fn bench_json_carries_energy_or_the_reason_it_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let o = edgebench()
+        .args(["bench", p.to_str().unwrap(), "--json", "-e", "tract:optimized"])
+        .args(["--idle-time", "0.2", "--energy-min-time", "0.3"])
+        .args(["--grid-gco2-per-kwh", "400"])
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &v["results"][0]["energy"];
+    assert!(e.is_object(), "energy missing: {e}");
+    assert_eq!(e["window"]["kind"], "sampling");
+    assert_eq!(
+        e["window"]["inferences"],
+        v["results"][0]["samples"],
+        "the window holds exactly the timed runs"
+    );
+    assert!(e["sampler"]["readings"].as_u64().unwrap() >= 2);
+    assert!(e["sampler"]["busy_pct"].as_f64().unwrap() < 5.0);
+    match e["total"].as_object() {
+        None => {
+            let why = e["total_na"].as_str().expect("a reason when there is no total");
+            assert!(why.contains("no power sensor"), "{why}");
+            assert!(!e["unavailable"].as_array().unwrap().is_empty());
+        }
+        Some(t) => {
+            for k in ["avg_power_w", "energy_j", "energy_per_inference_j"] {
+                assert!(t[k].as_f64().unwrap() > 0.0, "{k} in {t:?}");
+            }
+            assert!(t["co2_g_per_1000_inferences"].as_f64().unwrap() > 0.0);
+        }
+    }
+    assert!(["ok", "throttled", "clocks_dropped", "unknown"]
+        .contains(&e["throttle"]["verdict"].as_str().unwrap()));
+    assert!(!e["throttle"]["detail"].as_str().unwrap().is_empty());
+
+    // Turned off, it is absent rather than empty.
+    let o = edgebench()
+        .args(["bench", p.to_str().unwrap(), "--json", "--no-telemetry"])
+        .args(FAST)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["results"][0]["energy"].is_null());
+}
+
+#[test]
+fn bad_telemetry_flags_name_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    let m = p.to_str().unwrap();
+    fails_cleanly(
+        &["bench", m, "--grid-gco2-per-kwh=-5"],
+        &["--grid-gco2-per-kwh", "non-negative"],
+    );
+    fails_cleanly(
+        &["bench", m, "--telemetry-period", "0"],
+        &["--telemetry-period", "positive"],
+    );
+    fails_cleanly(&["bench", m, "--idle-time", "nan"], &["--idle-time"]);
+}
