@@ -152,8 +152,11 @@ pub struct Recording<'a> {
     telemetry: &'a Telemetry,
     origin: Instant,
     stop: Option<mpsc::Sender<()>>,
-    handle: Option<thread::JoinHandle<(Vec<Box<dyn Source>>, Vec<Sample>, Vec<f64>)>>,
+    handle: Option<thread::JoinHandle<Sampled>>,
 }
+
+/// What the sampler thread hands back: its sources, readings and read times.
+type Sampled = (Vec<Box<dyn Source>>, Vec<Sample>, Vec<f64>);
 
 impl Recording<'_> {
     /// Stops the thread (after one last reading) and gives the sources back.
@@ -234,7 +237,7 @@ fn sample(
     origin: Instant,
     ready: mpsc::Sender<()>,
     stop: mpsc::Receiver<()>,
-) -> (Vec<Box<dyn Source>>, Vec<Sample>, Vec<f64>) {
+) -> Sampled {
     let width: usize = sources.iter().map(|s| s.channels().len()).sum();
     let mut samples = Vec::with_capacity(1024);
     let mut read_s = Vec::with_capacity(1024);
