@@ -457,7 +457,13 @@ fn bench_json_carries_energy_or_the_reason_it_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
     let o = edgebench()
-        .args(["bench", p.to_str().unwrap(), "--json", "-e", "tract:optimized"])
+        .args([
+            "bench",
+            p.to_str().unwrap(),
+            "--json",
+            "-e",
+            "tract:optimized",
+        ])
         .args(["--idle-time", "0.2", "--energy-min-time", "0.3"])
         .args(["--grid-gco2-per-kwh", "400"])
         .args(FAST)
@@ -469,15 +475,16 @@ fn bench_json_carries_energy_or_the_reason_it_is_missing() {
     assert!(e.is_object(), "energy missing: {e}");
     assert_eq!(e["window"]["kind"], "sampling");
     assert_eq!(
-        e["window"]["inferences"],
-        v["results"][0]["samples"],
+        e["window"]["inferences"], v["results"][0]["samples"],
         "the window holds exactly the timed runs"
     );
     assert!(e["sampler"]["readings"].as_u64().unwrap() >= 2);
     assert!(e["sampler"]["busy_pct"].as_f64().unwrap() < 5.0);
     match e["total"].as_object() {
         None => {
-            let why = e["total_na"].as_str().expect("a reason when there is no total");
+            let why = e["total_na"]
+                .as_str()
+                .expect("a reason when there is no total");
             assert!(why.contains("no power sensor"), "{why}");
             assert!(!e["unavailable"].as_array().unwrap().is_empty());
         }
