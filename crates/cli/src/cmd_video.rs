@@ -1,13 +1,14 @@
 //! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, spinner};
+use crate::shared::{check_writable, spinner, TelemetryArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use edgebench_core::engine::{Availability, EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
+use edgebench_core::measure::MeasureOptions;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
 use edgebench_report::fmt::ms;
@@ -130,6 +131,10 @@ pub struct VideoArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Power, energy and throttling over the whole run (--energy-min-time does not apply:
+    /// the source sets the run's length).
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
 }
 
 fn check_numbers(a: &VideoArgs) -> Result<()> {
@@ -169,6 +174,14 @@ fn read_labels(path: &Path) -> Result<Vec<String>> {
 
 pub fn run(a: VideoArgs) -> Result<ExitCode> {
     check_numbers(&a)?;
+    a.telemetry.check()?;
+    // The flag is shared with `bench`, where it lengthens sampling; say so rather than
+    // ignore a value someone chose.
+    if a.telemetry.energy_min_time != edgebench_core::telemetry::Settings::default().min_time_s
+        && !a.telemetry.no_telemetry
+    {
+        eprintln!("edgebench: note: --energy-min-time does not apply to video: the source sets the run's length (use --duration or --max-frames)");
+    }
     let spec = EngineSpec::parse(&a.engine)?;
     let engine = edgebench_engines::find(&spec.engine)?;
     engine.validate(&spec)?;
@@ -238,6 +251,9 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     let info = source.info().clone();
     // Refuses frames smaller than the crop before anything runs.
     Preprocessor::new(&pre, info.width as usize, info.height as usize, &a.input)?;
+    // Idle power is measured before the engine touches the device (as `bench` does); the
+    // source is open by now, but ffmpeg blocks on its full pipe and costs nothing.
+    let telemetry = a.telemetry.open(a.quiet, &mut MeasureOptions::default());
     let deadline_ms = a.deadline.unwrap_or(stride as f64 / info.fps * 1e3);
     let opts = RunOptions {
         paced: a.paced,
@@ -250,6 +266,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         deadline_ms,
         warmup_runs: a.warmup as usize,
         labels,
+        telemetry,
     };
 
     let bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
@@ -521,9 +538,96 @@ fn render(r: &VideoReport) -> String {
         th.wall_s,
         ms(r.first_run_ms)
     ));
+    out.push_str(&render_energy(r));
     out.push_str(&format!("verdict: {}\n", r.verdict));
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// Energy, throttling and the telemetry's notes, one line each; a figure nothing measured is
+/// `n/a` with the reason, never 0.
+fn render_energy(r: &VideoReport) -> String {
+    let Some(e) = &r.energy else {
+        return "energy: not measured (--no-telemetry)\n".into();
+    };
+    let mut out = String::new();
+    // Image models run one frame per inference: their "clip" is a frame.
+    let per = if r.settings.clip.frames == 1 {
+        "frame"
+    } else {
+        "clip"
+    };
+    let span = if e.window.duration_s < 1.0 {
+        format!("{:.0} ms", e.window.duration_s * 1e3)
+    } else {
+        format!("{:.1} s", e.window.duration_s)
+    };
+    let head = format!(
+        "energy over the whole run ({span}, {} inference{})",
+        e.window.inferences,
+        if e.window.inferences == 1 { "" } else { "s" }
+    );
+    match &e.total {
+        None => out.push_str(&format!(
+            "{head}: n/a ({})\n",
+            e.total_na.as_deref().unwrap_or("no reason given")
+        )),
+        Some(t) => {
+            let mut parts = vec![format!(
+                "{} W average{}",
+                sig(t.avg_power_w),
+                t.idle_power_w
+                    .map(|i| format!(" (idle {} W)", sig(i)))
+                    .unwrap_or_default()
+            )];
+            let mut clip = format!("{} J per {per}", sig(t.energy_per_inference_j));
+            if let Some(a) = t.energy_per_inference_above_idle_j {
+                clip += &format!(" ({} above idle)", sig(a));
+            }
+            parts.push(clip);
+            if per == "clip" {
+                parts.push(match r.energy_per_frame_j {
+                    Some(f) => format!("{} J per frame", sig(f)),
+                    None => "J per frame n/a (no frame labelled)".into(),
+                });
+            }
+            parts.push(match t.fps_per_w {
+                Some(f) => format!("{} fps/W", sig(f)),
+                None => "fps/W n/a (no frame labelled)".into(),
+            });
+            if let Some(c) = t.co2_g_per_1000_inferences {
+                parts.push(format!("{} g CO2 per 1000 {per}s", sig(c)));
+            }
+            out.push_str(&format!(
+                "{head}: {} [{}]\n",
+                parts.join(" · "),
+                t.devices.join(", ")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "throttle: {} ({})\n",
+        e.throttle.verdict, e.throttle.detail
+    ));
+    for n in &e.notes {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    out
+}
+
+/// Three significant digits, without an exponent for everyday magnitudes.
+fn sig(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() {
+        format!("{x}")
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 1e-3 {
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        format!("{x:.2e}")
+    }
 }

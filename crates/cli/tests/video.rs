@@ -550,7 +550,15 @@ fn a_decoder_dying_mid_stream_keeps_the_results_so_far() {
     assert_eq!(j["clips"], clip_count(7, 4, 2));
     let lines = std::fs::read_to_string(&preds).unwrap();
     assert_eq!(lines.lines().count() as u64, clip_count(7, 4, 2));
-    assert!(std::fs::read_to_string(&csv).unwrap().contains(",false\n"));
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let complete = header.iter().position(|c| *c == "complete").unwrap();
+    for row in csv.lines().skip(1) {
+        assert_eq!(row.split(',').nth(complete), Some("false"), "{row}");
+    }
+    // The energy covers what ran before the decoder died.
+    assert_eq!(j["energy"]["window"]["kind"], "pipeline");
+    assert_eq!(j["energy"]["window"]["inferences"], j["predicted"]);
 }
 
 #[test]
@@ -581,4 +589,158 @@ fn a_zoo_video_model_runs_paced_with_torchvision_defaults() {
     assert!(j["settings"]["threads"].as_u64().unwrap() >= 1);
     assert_eq!(j["session"]["threads"], j["settings"]["threads"]);
     assert!(j["paced"]["deadline_ms"].as_f64().unwrap() > 533.0);
+}
+
+/// Whether this machine has a power sensor edgebench reads (an NVIDIA driver, RAPL, a
+/// Jetson's INA3221). The development machine has none.
+fn has_power_sensor() -> bool {
+    [
+        "/proc/driver/nvidia",
+        "/sys/class/powercap",
+        "/sys/bus/i2c/drivers/ina3221x",
+        "/sys/bus/i2c/drivers/ina3221",
+    ]
+    .iter()
+    .any(|p| Path::new(p).exists())
+}
+
+#[test]
+fn energy_covers_the_run_and_is_na_with_the_reason_without_sensors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = clip_model(dir.path());
+    let json = dir.path().join("run.json");
+    let csv = dir.path().join("stages.csv");
+    let o = edgebench()
+        .args(["video", s(&model), "--input", "synthetic:64x48@50"])
+        .args(["--max-frames", "40", "--idle-time", "0.1", "-q"])
+        .arg("--export-json")
+        .arg(&json)
+        .arg("--export-csv")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let e = &j["energy"];
+    assert!(e.is_object(), "energy missing: {e}");
+    assert_eq!(e["window"]["kind"], "pipeline");
+    assert_eq!(e["window"]["inferences"], j["predicted"]);
+    assert_eq!(j["predicted"], clip_count(40, 4, 4));
+    assert!(e["throttle"]["verdict"].is_string());
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("energy over the whole run ("), "{table}");
+    assert!(table.contains("throttle: "), "{table}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.lines().next().unwrap().ends_with(
+            ",complete,avg_power_w,idle_power_w,energy_per_clip_j,energy_per_clip_above_idle_j,energy_per_frame_j,fps_per_w,energy_na,throttle"
+        ),
+        "{csv}"
+    );
+    if has_power_sensor() {
+        // Exactly one of a total and a reason for its absence.
+        assert_ne!(e["total"].is_null(), e["total_na"].is_null(), "{e}");
+        return;
+    }
+    // No sensor: n/a with the reason, never a zero.
+    assert!(e["total"].is_null(), "{e}");
+    assert!(j["energy_per_frame_j"].is_null());
+    let na = e["total_na"].as_str().unwrap();
+    assert!(na.starts_with("no power sensor"), "{na}");
+    assert!(na.contains("rapl: "), "{na}");
+    assert!(table.contains(&format!(": n/a ({na})")), "{table}");
+    assert!(!table.contains(" W average"), "{table}");
+    assert!(csv.contains(na), "{csv}");
+}
+
+#[test]
+fn no_telemetry_leaves_energy_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = clip_model(dir.path());
+    let j = run_json(&[
+        s(&model),
+        "--input",
+        "synthetic:64x48@50",
+        "--max-frames",
+        "8",
+        "--no-telemetry",
+    ]);
+    assert!(
+        j.get("energy").is_some_and(|e| e.is_null()),
+        "{}",
+        j["energy"]
+    );
+    assert!(j["energy_per_frame_j"].is_null());
+    let o = edgebench()
+        .args(["video", s(&model), "--input", "synthetic:64x48@50"])
+        .args(["--max-frames", "8", "--no-telemetry", "-q"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("energy: not measured (--no-telemetry)"));
+}
+
+#[test]
+fn bad_telemetry_flags_fail_with_one_line_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = clip_model(dir.path());
+    let m = s(&model);
+    fails_cleanly(
+        &[m, "--input", "synthetic:64x48@30", "--grid-gco2-per-kwh=-1"],
+        &["--grid-gco2-per-kwh -1", "non-negative"],
+        None,
+    );
+    fails_cleanly(
+        &[
+            m,
+            "--input",
+            "synthetic:64x48@30",
+            "--telemetry-period",
+            "0",
+        ],
+        &["--telemetry-period 0", "positive"],
+        None,
+    );
+}
+
+#[test]
+fn older_video_documents_without_energy_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = clip_model(dir.path());
+    let mut j = run_json(&[
+        s(&model),
+        "--input",
+        "synthetic:64x48@50",
+        "--max-frames",
+        "8",
+    ]);
+    let doc = j.as_object_mut().unwrap();
+    doc.remove("energy");
+    doc.remove("energy_per_frame_j");
+    let r: edgebench_video::report::VideoReport = serde_json::from_value(j).unwrap();
+    assert!(r.energy.is_none());
+}
+
+#[test]
+fn energy_min_time_is_said_not_to_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = clip_model(dir.path());
+    let o = edgebench()
+        .args(["video", s(&model), "--input", "synthetic:64x48@50"])
+        .args([
+            "--max-frames",
+            "8",
+            "--energy-min-time",
+            "10",
+            "--json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--energy-min-time does not apply to video"),
+        "{stderr}"
+    );
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("stdout stays pure JSON");
 }

@@ -5,8 +5,10 @@
 use crate::report::VideoReport;
 use crate::run::Prediction;
 
-/// Columns of [`stages_csv`].
-pub const CSV_HEADER: [&str; 18] = [
+/// Columns of [`stages_csv`]. The energy columns (from `avg_power_w` on) describe the whole
+/// run and repeat on every row; they are empty where nothing measured them, and `energy_na`
+/// says why.
+pub const CSV_HEADER: [&str; 26] = [
     "model",
     "engine",
     "source",
@@ -25,12 +27,46 @@ pub const CSV_HEADER: [&str; 18] = [
     "ci95_high_ms",
     "outliers",
     "complete",
+    "avg_power_w",
+    "idle_power_w",
+    "energy_per_clip_j",
+    "energy_per_clip_above_idle_j",
+    "energy_per_frame_j",
+    "fps_per_w",
+    "energy_na",
+    "throttle",
 ];
 
-/// One row per stage with its statistics; stages without samples have empty cells.
+/// The energy columns of [`stages_csv`], the same on every row.
+fn energy_cells(r: &VideoReport) -> [String; 8] {
+    let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    let Some(e) = &r.energy else {
+        let mut cells: [String; 8] = Default::default();
+        cells[6] = "telemetry off (--no-telemetry)".into();
+        return cells;
+    };
+    let t = e.total.as_ref();
+    [
+        num(t.map(|t| t.avg_power_w)),
+        num(t.and_then(|t| t.idle_power_w)),
+        num(t.map(|t| t.energy_per_inference_j)),
+        num(t.and_then(|t| t.energy_per_inference_above_idle_j)),
+        num(r.energy_per_frame_j),
+        num(t.and_then(|t| t.fps_per_w)),
+        e.total_na.clone().unwrap_or_default(),
+        serde_json::to_value(e.throttle.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    ]
+}
+
+/// One row per stage with its statistics, then the run's energy figures; stages without
+/// samples have empty cells.
 pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    let energy = energy_cells(r);
     for s in &r.stages {
         let num = |f: fn(&edgebench_core::stats::Summary) -> f64| {
             s.latency_ms
@@ -38,7 +74,7 @@ pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
                 .map(|x| format!("{:.6}", f(x)))
                 .unwrap_or_default()
         };
-        w.write_record([
+        let stage = [
             r.model.path.clone(),
             r.settings.engine.clone(),
             r.source.input.clone(),
@@ -57,8 +93,9 @@ pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
             num(|x| x.ci95_high),
             s.outliers.total().to_string(),
             r.complete.to_string(),
-        ])
-        .map_err(|e| e.to_string())?;
+        ];
+        w.write_record(stage.iter().chain(&energy))
+            .map_err(|e| e.to_string())?;
     }
     let bytes = w.into_inner().map_err(|e| e.to_string())?;
     String::from_utf8(bytes).map_err(|e| e.to_string())

@@ -4,12 +4,14 @@
 //! -> [`preprocess`] (resize, center crop, normalize) -> [`clip`] (sliding window of T frames
 //! every `stride` frames, laid out as the model's input) -> [`queue`] (drop oldest, queue, or
 //! block) -> inference on any [`edgebench_core::engine::Session`] -> top-1 label
-//! ([`run`]) -> [`report`] (per-stage statistics, paced figures, verdict) -> [`export`].
+//! ([`run`], with the device's telemetry recorded over the run: [`energy`]) -> [`report`]
+//! (per-stage statistics, paced figures, verdict, energy) -> [`export`].
 //!
 //! Invariants: nothing here prints; user input never panics; frames and clips are processed
 //! in stream order; a run that ends early keeps everything measured before the failure.
 
 pub mod clip;
+pub mod energy;
 pub mod error;
 pub mod export;
 pub mod preprocess;

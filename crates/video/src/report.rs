@@ -11,6 +11,7 @@ use edgebench_core::engine::SessionInfo;
 use edgebench_core::host::HostInfo;
 use edgebench_core::schema::{ModelInfo, ToolInfo};
 use edgebench_core::stats::{self, Outliers, Summary};
+use edgebench_core::telemetry::Energy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -199,11 +200,28 @@ impl fmt::Display for Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VideoWarning {
-    FewClips { clips: usize },
-    DecoderMessages { message: String },
-    FewerFramesThanDeclared { decoded: u64, declared: u64 },
-    LateFrames { late: usize, frames: u64 },
-    HighVariation { stage: Stage, cv_pct: f64 },
+    FewClips {
+        clips: usize,
+    },
+    DecoderMessages {
+        message: String,
+    },
+    FewerFramesThanDeclared {
+        decoded: u64,
+        declared: u64,
+    },
+    LateFrames {
+        late: usize,
+        frames: u64,
+    },
+    HighVariation {
+        stage: Stage,
+        cv_pct: f64,
+    },
+    /// Throttle reasons fired or clocks fell during the run (`energy.throttle`).
+    Throttled {
+        detail: String,
+    },
 }
 
 impl fmt::Display for VideoWarning {
@@ -229,6 +247,10 @@ impl fmt::Display for VideoWarning {
                 f,
                 "{} times vary a lot (coefficient of variation {cv_pct:.1}%): the machine is busy or throttling; close other programs and compare medians",
                 stage.name()
+            ),
+            VideoWarning::Throttled { detail } => write!(
+                f,
+                "the device throttled during the run ({detail}): its numbers are low; let it cool down, check its power limit and cooling, then rerun"
             ),
         }
     }
@@ -277,6 +299,16 @@ pub struct VideoReport {
     /// False when the stream ended early; `error` says why.
     pub complete: bool,
     pub error: Option<String>,
+    /// Power, energy per clip (`energy.total.energy_per_inference_j`), FPS per watt and
+    /// throttling over the whole run (`energy.window.kind = "pipeline"`, the span of
+    /// `throughput.wall_s`); `null` with `--no-telemetry`. A missing power sensor gives
+    /// `energy.total = null` and the reason in `energy.total_na`.
+    #[serde(default)]
+    pub energy: Option<Energy>,
+    /// Joules per frame covered by a predicted clip (energy / (predicted x stride)), the
+    /// inverse of FPS per watt; `null` without an energy total.
+    #[serde(default)]
+    pub energy_per_frame_j: Option<f64>,
     pub predictions: Vec<Prediction>,
 }
 
@@ -449,6 +481,11 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
             frames: raw.frames,
         });
     }
+    if let Some(e) = raw.energy.as_ref().filter(|e| crate::energy::throttled(e)) {
+        warnings.push(VideoWarning::Throttled {
+            detail: e.throttle.detail.clone(),
+        });
+    }
     for st in &stages {
         if matches!(st.stage, Stage::Inference) && st.count >= 3 {
             if let Some(sum) = &st.latency_ms {
@@ -482,6 +519,11 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
         warnings,
         complete: raw.error.is_none(),
         error: raw.error,
+        energy_per_frame_j: raw
+            .energy
+            .as_ref()
+            .and_then(|e| crate::energy::energy_per_frame_j(e, predicted * stride)),
+        energy: raw.energy,
         predictions: raw.predictions,
     }
 }

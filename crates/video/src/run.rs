@@ -14,13 +14,14 @@ use crate::preprocess::{PreprocessConfig, Preprocessor};
 use crate::queue::{ClipQueue, DropPolicy, Mode, Pushed};
 use crate::source::FrameSource;
 use edgebench_core::engine::Session;
+use edgebench_core::telemetry::{Energy, Telemetry};
 use edgebench_core::tensor::{HostTensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to run the stream.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub paced: bool,
     pub drop: DropPolicy,
@@ -34,6 +35,8 @@ pub struct RunOptions {
     pub warmup_runs: usize,
     /// Class names, index = class.
     pub labels: Option<Vec<String>>,
+    /// The device's telemetry, recorded over the whole run; `None` turns it off.
+    pub telemetry: Option<Arc<Telemetry>>,
 }
 
 /// One clip's outcome: a prediction, or dropped before inference. One JSON line each in
@@ -95,6 +98,12 @@ pub struct RawRun {
     pub max_queue_len: usize,
     /// From the first frame request to the last prediction.
     pub wall_s: f64,
+    /// Engine calls made while streaming (the predicted clips, and the one that failed if
+    /// inference failed).
+    pub inference_calls: usize,
+    /// Power, energy and throttling over the same span as `wall_s`
+    /// ([`crate::energy::pipeline_energy`]); `None` without telemetry.
+    pub energy: Option<Energy>,
     /// Why the stream ended early: the decoder failed, or inference failed.
     pub error: Option<String>,
     pub decoder_failed: bool,
@@ -253,6 +262,9 @@ pub fn run_stream(
         },
     };
     let queue: ClipQueue<Clip> = ClipQueue::new(mode);
+    // The sampler takes its first reading before the run starts and its last after it ends,
+    // so both ends of the window lie between readings.
+    let recording = opts.telemetry.as_deref().map(Telemetry::start);
     let start = Instant::now();
     let media = |f: u64| f as f64 / fps;
     let mut raw = RawRun {
@@ -266,6 +278,7 @@ pub fn run_stream(
 
         while let Some(clip) = queue.pop() {
             let dequeued = Instant::now();
+            raw.inference_calls += 1;
             let result = infer(session, clip.tensor).and_then(|(out, transfer, run)| {
                 let p0 = Instant::now();
                 let (class, score) = top1(&out)?;
@@ -313,7 +326,9 @@ pub fn run_stream(
         }
         producer.join()
     });
-    raw.wall_s = start.elapsed().as_secs_f64();
+    let end = Instant::now();
+    let trace = recording.map(|r| r.stop());
+    raw.wall_s = (end - start).as_secs_f64();
     raw.max_queue_len = queue.max_len();
     let out = producer_out.map_err(|_| {
         VideoError::InvalidArgument("the frame thread panicked; please report this as a bug".into())
@@ -348,6 +363,18 @@ pub fn run_stream(
     if raw.error.is_none() {
         raw.decoder_failed = out.error.is_some();
         raw.error = out.error;
+    }
+    // A run that ended early still gets the energy of what ran.
+    if let (Some(t), Some(trace)) = (opts.telemetry.as_deref(), trace) {
+        let labelled = raw.inference_ms.len() * opts.stride;
+        raw.energy = Some(crate::energy::pipeline_energy(
+            t,
+            &trace,
+            start,
+            end,
+            raw.inference_calls,
+            labelled as f64 / raw.wall_s.max(1e-9),
+        ));
     }
     Ok(raw)
 }

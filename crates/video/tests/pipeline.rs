@@ -3,6 +3,8 @@
 //! need `ffmpeg` print a message and return when it is absent.
 
 use edgebench_core::engine::{Session, SessionInfo};
+use edgebench_core::telemetry::energy::WindowKind;
+use edgebench_core::telemetry::{Channel, Probe, Quantity, Telemetry};
 use edgebench_core::tensor::{ConcreteSpec, DType, HostTensor, TensorData};
 use edgebench_video::clip::{clip_count, clip_window, ModelPlan};
 use edgebench_video::preprocess::{PreprocessConfig, Preprocessor, Resize, VIDEO_MEAN, VIDEO_STD};
@@ -12,7 +14,7 @@ use edgebench_video::source::{open, synthetic_frame, FrameSource, OpenOptions, S
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Records every input it is given; sleeps `delay` per run; class = clip's first value sign.
 struct Fake {
@@ -89,6 +91,7 @@ fn options(paced: bool, drop: DropPolicy, stride: usize) -> RunOptions {
         deadline_ms: 1000.0,
         warmup_runs: 1,
         labels: Some(vec!["a".into(), "b".into(), "c".into()]),
+        telemetry: None,
     }
 }
 
@@ -503,4 +506,105 @@ fn ffmpeg_refuses_what_is_not_a_video() {
         e.contains("tone.wav") && e.contains("no video stream"),
         "{e}"
     );
+}
+
+/// A telemetry source whose energy counter rises at exactly `watts` of wall time since it
+/// was opened: the energy of any window is `watts` x its length.
+struct Steady {
+    channels: Vec<Channel>,
+    opened: Instant,
+    watts: f64,
+}
+
+impl edgebench_core::telemetry::Source for Steady {
+    fn name(&self) -> &str {
+        "steady"
+    }
+    fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+    fn read(&mut self, out: &mut [Option<f64>]) {
+        out[0] = Some(self.watts * self.opened.elapsed().as_secs_f64());
+    }
+}
+
+fn steady_telemetry(watts: f64) -> Arc<Telemetry> {
+    let source = Steady {
+        channels: vec![Channel {
+            name: "energy".into(),
+            device: "board".into(),
+            quantity: Quantity::EnergyJ,
+            in_total: true,
+            source: "steady".into(),
+        }],
+        opened: Instant::now(),
+        watts,
+    };
+    Arc::new(Telemetry::from_probe(
+        Probe {
+            sources: vec![Box::new(source)],
+            unavailable: vec![],
+        },
+        Duration::from_millis(5),
+    ))
+}
+
+#[test]
+fn energy_per_clip_comes_from_the_run_window() {
+    let (t, stride, size, n) = (4usize, 4usize, 16usize, 24u64);
+    let mut opts = options(false, DropPolicy::Oldest, stride);
+    opts.telemetry = Some(steady_telemetry(10.0));
+    // Warm-up runs take 3 x 20 ms before the stream: a window that wrongly included them
+    // would hold 0.6 J more than 10 W x the run's wall time.
+    opts.warmup_runs = 3;
+    let (mut fake, _) = Fake::new(20);
+    let raw = run(&mut fake, synthetic(32, 32, 200.0, n), t, size, &opts);
+    assert!(raw.error.is_none(), "{:?}", raw.error);
+    let clips = clip_count(n, t, stride) as usize;
+    assert_eq!(raw.inference_ms.len(), clips);
+    let e = raw.energy.expect("telemetry was on");
+    assert_eq!(e.window.kind, WindowKind::Pipeline);
+    assert_eq!(e.window.inferences, clips);
+    assert!((e.window.duration_s - raw.wall_s).abs() < 1e-6);
+    let total = e.total.as_ref().expect("the steady source measures energy");
+    // The counter is linear in time, so interpolating it at the window's ends is exact up
+    // to the time a reading takes (it is stamped with the middle of its read).
+    let tol = 10.0 * e.sampler.max_read_ms / 1e3 + 1e-6;
+    assert!(
+        (total.energy_j - 10.0 * raw.wall_s).abs() <= tol,
+        "{} J over {} s",
+        total.energy_j,
+        raw.wall_s
+    );
+    assert!((total.avg_power_w - 10.0).abs() <= tol / raw.wall_s);
+    assert!((total.energy_per_inference_j - total.energy_j / clips as f64).abs() < 1e-12);
+    // FPS per watt counts the frames the predicted clips cover, per second of the same span.
+    let labelled_fps = (clips * stride) as f64 / raw.wall_s;
+    assert!((total.fps_per_w.unwrap() - labelled_fps / total.avg_power_w).abs() < 1e-9);
+    assert_eq!(
+        edgebench_video::energy::energy_per_frame_j(&e, clips * stride),
+        Some(total.energy_j / (clips * stride) as f64)
+    );
+}
+
+#[test]
+fn a_run_that_ends_early_gets_the_energy_of_what_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5u8 {
+        write_png(&dir.path().join(format!("f{i}.png")), 24, 24, i);
+    }
+    std::fs::write(dir.path().join("f5.png"), b"\x89PNG garbage").unwrap();
+    let spec = SourceSpec::parse(dir.path().to_str().unwrap()).unwrap();
+    let source = open(&spec, "frames", &OpenOptions::default()).unwrap();
+    let mut opts = options(false, DropPolicy::Oldest, 2);
+    opts.telemetry = Some(steady_telemetry(5.0));
+    let (mut fake, _) = Fake::new(0);
+    let raw = run(&mut fake, source, 2, 16, &opts);
+    assert!(raw.decoder_failed);
+    assert_eq!(raw.predictions.len(), 2);
+    let e = raw.energy.expect("energy of the frames that ran");
+    assert_eq!(e.window.inferences, 2);
+    let tol = 5.0 * e.sampler.max_read_ms / 1e3 + 1e-6;
+    let total = e.total.expect("a total");
+    assert!((total.energy_j - 5.0 * raw.wall_s).abs() <= tol);
 }
