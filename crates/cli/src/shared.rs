@@ -113,17 +113,32 @@ pub struct TelemetryArgs {
     #[arg(long)]
     pub no_telemetry: bool,
     /// Milliseconds between telemetry readings.
-    #[arg(long, default_value_t = 50.0, value_name = "MS")]
+    #[arg(
+        long,
+        default_value_t = 50.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
     pub telemetry_period: f64,
     /// Seconds of idle power measured before the run, for "above idle" figures (0: none).
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub idle_time: f64,
     /// Where a power sensor exists, sample each variant at least this long (sensors average
     /// over up to a second).
-    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub energy_min_time: f64,
     /// Grid carbon intensity in grams of CO2 per kWh, for a CO2 estimate per inference.
-    #[arg(long, value_name = "G_PER_KWH")]
+    #[arg(long, value_name = "G_PER_KWH", allow_negative_numbers = true)]
     pub grid_gco2_per_kwh: Option<f64>,
 }
 

@@ -516,7 +516,7 @@ fn bad_telemetry_flags_name_the_flag() {
     let p = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
     let m = p.to_str().unwrap();
     fails_cleanly(
-        &["bench", m, "--grid-gco2-per-kwh=-5"],
+        &["bench", m, "--grid-gco2-per-kwh", "-5"],
         &["--grid-gco2-per-kwh", "non-negative"],
     );
     fails_cleanly(

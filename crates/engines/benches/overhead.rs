@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_samples: samples,
         max_time_s: 1e9,
         target_rel_ci: 0.0,
+        min_time_s: 0.0,
     };
 
     // The bare loop: tract's own API, as a user's application would call it.

@@ -235,6 +235,20 @@ pub fn summarize(
         .iter()
         .filter(|s| s.t_s >= a && s.t_s <= b)
         .collect();
+    // Clocks, throttle reasons, temperature and the like are judged on the readings in the
+    // window and the one on each side of it, so that a window shorter than the period still
+    // has readings (the sampler always takes one before and one after).
+    let before = trace.samples.iter().rev().find(|s| s.t_s < a);
+    let after = trace.samples.iter().find(|s| s.t_s > b);
+    let around: Vec<&Sample> = before
+        .into_iter()
+        .chain(inside.iter().copied())
+        .chain(after)
+        .collect();
+    let fix = match window.kind {
+        WindowKind::Pipeline => "run longer (--duration or --max-frames)",
+        _ => "raise --energy-min-time",
+    };
     let mut notes = vec![];
 
     let mut devices = vec![];
@@ -246,7 +260,7 @@ pub fn summarize(
         let power_avg = d.power.and_then(|c| average(trace, c, a, b));
         let stat = |q: Quantity, f: fn(&[f64]) -> f64| {
             channel_index(&trace.channels, &d.device, q, None)
-                .and_then(|c| stats_inside(&inside, c, f))
+                .and_then(|c| stats_inside(&around, c, f))
         };
         devices.push(DevicePower {
             idle_power_w: idle.and_then(|i| {
@@ -290,7 +304,7 @@ pub fn summarize(
                 Some(e / n)
             } else {
                 notes.push(format!(
-                    "idle power ({p:.1} W) is not below the run's average ({avg_power_w:.1} W): no energy above idle to report; the sensor may average over a longer time than the window, raise --energy-min-time"
+                    "idle power ({p:.1} W) is not below the run's average ({avg_power_w:.1} W): no energy above idle to report; the sensor may average over a longer time than the window: {fix}"
                 ));
                 None
             }
@@ -316,16 +330,16 @@ pub fn summarize(
             None,
         )
     };
-    if total.is_some() && duration_s < 2.0 * trace.period_s {
+    if !devices.is_empty() && duration_s < 2.0 * trace.period_s {
         notes.push(format!(
-            "the window ({:.0} ms) is shorter than two sampling periods ({:.0} ms): energy is rough; raise --energy-min-time",
+            "the window ({:.0} ms) is shorter than two sampling periods ({:.0} ms): energy is rough; {fix}",
             duration_s * 1e3,
             trace.period_s * 1e3
         ));
     }
 
-    let clocks = clock_stats(&trace.channels, &inside);
-    let throttle = throttle(&trace.channels, &inside, &clocks);
+    let clocks = clock_stats(&trace.channels, &around);
+    let throttle = throttle(&trace.channels, &around, &clocks);
     let reads = &trace.read_s;
     let mean_read = if reads.is_empty() {
         0.0

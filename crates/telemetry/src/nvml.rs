@@ -322,4 +322,41 @@ mod tests {
             }
         }
     }
+
+    /// What each NVML call costs on this machine (run on a GPU machine with
+    /// `--ignored --nocapture`); the sampler's period is chosen from these.
+    #[test]
+    #[ignore]
+    fn read_cost_per_metric() {
+        let Ok(src) = open() else {
+            eprintln!("no NVML here: nothing to time");
+            return;
+        };
+        for gpu in &src.gpus {
+            let t = std::time::Instant::now();
+            for _ in 0..50 {
+                let _ = src.nvml.device_by_index(gpu.index);
+            }
+            eprintln!(
+                "gpu{} device_by_index: {:.1} us",
+                gpu.index,
+                t.elapsed().as_secs_f64() / 50.0 * 1e6
+            );
+            let Ok(device) = src.nvml.device_by_index(gpu.index) else {
+                continue;
+            };
+            for m in &gpu.metrics {
+                let t = std::time::Instant::now();
+                for _ in 0..50 {
+                    let _ = m.read(&device);
+                }
+                eprintln!(
+                    "gpu{} {}: {:.1} us",
+                    gpu.index,
+                    m.name(),
+                    t.elapsed().as_secs_f64() / 50.0 * 1e6
+                );
+            }
+        }
+    }
 }
