@@ -1,8 +1,11 @@
-//! CSV view: one row per variant, no raw samples (those are in the JSON export).
+//! CSV view: one row per variant, no raw samples (those are in the JSON export). Energy
+//! columns are in joules and watts; a figure nothing measured is an empty cell, with the
+//! reason in `energy_na_reason`, never a zero.
 
+use crate::energy::{na_reason, throttle_key};
 use edgebench_core::schema::{BenchReport, Status};
 
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 42] = [
     "model",
     "engine",
     "variant",
@@ -35,6 +38,16 @@ pub const COLUMNS: [&str; 32] = [
     "cosine",
     "warnings",
     "error",
+    "avg_power_w",
+    "peak_power_w",
+    "energy_per_inference_j",
+    "energy_per_inference_above_idle_j",
+    "inferences_per_j",
+    "fps_per_w",
+    "idle_power_w",
+    "co2_g_per_1000_inferences",
+    "throttle",
+    "energy_na_reason",
 ];
 
 pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
@@ -45,6 +58,7 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
     for r in &report.results {
         let s = r.latency_ms.as_ref();
         let sp = r.speedup.as_ref();
+        let t = r.energy.as_ref().and_then(|e| e.total.as_ref());
         let status = match r.status {
             Status::Ok => "ok",
             Status::GateFailed => "gate_failed",
@@ -93,6 +107,19 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
                 .collect::<Vec<_>>()
                 .join("; "),
             r.error.clone().unwrap_or_default(),
+            f(t.map(|t| t.avg_power_w)),
+            f(t.and_then(|t| t.peak_power_w)),
+            f(t.map(|t| t.energy_per_inference_j)),
+            f(t.and_then(|t| t.energy_per_inference_above_idle_j)),
+            f(t.map(|t| t.inferences_per_j)),
+            f(t.and_then(|t| t.fps_per_w)),
+            f(t.and_then(|t| t.idle_power_w)),
+            f(t.and_then(|t| t.co2_g_per_1000_inferences)),
+            r.energy
+                .as_ref()
+                .map(|e| throttle_key(e.throttle.verdict).to_owned())
+                .unwrap_or_default(),
+            na_reason(r).unwrap_or_default(),
         ];
         w.write_record(&rec).map_err(e)?;
     }

@@ -15,6 +15,17 @@ pub fn ms(x: f64) -> String {
     }
 }
 
+/// Any quantity with about three significant digits (the same rule as [`ms`]): 212, 45.3,
+/// 8.12, 0.815; small values keep three significant digits (0.00123).
+pub fn sig(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && x.abs() < 0.1 {
+        let digits = (2 - x.abs().log10().floor() as i32).clamp(3, 12) as usize;
+        format!("{x:.digits$}")
+    } else {
+        ms(x)
+    }
+}
+
 /// A count with a metric suffix: 1.81 G, 11.7 M, 950 k.
 pub fn si(x: f64) -> String {
     let (v, unit) = if x >= 1e9 {
@@ -66,5 +77,9 @@ mod tests {
         assert_eq!(si(11_689_512.0), "11.7 M");
         assert_eq!(si(950.0), "950");
         assert_eq!(bytes(46_000_000), "43.9 MiB");
+        assert_eq!(sig(212.4), "212");
+        assert_eq!(sig(0.815), "0.815");
+        assert_eq!(sig(0.0123), "0.0123");
+        assert_eq!(sig(0.000456), "0.000456");
     }
 }

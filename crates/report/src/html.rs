@@ -1,12 +1,20 @@
 //! `report.html`: one self-contained page (no scripts, no network, no fonts to fetch) with
 //! inline SVG charts: FPS before and after per model with the real-time line, speed-up
-//! against FLOPs (log scale) with the fitted line and the exceptions labelled, latency
-//! distributions per variant, and the provenance. Every piece of text that comes from a user,
+//! against FLOPs (log scale) with the fitted line and the exceptions labelled, energy per
+//! inference per model and the energy ratio against the speed-up, latency distributions per
+//! variant, and the provenance. Every piece of text that comes from a user,
 //! a model or a machine goes through [`esc`].
 
+use crate::energy::throttle_cell;
+use crate::fmt::sig;
 use crate::fmt::{ms, si};
-use crate::study_md::{fps_cell, gflops, pairs, realtime_cell, speedup_cell, task_name, verdict};
+use crate::study_md::{
+    above_idle_cell, check_cell, co2_cell, energy_all_na, energy_na, energy_ratio_cell, fps_cell,
+    fps_per_w_cell, gflops, inferences_per_j_cell, mj_cell, pairs, power_cell, realtime_cell,
+    row_throttle_cell, speedup_cell, task_name, throttled_rows, verdict,
+};
 use crate::svg::{tick_label, LinAxis, LogAxis, Stroke, Svg, BASELINE_COLOUR, PALETTE};
+use edgebench_core::schema::Status;
 use edgebench_study::analysis::{Row, Summary, Trend, BEST};
 use edgebench_study::config::Task;
 use std::fmt::Write;
@@ -34,6 +42,7 @@ table{border-collapse:collapse;font-size:.85em;margin:.6em 0;background:white}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .lead{color:#444}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:.6em}
+.throttled{color:#a35200;font-weight:600}td.throttled{white-space:nowrap}
 .chart{background:white;border:1px solid #ddd;margin:.6em 0;padding:.4em;overflow-x:auto}
 .legend span{display:inline-block;margin-right:1.2em;font-size:.85em}
 .legend i{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:middle}
@@ -98,6 +107,7 @@ pub fn render(s: &Summary) -> String {
     }
     findings(&mut o, s);
     fps_section(&mut o, s);
+    energy_section(&mut o, s);
     trend_section(&mut o, s);
     latency_section(&mut o, s);
     table_section(&mut o, s);
@@ -108,18 +118,19 @@ pub fn render(s: &Summary) -> String {
 
 fn findings(o: &mut String, s: &Summary) {
     o.push_str("<h2 id=\"findings\">Findings</h2>\n");
-    o.push_str("<p>Average speed-up over the baseline, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the ratios (the right average for ratios).</p>\n");
-    o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>Models</th><th>Mean of % gains</th><th>Geometric mean of ratios</th></tr></thead><tbody>\n");
+    o.push_str("<p>Average speed-up over the baseline, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the ratios (the right average for ratios); and the energy ratio, the baseline's energy per inference over the variant's (above 1: less energy for the same work), averaged geometrically over the models whose energy was measured on both sides.</p>\n");
+    o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>Models</th><th>Mean of % gains</th><th>Geometric mean of ratios</th><th>Energy ratio (geometric mean)</th></tr></thead><tbody>\n");
     for a in &s.averages {
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(if a.variant == BEST { "best per model" } else { &a.variant }),
             task_name(a.task),
             if s.config.batch.len() > 1 { format!(" (batch {})", a.batch) } else { String::new() },
             a.n,
             a.mean_percent.map_or("-".into(), |p| format!("{p:+.1}%")),
             a.geomean_ratio.map_or("-".into(), |g| format!("{g:.2}x")),
+            a.energy_geomean_ratio.map_or("-".into(), |g| format!("{g:.2}x (n={})", a.energy_n)),
         );
     }
     o.push_str("</tbody></table>\n");
@@ -258,6 +269,310 @@ fn fps_section(o: &mut String, s: &Summary) {
             svg.finish()
         );
     }
+}
+
+/// Energy per inference per model and variant (bars, log scale, one chart per task), the
+/// energy ratio against the speed-up, and the energy table with the throttled variants
+/// marked. Where no variant has an energy per inference, one line says why instead of the
+/// charts.
+fn energy_section(o: &mut String, s: &Summary) {
+    o.push_str("<h2 id=\"energy\">Energy per inference</h2>\n");
+    o.push_str("<p>Measured by the device's sensors over each variant's sampling window: energy per inference in millijoules (the device's counters where it has them, else its power readings integrated). Throttled variants are marked &#9888;. Method and sources: docs/energy.md.</p>\n");
+    match energy_all_na(s) {
+        Some(why) => {
+            let _ = writeln!(o, "<p class=\"warn\">Energy is n/a: {}</p>", esc(&why));
+        }
+        None => {
+            o.push_str(&legend(s, true));
+            energy_bars(o, s);
+            ratio_scatter(o, s);
+        }
+    }
+    o.push_str("<table><thead><tr><th>Model</th><th>Variant</th><th>Power W</th><th>Peak W</th><th>Idle W</th><th>mJ/inference</th><th>Above idle mJ</th><th>Energy ratio</th><th>Inferences/J</th><th>FPS/W</th><th>CO2 g/1000</th><th>Check: power &#215; time mJ (gap)</th><th>Throttle</th></tr></thead><tbody>\n");
+    for r in &s.rows {
+        let e = r.energy.as_ref();
+        let figure = |v: Option<f64>| match v {
+            Some(v) => sig(v),
+            None if r.energy.is_some() => "n/a".into(),
+            None => "-".into(),
+        };
+        let throttled = e.is_some_and(|e| e.throttled());
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td{}>{}</td></tr>",
+            esc(&r.model),
+            esc(&r.spec),
+            esc(&power_cell(r)),
+            esc(&figure(e.and_then(|e| e.peak_power_w))),
+            esc(&figure(e.and_then(|e| e.idle_power_w))),
+            esc(&mj_cell(r)),
+            esc(&above_idle_cell(r)),
+            esc(&energy_ratio_cell(r)),
+            esc(&inferences_per_j_cell(r)),
+            esc(&fps_per_w_cell(r)),
+            esc(&co2_cell(r)),
+            esc(&check_cell(r)),
+            if throttled { " class=\"throttled\"" } else { "" },
+            esc(&row_throttle_cell(r)),
+        );
+    }
+    o.push_str("</tbody></table>\n");
+    if energy_all_na(s).is_none() {
+        let na = energy_na(s);
+        if !na.is_empty() {
+            o.push_str("<ul>\n");
+            for (why, rows) in na {
+                let names: Vec<String> = rows
+                    .iter()
+                    .map(|r| format!("{} <code>{}</code>", esc(&r.model), esc(&r.spec)))
+                    .collect();
+                let _ = writeln!(
+                    o,
+                    "<li>Energy n/a for {}: {}</li>",
+                    names.join(", "),
+                    esc(&why)
+                );
+            }
+            o.push_str("</ul>\n");
+        }
+    }
+    let throttled = throttled_rows(s);
+    if !throttled.is_empty() {
+        o.push_str("<p>Throttled while sampled (their latency and energy are not the device's best):</p>\n<ul>\n");
+        for (r, e) in throttled {
+            let _ = writeln!(
+                o,
+                "<li class=\"throttled\">&#9888; {} <code>{}</code>: {}</li>",
+                esc(&r.model),
+                esc(&r.spec),
+                esc(&e.throttle_detail)
+            );
+        }
+        o.push_str("</ul>\n");
+    }
+    let notes: Vec<String> = s
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.energy.iter().flat_map(move |e| {
+                e.notes.iter().map(move |n| {
+                    format!(
+                        "<li>{} <code>{}</code>: {}</li>",
+                        esc(&r.model),
+                        esc(&r.spec),
+                        esc(n)
+                    )
+                })
+            })
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(
+            o,
+            "<details><summary>Notes on the energy figures ({})</summary><ul>\n{}\n</ul></details>",
+            notes.len(),
+            notes.join("\n")
+        );
+    }
+}
+
+/// Horizontal bars of millijoules per inference, log scale, grouped by model, one chart per
+/// task; a throttled variant's bar is marked.
+fn energy_bars(o: &mut String, s: &Summary) {
+    for task in tasks(s) {
+        // Every row that ran, with its millijoules where measured; a chart only where at
+        // least one was.
+        let rows: Vec<(&Row, Option<f64>)> = s
+            .rows
+            .iter()
+            .filter(|r| r.task == task && r.status != Status::Failed)
+            .map(|r| {
+                let mj = r.energy.as_ref().and_then(|e| e.energy_per_inference_j);
+                (r, mj.map(|j| j * 1e3))
+            })
+            .collect();
+        let values: Vec<f64> = rows.iter().filter_map(|r| r.1).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let mut models: Vec<(&str, usize)> = vec![];
+        for (r, _) in &rows {
+            if !models.contains(&(r.model.as_str(), r.batch)) {
+                models.push((&r.model, r.batch));
+            }
+        }
+        let per_group = 1 + s.variants.len();
+        let (bar, gap, left, top) = (9.0, 10.0, 190.0, 14.0);
+        let group_h = per_group as f64 * bar + gap;
+        let h = top + models.len() as f64 * group_h + 40.0;
+        let w = 900.0;
+        // Bars start at the axis' left end: keep the smallest clear of it.
+        let least = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let x = LogAxis::covering(values.iter().copied().chain([least / 1.5]), left, w - 90.0);
+        let mut svg = Svg::new(w, h, &format!("energy per inference, {}", task.name()));
+        axis_x_log(
+            &mut svg,
+            &x,
+            top,
+            h - 40.0,
+            "millijoules per inference (log scale; less is better)",
+        );
+        for (gi, (model, batch)) in models.iter().enumerate() {
+            let y0 = top + gi as f64 * group_h;
+            let name = if *batch > 1 {
+                format!("{model} (batch {batch})")
+            } else {
+                model.to_string()
+            };
+            svg.text(
+                left - 6.0,
+                y0 + group_h / 2.0,
+                &clip(&name, 28),
+                "end",
+                11.0,
+                "#222",
+            );
+            let group = rows
+                .iter()
+                .filter(|(r, _)| r.model == *model && r.batch == *batch);
+            for (i, (r, v)) in group.enumerate() {
+                let yb = y0 + i as f64 * bar;
+                let Some(v) = *v else {
+                    // Its reason is listed under the table.
+                    let text = format!("{}: energy n/a", r.spec);
+                    svg.text(left + 3.0, yb + bar - 2.0, &text, "start", 8.0, "#666");
+                    continue;
+                };
+                let e = r.energy.as_ref();
+                let throttled = e.is_some_and(|e| e.throttled());
+                let title = format!(
+                    "{model} · {}: {} mJ per inference at {} W{}{}",
+                    r.spec,
+                    sig(v),
+                    e.and_then(|e| e.avg_power_w).map_or("n/a".into(), sig),
+                    r.energy_ratio
+                        .map_or(String::new(), |x| format!(", energy ratio {x:.2}x")),
+                    e.filter(|e| e.throttled())
+                        .map_or(String::new(), |e| format!(
+                            ", {}",
+                            throttle_cell(e.throttle)
+                        )),
+                );
+                svg.rect(
+                    left,
+                    yb,
+                    x.map(v) - left,
+                    bar - 1.5,
+                    colour(s, &r.spec),
+                    &title,
+                );
+                let mark = match (throttled, r.counted) {
+                    (true, _) => Some(("⚠ throttled", "#a35200")),
+                    (false, false) => Some(("not counted", "#a00")),
+                    _ => None,
+                };
+                if let Some((text, fill)) = mark {
+                    svg.text(x.map(v) + 3.0, yb + bar - 2.0, text, "start", 8.0, fill);
+                }
+            }
+        }
+        let _ = writeln!(
+            o,
+            "<h3>{}</h3><div class=\"chart\">{}</div>",
+            task.name(),
+            svg.finish()
+        );
+    }
+}
+
+/// Energy ratio against speed-up, both over the baseline, log scales. On the diagonal the
+/// variant draws the baseline's average power; above it, less power (it saves more energy
+/// than time); below it, more.
+fn ratio_scatter(o: &mut String, s: &Summary) {
+    let pts: Vec<(&Row, f64, f64)> = s
+        .rows
+        .iter()
+        .filter_map(|r| Some((r, r.speedup.as_ref()?.ratio, r.energy_ratio?)))
+        .collect();
+    o.push_str("<h3>Energy ratio against speed-up</h3>\n");
+    if pts.is_empty() {
+        o.push_str("<p>No variant has both a speed-up and an energy ratio (energy measured on both sides).</p>\n");
+        return;
+    }
+    o.push_str("<p>Each point is one model and variant, both ratios over the baseline. On the dashed diagonal the variant draws the baseline's average power; above it, less power (it saves more energy than time); below it, more.</p>\n");
+    o.push_str(&legend(s, false));
+    let (w, h, left, right, top, bottom) = (900.0, 420.0, 70.0, 880.0, 20.0, 360.0);
+    let all = pts.iter().flat_map(|p| [p.1, p.2]).chain([1.0]);
+    let x = LogAxis::covering(all.clone(), left, right);
+    let y = LogAxis::covering(all, bottom, top);
+    let mut svg = Svg::new(w, h, "energy ratio against speed-up");
+    axis_x_log(
+        &mut svg,
+        &x,
+        top,
+        bottom,
+        "speed-up over the baseline (x, log scale)",
+    );
+    for t in y.ticks() {
+        let py = y.map(t);
+        svg.line((left, py), (right, py), Stroke::solid("#eee", 1.0));
+        svg.text(
+            left - 6.0,
+            py + 4.0,
+            &format!("{}x", tick_label(t)),
+            "end",
+            10.0,
+            "#555",
+        );
+    }
+    svg.vtext(
+        18.0,
+        (top + bottom) / 2.0,
+        "energy ratio over the baseline (x, log scale)",
+        11.0,
+    );
+    let lo = x.lo.max(y.lo);
+    let hi = x.hi.min(y.hi);
+    svg.line(
+        (x.map(lo), y.map(lo)),
+        (x.map(hi), y.map(hi)),
+        Stroke::dashed("#777", 1.0),
+    );
+    svg.line(
+        (x.map(1.0), top),
+        (x.map(1.0), bottom),
+        Stroke::solid("#bbb", 1.0),
+    );
+    svg.line(
+        (left, y.map(1.0)),
+        (right, y.map(1.0)),
+        Stroke::solid("#bbb", 1.0),
+    );
+    for (r, sp, er) in &pts {
+        let (px, py) = (x.map(*sp), y.map(*er));
+        let throttled = r.energy.as_ref().is_some_and(|e| e.throttled());
+        let title = format!(
+            "{} · {}: speed-up {sp:.2}x, energy ratio {er:.2}x{}",
+            r.model,
+            r.spec,
+            if throttled { " (⚠ throttled)" } else { "" }
+        );
+        svg.circle(px, py, 4.0, colour(s, &r.spec), &title);
+        let label = if throttled {
+            format!("⚠ {}", clip(&r.model, 20))
+        } else {
+            clip(&r.model, 20)
+        };
+        svg.text(
+            px + 6.0,
+            py - 5.0,
+            &label,
+            "start",
+            8.0,
+            if throttled { "#a35200" } else { "#444" },
+        );
+    }
+    let _ = writeln!(o, "<div class=\"chart\">{}</div>", svg.finish());
 }
 
 /// A label cut to `max` characters for a chart (the full text is in the tooltip and tables).

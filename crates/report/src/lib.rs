@@ -1,7 +1,8 @@
-//! Views of edgebench's result documents: terminal tables, CSV, Markdown, and atomic file
-//! writes. Formatting only: nothing here measures or decides.
+//! Views of edgebench's result documents: terminal tables, CSV, Markdown, the study's HTML
+//! page, and atomic file writes. Formatting only: nothing here measures or decides.
 
 pub mod csv_export;
+pub mod energy;
 pub mod fmt;
 pub mod html;
 pub mod inspect_view;

@@ -1,10 +1,13 @@
 //! `results.csv` of a study: one row per model x batch x variant. Raw samples stay in
-//! results.jsonl.
+//! results.jsonl. Energy is in joules and watts; a figure nothing measured is an empty cell
+//! with the reason in `energy_na_reason`, never a zero.
 
+use crate::energy::throttle_key;
 use edgebench_core::schema::Status;
+use edgebench_core::telemetry::energy::WindowKind;
 use edgebench_study::analysis::Summary;
 
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 43] = [
     "model",
     "task",
     "batch",
@@ -31,17 +34,45 @@ pub const COLUMNS: [&str; 26] = [
     "realtime_meets",
     "deadline_miss_share",
     "note",
+    "avg_power_w",
+    "peak_power_w",
+    "idle_power_w",
+    "energy_per_inference_j",
+    "energy_per_inference_above_idle_j",
+    "energy_ratio",
+    "inferences_per_j",
+    "fps_per_w",
+    "co2_g_per_1000_inferences",
+    "power_x_time_j",
+    "counter_j",
+    "energy_window",
+    "energy_window_s",
+    "throttle",
+    "throttle_detail",
+    "energy_na_reason",
+    "energy_notes",
 ];
 
 fn opt<T: ToString>(x: Option<T>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// The window's kind as in the JSON.
+fn window_key(k: WindowKind) -> &'static str {
+    match k {
+        WindowKind::Sampling => "sampling",
+        WindowKind::EngineSampling => "engine_sampling",
+        WindowKind::WholeMeasurement => "whole_measurement",
+        WindowKind::Pipeline => "pipeline",
+    }
+}
+
 pub fn render(s: &Summary) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(vec![]);
-    let e = |e: csv::Error| format!("cannot write CSV: {e}");
-    w.write_record(COLUMNS).map_err(e)?;
+    let err = |e: csv::Error| format!("cannot write CSV: {e}");
+    w.write_record(COLUMNS).map_err(err)?;
     for r in &s.rows {
+        let e = r.energy.as_ref();
         let status = match r.status {
             Status::Ok => "ok",
             Status::GateFailed => "gate_failed",
@@ -74,8 +105,25 @@ pub fn render(s: &Summary) -> Result<String, String> {
             opt(r.realtime.as_ref().map(|x| x.meets)),
             opt(r.realtime.as_ref().map(|x| x.miss_share)),
             opt(r.note.clone()),
+            opt(e.and_then(|e| e.avg_power_w)),
+            opt(e.and_then(|e| e.peak_power_w)),
+            opt(e.and_then(|e| e.idle_power_w)),
+            opt(e.and_then(|e| e.energy_per_inference_j)),
+            opt(e.and_then(|e| e.energy_per_inference_above_idle_j)),
+            opt(r.energy_ratio),
+            opt(e.and_then(|e| e.inferences_per_j)),
+            opt(e.and_then(|e| e.fps_per_w)),
+            opt(e.and_then(|e| e.co2_g_per_1000_inferences)),
+            opt(e.and_then(|e| e.power_x_time_j)),
+            opt(e.and_then(|e| e.counter_j)),
+            opt(e.map(|e| window_key(e.window))),
+            opt(e.map(|e| e.window_s)),
+            opt(e.map(|e| throttle_key(e.throttle))),
+            opt(e.map(|e| e.throttle_detail.clone())),
+            opt(r.energy_na.clone().filter(|_| r.status != Status::Failed)),
+            e.map(|e| e.notes.join("; ")).unwrap_or_default(),
         ])
-        .map_err(e)?;
+        .map_err(err)?;
     }
     let bytes = w
         .into_inner()

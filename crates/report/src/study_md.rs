@@ -1,11 +1,13 @@
 //! Markdown report and terminal table of a study: a table in the style of the published
 //! study (before / after FPS and the speed improvement per model), the average speed-ups,
-//! the FLOPs trend, real time, what was not counted, and the provenance.
+//! the FLOPs trend, real time, energy per inference with the energy ratio over the baseline
+//! and the throttle verdicts, what was not counted, and the provenance.
 
-use crate::fmt::{ms, si};
+use crate::energy::{mj, throttle_cell};
+use crate::fmt::{ms, si, sig};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use edgebench_core::schema::{Status, Verdict};
-use edgebench_study::analysis::{Average, Row, Summary, Trend, BEST};
+use edgebench_study::analysis::{Average, Row, RowEnergy, Summary, Trend, BEST};
 
 /// Escapes text for a Markdown table cell (GitHub renders inline HTML, so `<` is escaped
 /// too).
@@ -98,6 +100,117 @@ pub(crate) fn pairs(s: &Summary) -> Vec<(Option<&Row>, &Row)> {
         .collect()
 }
 
+/// An energy figure of a row: `-` when the variant did not run, `n/a` when it ran and the
+/// figure was not measured (the reason is under the table).
+fn energy_figure(r: &Row, f: impl Fn(&RowEnergy) -> Option<f64>, fmt: fn(f64) -> String) -> String {
+    match r.energy.as_ref().and_then(f) {
+        Some(v) => fmt(v),
+        None if r.status == Status::Failed => "-".into(),
+        None => "n/a".into(),
+    }
+}
+
+pub(crate) fn power_cell(r: &Row) -> String {
+    energy_figure(r, |e| e.avg_power_w, sig)
+}
+
+/// Energy per inference in millijoules.
+pub(crate) fn mj_cell(r: &Row) -> String {
+    energy_figure(r, |e| e.energy_per_inference_j, mj)
+}
+
+pub(crate) fn above_idle_cell(r: &Row) -> String {
+    energy_figure(r, |e| e.energy_per_inference_above_idle_j, mj)
+}
+
+pub(crate) fn fps_per_w_cell(r: &Row) -> String {
+    energy_figure(r, |e| e.fps_per_w, sig)
+}
+
+pub(crate) fn inferences_per_j_cell(r: &Row) -> String {
+    energy_figure(r, |e| e.inferences_per_j, sig)
+}
+
+/// CO2 is only estimated when a grid intensity was given: `-` otherwise.
+pub(crate) fn co2_cell(r: &Row) -> String {
+    r.energy
+        .as_ref()
+        .and_then(|e| e.co2_g_per_1000_inferences)
+        .map_or("-".into(), sig)
+}
+
+pub(crate) fn energy_ratio_cell(r: &Row) -> String {
+    match r.energy_ratio {
+        Some(x) => format!("{x:.2}x"),
+        None if r.is_baseline => "baseline".into(),
+        None => "-".into(),
+    }
+}
+
+pub(crate) fn row_throttle_cell(r: &Row) -> String {
+    r.energy
+        .as_ref()
+        .map_or("-".into(), |e| throttle_cell(e.throttle))
+}
+
+/// The check against the counters: power x time per inference in mJ and its gap.
+pub(crate) fn check_cell(r: &Row) -> String {
+    match r.energy.as_ref() {
+        Some(e) => match (e.power_x_time_j, e.check_gap_pct()) {
+            (Some(p), Some(g)) => format!("{} ({g:+.1}%)", mj(p)),
+            _ => "-".into(),
+        },
+        None => "-".into(),
+    }
+}
+
+/// Rows that ran but have no energy per inference, grouped by reason: `(reason, rows)`.
+pub(crate) fn energy_na(s: &Summary) -> Vec<(String, Vec<&Row>)> {
+    let mut out: Vec<(String, Vec<&Row>)> = vec![];
+    for r in s.rows.iter().filter(|r| r.status != Status::Failed) {
+        if let Some(why) = &r.energy_na {
+            match out.iter_mut().find(|(w, _)| w == why) {
+                Some((_, rows)) => rows.push(r),
+                None => out.push((why.clone(), vec![r])),
+            }
+        }
+    }
+    out
+}
+
+/// No row has an energy per inference: the reason of the first row that ran.
+pub(crate) fn energy_all_na(s: &Summary) -> Option<String> {
+    let any = s.rows.iter().any(|r| {
+        r.energy
+            .as_ref()
+            .is_some_and(|e| e.energy_per_inference_j.is_some())
+    });
+    if any {
+        return None;
+    }
+    Some(
+        s.rows
+            .iter()
+            .find(|r| r.status != Status::Failed)
+            .or(s.rows.first())
+            .and_then(|r| r.energy_na.clone())
+            .unwrap_or_else(|| "no variant ran".into()),
+    )
+}
+
+/// Rows whose device slowed down while they were sampled.
+pub(crate) fn throttled_rows(s: &Summary) -> Vec<(&Row, &RowEnergy)> {
+    s.rows
+        .iter()
+        .filter_map(|r| Some((r, r.energy.as_ref().filter(|e| e.throttled())?)))
+        .collect()
+}
+
+fn energy_avg(a: &Average) -> String {
+    a.energy_geomean_ratio
+        .map_or("-".into(), |g| format!("{g:.2}x (n={})", a.energy_n))
+}
+
 fn avg_line(a: &Average) -> (String, String) {
     (
         a.mean_percent.map_or("-".into(), |p| format!("{p:+.1}%")),
@@ -145,6 +258,10 @@ pub fn terminal_table(s: &Summary) -> String {
         "gain",
         "verdict",
         &format!("real time ({} fps)", s.config.realtime.fps),
+        "W",
+        "mJ/inference",
+        "energy ratio",
+        "throttle",
     ]);
     for (b, r) in pairs(s) {
         let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
@@ -168,9 +285,33 @@ pub fn terminal_table(s: &Summary) -> String {
             ),
             Cell::new(verdict(r)),
             Cell::new(realtime_cell(r)),
+            right(power_cell(r)),
+            right(mj_cell(r)),
+            right(energy_ratio_cell(r)),
+            Cell::new(row_throttle_cell(r)),
         ]);
     }
     let mut out = format!("{t}\n");
+    if let Some(why) = energy_all_na(s) {
+        out.push_str(&format!("energy: n/a: {why}\n"));
+    } else {
+        for (why, rows) in energy_na(s) {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} {}", r.model, r.spec))
+                .collect();
+            out.push_str(&format!("energy: n/a for {}: {why}\n", names.join(", ")));
+        }
+    }
+    for (r, e) in throttled_rows(s) {
+        out.push_str(&format!(
+            "{} {}: {}: {}\n",
+            r.model,
+            r.spec,
+            throttle_cell(e.throttle),
+            e.throttle_detail
+        ));
+    }
     let mut keys: Vec<(String, usize)> = vec![];
     for a in &s.averages {
         if !keys.contains(&(a.variant.clone(), a.batch)) {
@@ -201,6 +342,19 @@ pub fn terminal_table(s: &Summary) -> String {
         }
     }
     out.push_str("  (mean of % gains, as the study reports / geometric mean of ratios, the right average for ratios)\n");
+    for a in s.averages.iter().filter(|a| a.energy_n > 0) {
+        out.push_str(&format!(
+            "energy ratio of {} on {}{}: {} (baseline J per inference / variant's, geometric mean)\n",
+            variant_name(&a.variant),
+            task_name(a.task),
+            if s.config.batch.len() > 1 {
+                format!(" at batch {}", a.batch)
+            } else {
+                String::new()
+            },
+            energy_avg(a)
+        ));
+    }
     for t in s.trends.iter().filter(|t| t.n >= 3) {
         out.push_str(&format!(
             "FLOPs trend, {} on {}: Spearman {}, Pearson {} between log10 FLOPs and speed-up{}\n",
@@ -278,11 +432,12 @@ pub fn render(s: &Summary) -> String {
 
     o.push_str("\n## Average speed-up\n\n");
     o.push_str("Two averages over the models, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the speed-up ratios (the right average for ratios: a 2x gain and a 2x loss average to 1x). They differ most when gains vary widely.\n\n");
-    o.push_str("| Variant | Task | Models | Arithmetic mean of % gains | Geometric mean of ratios |\n| --- | --- | ---: | ---: | ---: |\n");
+    o.push_str("The energy ratio is the baseline's energy per inference over the variant's (above 1: the variant uses less energy for the same work), averaged geometrically over the models whose energy was measured on both sides.\n\n");
+    o.push_str("| Variant | Task | Models | Arithmetic mean of % gains | Geometric mean of ratios | Energy ratio (geometric mean) |\n| --- | --- | ---: | ---: | ---: | ---: |\n");
     for a in &s.averages {
         let (m, g) = avg_line(a);
         o.push_str(&format!(
-            "| {} | {}{} | {} | {m} | {g} |\n",
+            "| {} | {}{} | {} | {m} | {g} | {} |\n",
             escape(&variant_name(&a.variant)),
             task_name(a.task),
             if s.config.batch.len() > 1 {
@@ -290,9 +445,12 @@ pub fn render(s: &Summary) -> String {
             } else {
                 String::new()
             },
-            a.n
+            a.n,
+            energy_avg(a)
         ));
     }
+
+    energy_md(&mut o, s);
 
     o.push_str("\n## Do smaller models gain more?\n\n");
     o.push_str(&format!(
@@ -379,6 +537,84 @@ pub fn render(s: &Summary) -> String {
     }
     o.push_str("\n## Method\n\nEach variant ran in its own process: model built or loaded, prepared by the engine, warmed up, then sampled until the 95% confidence interval of the median was narrow enough or the time limit was reached. Speed-ups compare medians; their intervals come from a bootstrap that resamples both sample sets. A variant counts only if its outputs agree with the reference's on the same random inputs (the accuracy gate). See docs/study.md.\n");
     o
+}
+
+/// The energy table, why figures are n/a, the throttled variants and the telemetry's caveats.
+fn energy_md(o: &mut String, s: &Summary) {
+    o.push_str("\n## Energy per inference\n\n");
+    o.push_str("Measured by the device's sensors over each variant's sampling window (docs/energy.md): average power, energy per inference in millijoules (counters where the device has them), the same with the idle power subtracted, the energy ratio over the baseline (baseline mJ / variant mJ, above 1: less energy for the same work), inferences per joule, items per second per watt, CO2 when a grid intensity was given, and the check: average sampled power x window per inference, with its gap to the counters. A figure nothing measured is n/a, with the reason below, never zero.\n\n");
+    if let Some(why) = energy_all_na(s) {
+        o.push_str(&format!("Energy is n/a: {}.\n\n", escape(&why)));
+    }
+    o.push_str("| Model | Variant | Power W | Peak W | Idle W | mJ/inference | Above idle mJ | Energy ratio | Inferences/J | FPS/W | CO2 g/1000 | Check: power x time mJ (gap) | Throttle |\n");
+    o.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    for r in &s.rows {
+        o.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            escape(&r.model),
+            escape(&r.spec),
+            power_cell(r),
+            energy_figure(r, |e| e.peak_power_w, sig),
+            energy_figure(r, |e| e.idle_power_w, sig),
+            mj_cell(r),
+            above_idle_cell(r),
+            energy_ratio_cell(r),
+            inferences_per_j_cell(r),
+            fps_per_w_cell(r),
+            co2_cell(r),
+            check_cell(r),
+            row_throttle_cell(r),
+        ));
+    }
+    let na = energy_na(s);
+    let throttled = throttled_rows(s);
+    let notes: Vec<(&Row, &String)> = s
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.energy
+                .iter()
+                .flat_map(move |e| e.notes.iter().map(move |n| (r, n)))
+        })
+        .collect();
+    if !na.is_empty() && energy_all_na(s).is_none() {
+        o.push('\n');
+        for (why, rows) in &na {
+            let names: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} `{}`", escape(&r.model), escape(&r.spec)))
+                .collect();
+            o.push_str(&format!(
+                "- Energy n/a for {}: {}\n",
+                names.join(", "),
+                escape(why)
+            ));
+        }
+    }
+    if !throttled.is_empty() {
+        o.push_str(
+            "\nThrottled while sampled (their latency and energy are not the device's best):\n\n",
+        );
+        for (r, e) in throttled {
+            o.push_str(&format!(
+                "- ⚠ {} `{}`: {}\n",
+                escape(&r.model),
+                escape(&r.spec),
+                escape(&e.throttle_detail)
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        o.push_str("\nNotes on the energy figures:\n\n");
+        for (r, n) in notes {
+            o.push_str(&format!(
+                "- {} `{}`: {}\n",
+                escape(&r.model),
+                escape(&r.spec),
+                escape(n)
+            ));
+        }
+    }
 }
 
 fn provenance(s: &Summary) -> String {

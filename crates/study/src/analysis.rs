@@ -5,6 +5,11 @@
 //! ratios, the right average for ratios), and the FLOPs trend: Spearman and Pearson
 //! correlation between log10 FLOPs and speed-up, a least-squares line, and the models whose
 //! residual breaks the trend. Only variants that pass the accuracy gate count.
+//!
+//! Energy: per row the telemetry's figures (power, energy per inference with and without
+//! idle, inferences per joule, FPS per watt, CO2, the throttle verdict), or why there are
+//! none; the energy ratio over the baseline (baseline joules per inference / the variant's,
+//! the "energy saving" as the speed-up is the time saving), and its geometric mean per task.
 
 use crate::config::{StudyConfig, Task};
 use crate::plan::{EngineStatus, Plan};
@@ -12,7 +17,8 @@ use crate::results::{Loaded, Measurement};
 use crate::stats;
 use edgebench_core::gate::Agreement;
 use edgebench_core::host::HostInfo;
-use edgebench_core::schema::{Realtime, Speedup, Status, ToolInfo};
+use edgebench_core::schema::{Realtime, Speedup, Status, ToolInfo, VariantResult};
+use edgebench_core::telemetry::energy::{DevicePower, EnergyMethod, ThrottleVerdict, WindowKind};
 use serde::{Deserialize, Serialize};
 
 /// Name of the pseudo-variant "the fastest gate-passing variant of each model".
@@ -78,6 +84,152 @@ pub struct Row {
     pub required_per_s: f64,
     pub accuracy: Option<Agreement>,
     pub warnings: Vec<String>,
+    /// The telemetry's figures over the sampling window; `None` when no telemetry was
+    /// recorded (the variant did not run, or the study ran with `--no-telemetry`).
+    #[serde(default)]
+    pub energy: Option<RowEnergy>,
+    /// Why there is no energy per inference (no power sensor, no telemetry, did not run);
+    /// `None` when there is one. Never a zero in its place.
+    #[serde(default)]
+    pub energy_na: Option<String>,
+    /// Baseline energy per inference / this variant's: above 1, the variant uses less energy
+    /// for the same work. Only for counted variants whose baseline passed, with energy on both
+    /// sides measured over the same devices.
+    #[serde(default)]
+    pub energy_ratio: Option<f64>,
+}
+
+/// A row's energy figures: the totals of the telemetry summary (`docs/energy.md`) over the
+/// devices that count, per inference (one call, `batch` items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowEnergy {
+    pub window: WindowKind,
+    pub window_s: f64,
+    /// Inferences run inside the window.
+    pub inferences: usize,
+    /// The devices summed in the totals.
+    pub devices: Vec<String>,
+    pub avg_power_w: Option<f64>,
+    pub peak_power_w: Option<f64>,
+    /// The same devices at rest, measured before the run.
+    pub idle_power_w: Option<f64>,
+    pub energy_per_inference_j: Option<f64>,
+    /// With the idle power subtracted: what the work itself cost.
+    pub energy_per_inference_above_idle_j: Option<f64>,
+    pub inferences_per_j: Option<f64>,
+    pub fps_per_w: Option<f64>,
+    pub grid_gco2_per_kwh: Option<f64>,
+    pub co2_g_per_1000_inferences: Option<f64>,
+    /// The independent check, over the counted devices that have both an energy counter and
+    /// sampled power (`check_devices`): their average sampled power x window / inferences ...
+    pub power_x_time_j: Option<f64>,
+    /// ... next to what their counters say per inference. The gap is the power sensor's
+    /// averaging and the readings' spacing (`docs/energy.md`).
+    pub counter_j: Option<f64>,
+    pub check_devices: Vec<String>,
+    pub throttle: ThrottleVerdict,
+    /// The numbers behind the verdict, in words.
+    pub throttle_detail: String,
+    /// Caveats about these numbers (a window shorter than the sensors, idle above load, an
+    /// energy ratio that could not be formed).
+    pub notes: Vec<String>,
+}
+
+impl RowEnergy {
+    /// The variant slowed down while it was sampled.
+    pub fn throttled(&self) -> bool {
+        matches!(
+            self.throttle,
+            ThrottleVerdict::Throttled | ThrottleVerdict::ClocksDropped
+        )
+    }
+
+    /// The check's gap in percent: (power x time - counter) / counter x 100.
+    pub fn check_gap_pct(&self) -> Option<f64> {
+        match (self.power_x_time_j, self.counter_j) {
+            (Some(p), Some(c)) if c > 0.0 => Some((p - c) / c * 100.0),
+            _ => None,
+        }
+    }
+}
+
+/// The row's energy figures and, when there is no energy per inference, why.
+pub fn row_energy(r: &VariantResult) -> (Option<RowEnergy>, Option<String>) {
+    let Some(e) = &r.energy else {
+        let why = if r.status == Status::Failed {
+            "the variant did not run"
+        } else {
+            "no telemetry was recorded (the study ran with --no-telemetry, or before edgebench measured energy)"
+        };
+        return (None, Some(why.to_owned()));
+    };
+    let t = e.total.as_ref();
+    let n = e.window.inferences.max(1) as f64;
+    let counted = |d: &&DevicePower| d.in_total && t.is_some_and(|t| t.devices.contains(&d.device));
+    let checked: Vec<_> = e
+        .devices
+        .iter()
+        .filter(counted)
+        .filter(|d| {
+            d.method == Some(EnergyMethod::Counter)
+                && d.power_x_time_j.is_some()
+                && d.energy_j.is_some()
+        })
+        .collect();
+    let sum = |f: fn(&DevicePower) -> Option<f64>| {
+        (!checked.is_empty()).then(|| checked.iter().filter_map(|d| f(d)).sum::<f64>() / n)
+    };
+    let energy = RowEnergy {
+        window: e.window.kind,
+        window_s: e.window.duration_s,
+        inferences: e.window.inferences,
+        devices: t.map(|t| t.devices.clone()).unwrap_or_default(),
+        avg_power_w: t.map(|t| t.avg_power_w),
+        peak_power_w: t.and_then(|t| t.peak_power_w),
+        idle_power_w: t.and_then(|t| t.idle_power_w),
+        energy_per_inference_j: t.map(|t| t.energy_per_inference_j),
+        energy_per_inference_above_idle_j: t.and_then(|t| t.energy_per_inference_above_idle_j),
+        inferences_per_j: t.map(|t| t.inferences_per_j),
+        fps_per_w: t.and_then(|t| t.fps_per_w),
+        grid_gco2_per_kwh: t.and_then(|t| t.grid_gco2_per_kwh),
+        co2_g_per_1000_inferences: t.and_then(|t| t.co2_g_per_1000_inferences),
+        power_x_time_j: sum(|d| d.power_x_time_j),
+        counter_j: sum(|d| d.energy_j),
+        check_devices: checked.iter().map(|d| d.device.clone()).collect(),
+        throttle: e.throttle.verdict,
+        throttle_detail: e.throttle.detail.clone(),
+        notes: e.notes.clone(),
+    };
+    let na = match (t, &e.total_na) {
+        (Some(_), _) => None,
+        (None, Some(why)) => Some(why.clone()),
+        (None, None) => Some("no power total in the telemetry".to_owned()),
+    };
+    (Some(energy), na)
+}
+
+/// Baseline joules per inference / the candidate's, when both were measured over the same
+/// devices; otherwise why not (`None` with no reason: a side has no energy, said elsewhere).
+fn energy_ratio(
+    baseline: &VariantResult,
+    candidate: &VariantResult,
+) -> Result<Option<f64>, String> {
+    let total = |r: &VariantResult| r.energy.as_ref().and_then(|e| e.total.clone());
+    let (Some(b), Some(c)) = (total(baseline), total(candidate)) else {
+        return Ok(None);
+    };
+    if b.devices != c.devices {
+        return Err(format!(
+            "no energy ratio: the baseline's energy counts {} and this variant's {}",
+            b.devices.join(", "),
+            c.devices.join(", ")
+        ));
+    }
+    if b.energy_per_inference_j > 0.0 && c.energy_per_inference_j > 0.0 {
+        Ok(Some(b.energy_per_inference_j / c.energy_per_inference_j))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Average speed-up of one variant over the models of one task (None: all tasks).
@@ -92,6 +244,14 @@ pub struct Average {
     /// Geometric mean of the per-model ratios: the right average for ratios.
     pub geomean_ratio: Option<f64>,
     pub models: Vec<String>,
+    /// Of those models, the ones with an energy ratio (energy measured on both sides).
+    #[serde(default)]
+    pub energy_n: usize,
+    /// Geometric mean of their energy ratios (baseline J per inference / variant's).
+    #[serde(default)]
+    pub energy_geomean_ratio: Option<f64>,
+    #[serde(default)]
+    pub energy_models: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,10 +409,20 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
             });
         }
         let mut speedup = None;
+        let (mut energy, energy_na) = row_energy(&m.result);
+        let mut energy_ratio = None;
         if !job.is_baseline && counted {
             match find(&model.label, job.batch, &model.baseline) {
                 Some(b) if passes(b).0 => {
                     speedup = edgebench_core::bench::speedup(&b.result, &m.result, cfg.seed);
+                    match self::energy_ratio(&b.result, &m.result) {
+                        Ok(r) => energy_ratio = r,
+                        Err(why) => {
+                            if let Some(e) = energy.as_mut() {
+                                e.notes.push(why);
+                            }
+                        }
+                    }
                 }
                 Some(_) => {
                     note = Some(format!(
@@ -296,6 +466,9 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
             required_per_s: required,
             accuracy: m.result.accuracy.clone(),
             warnings: m.result.warnings.iter().map(|w| w.to_string()).collect(),
+            energy,
+            energy_na,
+            energy_ratio,
         });
     }
 
@@ -348,6 +521,11 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                 let pts = speedups_of(v, task, batch);
                 let ratios: Vec<f64> = pts.iter().map(|p| p.1).collect();
                 let percents: Vec<f64> = ratios.iter().map(|r| (r - 1.0) * 100.0).collect();
+                let with_energy: Vec<(&str, f64)> = pts
+                    .iter()
+                    .filter_map(|p| Some((p.0.model.as_str(), p.0.energy_ratio?)))
+                    .collect();
+                let energy_ratios: Vec<f64> = with_energy.iter().map(|e| e.1).collect();
                 averages.push(Average {
                     variant: v.clone(),
                     task,
@@ -356,6 +534,9 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                     mean_percent: stats::mean(&percents),
                     geomean_ratio: stats::geometric_mean(&ratios),
                     models: pts.iter().map(|p| p.0.model.clone()).collect(),
+                    energy_n: energy_ratios.len(),
+                    energy_geomean_ratio: stats::geometric_mean(&energy_ratios),
+                    energy_models: with_energy.iter().map(|e| e.0.to_owned()).collect(),
                 });
                 trends.push(trend(v, task, batch, &pts, cfg.analysis.exception_sd));
             }

@@ -1,10 +1,15 @@
 //! The analysis of a made-up study whose answers are known: speed-ups, both averages, the
-//! FLOPs trend, real time for images and clips, and gate failures left out.
+//! FLOPs trend, real time for images and clips, gate failures left out, and the energy
+//! figures with the energy ratio over the baseline.
 
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{Agreement, Tolerance};
 use edgebench_core::host::HostInfo;
 use edgebench_core::schema::{Status, ToolInfo, VariantResult};
+use edgebench_core::telemetry::energy::{
+    DevicePower, Energy, EnergyMethod, SamplerCost, Throttle, ThrottleVerdict, Totals, WindowInfo,
+    WindowKind,
+};
 use edgebench_core::tensor::{ConcreteSpec, DType};
 use edgebench_study::analysis::analyse;
 use edgebench_study::config::{self, Task};
@@ -301,4 +306,189 @@ fn results_file_round_trip_with_torn_line() {
     std::fs::write(&path, text).unwrap();
     let e = results::load(&path).unwrap_err().to_string();
     assert!(e.contains("line 1"), "{e}");
+}
+
+/// Telemetry of a run on one GPU: `j_per_inference` joules per inference from its counter
+/// over 100 inferences in 2 s, its sampled power giving 5% more; `None` for no power sensor.
+fn energy(j_per_inference: Option<f64>, devices: &[&str], throttled: bool) -> Energy {
+    let n = 100.0;
+    let total = j_per_inference.map(|j| {
+        let e = j * n;
+        Totals {
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+            avg_power_w: e / 2.0,
+            peak_power_w: Some(e / 2.0 * 1.1),
+            energy_j: e,
+            energy_per_inference_j: j,
+            inferences_per_j: 1.0 / j,
+            fps_per_w: Some(50.0 / (e / 2.0)),
+            idle_power_w: Some(10.0),
+            energy_per_inference_above_idle_j: Some((e - 20.0) / n),
+            grid_gco2_per_kwh: None,
+            co2_g_per_1000_inferences: None,
+        }
+    });
+    let dev = |d: &str| DevicePower {
+        device: d.into(),
+        source: "nvml".into(),
+        in_total: true,
+        avg_power_w: total.as_ref().map(|t| t.avg_power_w),
+        peak_power_w: None,
+        energy_j: total.as_ref().map(|t| t.energy_j / devices.len() as f64),
+        method: Some(EnergyMethod::Counter),
+        power_x_time_j: total
+            .as_ref()
+            .map(|t| t.energy_j / devices.len() as f64 * 1.05),
+        idle_power_w: Some(10.0),
+        temperature_max_c: None,
+        utilization_mean_pct: None,
+        memory_used_max_mib: None,
+    };
+    Energy {
+        window: WindowInfo {
+            kind: WindowKind::Sampling,
+            duration_s: 2.0,
+            inferences: 100,
+            samples: 40,
+        },
+        devices: if total.is_some() {
+            devices.iter().map(|d| dev(d)).collect()
+        } else {
+            vec![]
+        },
+        total_na: total
+            .is_none()
+            .then(|| "no power sensor: rapl: no /sys/class/powercap".to_string()),
+        total,
+        clocks: vec![],
+        throttle: Throttle {
+            verdict: if throttled {
+                ThrottleVerdict::Throttled
+            } else {
+                ThrottleVerdict::Ok
+            },
+            reasons: vec![],
+            detail: if throttled {
+                "throttle reasons fired: gpu0: sw_power_cap".into()
+            } else {
+                "no throttle reason fired".into()
+            },
+        },
+        unavailable: vec![],
+        sampler: SamplerCost {
+            period_ms: 50.0,
+            readings: 50,
+            mean_read_ms: 0.1,
+            max_read_ms: 0.2,
+            busy_pct: 0.2,
+        },
+        notes: vec![],
+    }
+}
+
+#[test]
+fn energy_ratio_is_baseline_joules_over_the_variants() {
+    let mut loaded = study(false);
+    for m in &mut loaded.measurements {
+        let j = match (m.model.label.as_str(), m.is_baseline) {
+            // 4 J -> 1 J: ratio 4; 4 J -> 2 J: ratio 2 (throttled); vgg11's baseline has no
+            // sensor: no ratio; c3d_small fails the gate: no ratio.
+            ("mobilenet_v3_small", false) => Some(1.0),
+            ("resnet18", false) => Some(2.0),
+            ("vgg11", true) => None,
+            _ => Some(4.0),
+        };
+        let throttled = m.model.label == "resnet18" && !m.is_baseline;
+        m.result.energy = Some(energy(j, &["gpu0"], throttled));
+    }
+    let s = analyse(&loaded).unwrap();
+    let row = |model: &str, spec: &str| {
+        s.rows
+            .iter()
+            .find(|r| r.model == model && r.spec == spec)
+            .unwrap()
+    };
+    let r = row("mobilenet_v3_small", "tract:optimized");
+    assert!(close(r.energy_ratio.unwrap(), 4.0));
+    let e = r.energy.as_ref().unwrap();
+    assert!(close(e.energy_per_inference_j.unwrap(), 1.0));
+    assert!(close(e.avg_power_w.unwrap(), 50.0));
+    assert!(close(e.energy_per_inference_above_idle_j.unwrap(), 0.8));
+    // The check: power x time per inference is 5% above the counter's.
+    assert!(close(e.counter_j.unwrap(), 1.0));
+    assert!(close(e.power_x_time_j.unwrap(), 1.05));
+    assert!(close(e.check_gap_pct().unwrap(), 5.0));
+    assert_eq!(e.check_devices, ["gpu0"]);
+    assert!(!e.throttled());
+    assert_eq!(r.energy_na, None);
+
+    let r = row("resnet18", "tract:optimized");
+    assert!(close(r.energy_ratio.unwrap(), 2.0));
+    let e = r.energy.as_ref().unwrap();
+    assert!(e.throttled());
+    assert_eq!(e.throttle, ThrottleVerdict::Throttled);
+    assert!(e.throttle_detail.contains("sw_power_cap"));
+
+    // No sensor on the baseline: the reason, no figures, no ratio; never a zero.
+    let b = row("vgg11", "tract:reference");
+    assert_eq!(
+        b.energy_na.as_deref(),
+        Some("no power sensor: rapl: no /sys/class/powercap")
+    );
+    assert_eq!(b.energy.as_ref().unwrap().energy_per_inference_j, None);
+    assert_eq!(row("vgg11", "tract:optimized").energy_ratio, None);
+    assert_eq!(row("c3d_small", "tract:optimized").energy_ratio, None);
+    assert_eq!(row("resnet18", "tract:reference").energy_ratio, None);
+
+    // Classification: ratios 4 and 2 -> geometric mean sqrt(8), over 2 of the 3 models.
+    let avg = s
+        .averages
+        .iter()
+        .find(|a| a.task == Some(Task::Classification))
+        .unwrap();
+    assert_eq!(avg.n, 3);
+    assert_eq!(avg.energy_n, 2);
+    assert!(close(avg.energy_geomean_ratio.unwrap(), 8f64.sqrt()));
+    assert_eq!(avg.energy_models, ["mobilenet_v3_small", "resnet18"]);
+    let avg = s
+        .averages
+        .iter()
+        .find(|a| a.task == Some(Task::ActionRecognition))
+        .unwrap();
+    assert_eq!((avg.energy_n, avg.energy_geomean_ratio), (0, None));
+}
+
+#[test]
+fn energy_over_other_devices_gives_no_ratio_and_says_why() {
+    let mut loaded = study(false);
+    for m in &mut loaded.measurements {
+        let devices: &[&str] = if m.is_baseline {
+            &["gpu0", "package-0"]
+        } else {
+            &["gpu0"]
+        };
+        m.result.energy = Some(energy(Some(2.0), devices, false));
+    }
+    // One measurement without telemetry at all.
+    loaded.measurements[0].result.energy = None;
+    let s = analyse(&loaded).unwrap();
+    let r = s
+        .rows
+        .iter()
+        .find(|r| r.model == "resnet18" && !r.is_baseline)
+        .unwrap();
+    assert_eq!(r.energy_ratio, None);
+    let notes = &r.energy.as_ref().unwrap().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("baseline's energy counts gpu0, package-0")),
+        "{notes:?}"
+    );
+    assert!(s.rows[0]
+        .energy_na
+        .as_deref()
+        .unwrap()
+        .starts_with("no telemetry was recorded"));
+    assert!(s.rows[0].energy.is_none());
 }
