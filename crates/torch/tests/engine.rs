@@ -25,6 +25,7 @@ fn quick() -> MeasureOptions {
         max_samples: 30,
         max_time_s: 0.5,
         target_rel_ci: 0.01,
+        min_time_s: 0.0,
     }
 }
 

@@ -34,11 +34,8 @@ pub fn pipeline_energy(
         telemetry.grid_gco2_per_kwh,
         &telemetry.unavailable,
     );
-    for note in &mut e.notes {
-        *note = note.replace("raise --energy-min-time", LONGER_RUN);
-    }
-    // The summary notes a short window only where it has an energy total; clocks and
-    // throttle reasons come from the same few readings, so say it wherever a sensor exists.
+    // The summary notes a short window where a power sensor exists; clocks and throttle
+    // reasons come from the same few readings, so say it wherever any sensor exists.
     let short = e.window.duration_s < 2.0 * trace.period_s;
     if short
         && !trace.channels.is_empty()
