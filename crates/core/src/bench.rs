@@ -120,7 +120,11 @@ fn try_run_variant(
             batch * 1e3 / summary.median,
         )),
         _ => None,
-    };
+    }
+    .map(|mut e| {
+        e.check_coverage(&session.info().device);
+        e
+    });
     let mut warnings = Warning::assess(
         &summary,
         m.samples_ms.len(),

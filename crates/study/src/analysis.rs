@@ -218,6 +218,11 @@ fn energy_ratio(
     let (Some(b), Some(c)) = (total(baseline), total(candidate)) else {
         return Ok(None);
     };
+    for (side, r) in [("the baseline", baseline), ("this variant", candidate)] {
+        if let Some(why) = r.energy.as_ref().and_then(|e| e.work_unmeasured.as_ref()) {
+            return Err(format!("no energy ratio: for {side}, {why}"));
+        }
+    }
     if b.devices != c.devices {
         return Err(format!(
             "no energy ratio: the baseline's energy counts {} and this variant's {}",

@@ -46,7 +46,14 @@ pub fn paper_gpu(quick: bool) -> StudyConfig {
     } else {
         GPU_MODELS
     };
+    // A GPU runs a small model in well under a millisecond: let sampling run as long as the
+    // power sensors need (`--energy-min-time`) rather than stop at the paper preset's cap.
+    let measure = MeasureSettings {
+        max_samples: 200_000,
+        ..base.measure.clone()
+    };
     StudyConfig {
+        measure,
         name: if quick {
             "paper-gpu (quick)"
         } else {

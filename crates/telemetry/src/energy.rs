@@ -69,6 +69,56 @@ pub struct Energy {
     pub sampler: SamplerCost,
     /// Caveats about these numbers (a window too short for the sensors, idle above load).
     pub notes: Vec<String>,
+    /// Set when the device that did the work has no sensor among the ones summed (a CPU
+    /// engine on a machine whose only sensor is the GPU's): the total is then other
+    /// devices' power while it ran, not the work's energy.
+    #[serde(default)]
+    pub work_unmeasured: Option<String>,
+}
+
+impl Energy {
+    /// Records whether the sensors summed cover `work_device` (a session's device: `cpu`,
+    /// `cuda:0`, `gpu`...), and says so in the notes when they do not.
+    pub fn check_coverage(&mut self, work_device: &str) {
+        let Some(total) = &self.total else {
+            return;
+        };
+        let d = work_device.to_ascii_lowercase();
+        let covering: &[&str] = if d.starts_with("cpu") {
+            &["rapl", "ina3221"]
+        } else if d.starts_with("cuda") || d.starts_with("gpu") {
+            &["nvml", "ina3221"]
+        } else {
+            return;
+        };
+        let covered = self
+            .devices
+            .iter()
+            .any(|x| x.in_total && x.energy_j.is_some() && covering.contains(&x.source.as_str()));
+        if covered {
+            return;
+        }
+        let missing: Vec<String> = self
+            .unavailable
+            .iter()
+            .filter(|u| {
+                covering.contains(&u.source.as_str())
+                    || (u.source == "jetson" && covering.contains(&"ina3221"))
+            })
+            .map(|u| format!("{}: {}", u.source, u.reason))
+            .collect();
+        let why = format!(
+            "the work ran on {work_device}, which no sensor here measures{}: the total is {}'s power while it ran, not the work's energy",
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", missing.join("; "))
+            },
+            total.devices.join(" + ")
+        );
+        self.notes.push(why.clone());
+        self.work_unmeasured = Some(why);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +145,9 @@ pub struct DevicePower {
     pub device: String,
     pub source: String,
     pub in_total: bool,
+    /// From the energy counter where the device has one, else from the power readings.
     pub avg_power_w: Option<f64>,
+    /// The highest of the power readings and the counter's increments between readings.
     pub peak_power_w: Option<f64>,
     pub energy_j: Option<f64>,
     pub method: Option<EnergyMethod>,
@@ -191,6 +243,10 @@ pub struct SamplerCost {
 /// counts as throttling.
 pub const CLOCK_DROP: f64 = 0.10;
 
+/// Mean utilization (%) from which a device counts as busy, so that falling clocks mean
+/// throttling rather than an idle device slowing down.
+pub const BUSY_PCT: f64 = 50.0;
+
 /// Idle power from a recording made with nothing running.
 pub fn idle(trace: &Trace, begin: Instant, end: Instant) -> Option<Idle> {
     let (a, b) = (trace.at(begin), trace.at(end));
@@ -269,9 +325,9 @@ pub fn summarize(
                     .find(|x| x.device == d.device && x.source == d.source)
                     .map(|x| x.power_w)
             }),
-            peak_power_w: d.power.and_then(|c| peak(trace, &inside, c, a, b)),
+            peak_power_w: peak_power(trace, &inside, &d, a, b),
             power_x_time_j: power_avg.map(|p| p * duration_s),
-            avg_power_w: power_avg.or(avg),
+            avg_power_w: avg.or(power_avg),
             energy_j: energy,
             method,
             temperature_max_c: stat(Quantity::TemperatureC, max),
@@ -359,6 +415,7 @@ pub fn summarize(
         clocks,
         throttle,
         unavailable: unavailable.to_vec(),
+        work_unmeasured: None,
         sampler: SamplerCost {
             period_ms: trace.period_s * 1e3,
             readings: reads.len(),
@@ -496,6 +553,28 @@ fn points(trace: &Trace, c: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The highest power seen: the sensor's power readings, and the counter's increments
+/// between consecutive readings in the window (a sensor that averages over a second reads
+/// below the counter's short-interval power, so a peak from it alone can fall under the
+/// counter's average).
+fn peak_power(trace: &Trace, inside: &[&Sample], d: &PowerDevice, a: f64, b: f64) -> Option<f64> {
+    let sampled = d.power.and_then(|c| peak(trace, inside, c, a, b));
+    let from_counter = d.energy.and_then(|c| {
+        let pts: Vec<(f64, f64)> = points(trace, c)
+            .into_iter()
+            .filter(|&(t, _)| t >= a && t <= b)
+            .collect();
+        pts.windows(2)
+            .filter(|w| w[1].0 > w[0].0)
+            .map(|w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0))
+            .reduce(f64::max)
+    });
+    match (sampled, from_counter) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
 fn peak(trace: &Trace, inside: &[&Sample], c: usize, a: f64, b: f64) -> Option<f64> {
     let ends = [interpolate(trace, c, a), interpolate(trace, c, b)];
     inside
@@ -601,8 +680,16 @@ fn throttle(channels: &[Channel], inside: &[&Sample], clocks: &[ClockStats]) -> 
             );
         }
     }
+    // A clock that falls while its device idles is power management, not throttling: only a
+    // device that was busy (or that reports no utilization) is judged by its clocks.
+    let busy = |device: &str| {
+        channel_index(channels, device, Quantity::UtilizationPct, None)
+            .and_then(|c| stats_inside(inside, c, mean))
+            .is_none_or(|u| u >= BUSY_PCT)
+    };
     let drops: Vec<String> = clocks
         .iter()
+        .filter(|k| busy(&k.device))
         .filter_map(|k| {
             let (first, last) = (k.first_third_mhz?, k.last_third_mhz?);
             (last < first * (1.0 - CLOCK_DROP)).then(|| {
@@ -802,6 +889,63 @@ mod tests {
             "{}",
             e.throttle.detail
         );
+    }
+
+    #[test]
+    fn an_idle_gpu_slowing_its_clocks_is_not_throttling() {
+        let mut tr = trace(|t| if t < 1.0 { 1980.0 } else { 700.0 }, 0x1);
+        tr.channels
+            .push(ch("utilization", "gpu0", Quantity::UtilizationPct, "nvml"));
+        for s in &mut tr.samples {
+            s.values.push(Some(3.0));
+        }
+        let e = summarize(&tr, &window(&tr, 0.0, 2.0, 10), None, None, &[]);
+        assert_eq!(
+            e.throttle.verdict,
+            ThrottleVerdict::Ok,
+            "{}",
+            e.throttle.detail
+        );
+        // Busy, the same fall is throttling.
+        for s in &mut tr.samples {
+            *s.values.last_mut().unwrap() = Some(90.0);
+        }
+        let e = summarize(&tr, &window(&tr, 0.0, 2.0, 10), None, None, &[]);
+        assert_eq!(e.throttle.verdict, ThrottleVerdict::ClocksDropped);
+    }
+
+    #[test]
+    fn peak_is_never_below_the_counters_average() {
+        // The power sensor lags (it still reads 100 W after the step to 200 W).
+        let mut tr = trace(|_| 1980.0, 0);
+        for s in &mut tr.samples {
+            s.values[0] = Some(100.0);
+        }
+        let e = summarize(&tr, &window(&tr, 0.0, 2.0, 10), None, None, &[]);
+        let gpu = &e.devices[0];
+        assert!((gpu.avg_power_w.unwrap() - 150.0).abs() < 1e-9);
+        assert!((gpu.peak_power_w.unwrap() - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn work_on_a_device_without_a_sensor_is_said() {
+        let tr = trace(|_| 1980.0, 0);
+        let un = [Unavailable::new("rapl", "no /sys/class/powercap")];
+        let mut e = summarize(&tr, &window(&tr, 1.0, 2.0, 10), None, None, &un);
+        e.check_coverage("cuda:0");
+        assert!(e.work_unmeasured.is_none());
+        // Package power here comes from a source named rapl: a CPU engine is covered.
+        e.check_coverage("cpu");
+        assert!(e.work_unmeasured.is_none());
+        let mut e = summarize(&tr, &window(&tr, 1.0, 2.0, 10), None, None, &un);
+        e.devices.retain(|d| d.source == "nvml");
+        e.check_coverage("cpu");
+        let why = e.work_unmeasured.as_deref().unwrap();
+        assert!(
+            why.contains("ran on cpu") && why.contains("rapl: no /sys/class/powercap"),
+            "{why}"
+        );
+        assert!(e.notes.iter().any(|n| n == why));
     }
 
     #[test]

@@ -59,9 +59,20 @@ pub trait Source: Send {
     /// The channels every [`Source::read`] fills, fixed when the source is opened.
     fn channels(&self) -> &[Channel];
     /// Reads every channel once into `out` (as long as `channels()`); a channel that could
-    /// not be read this time is `None`.
+    /// not be read this time is `None`. A source may leave a channel that is slow to read
+    /// (NVML's energy counter takes milliseconds) `None` here and read it in
+    /// [`Source::read_full`] only.
     fn read(&mut self, out: &mut [Option<f64>]);
+    /// Reads every channel, slow ones included. The sampler asks for this at the first and
+    /// last reading of a recording (so both ends of any window are bracketed) and every
+    /// [`FULL_READING_S`] in between.
+    fn read_full(&mut self, out: &mut [Option<f64>]) {
+        self.read(out)
+    }
 }
+
+/// Seconds between full readings ([`Source::read_full`]) in a recording.
+pub const FULL_READING_S: f64 = 0.25;
 
 /// A source that is not there, and why (with what to do about it where something can be done).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

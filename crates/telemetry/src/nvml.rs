@@ -234,7 +234,19 @@ impl Source for NvmlSource {
         &self.channels
     }
 
+    /// Everything but the energy counter, which takes about 4 ms a call (measured on an H100
+    /// with driver 580) against microseconds for the rest: it is read on full readings only.
     fn read(&mut self, out: &mut [Option<f64>]) {
+        self.read_gpus(out, false)
+    }
+
+    fn read_full(&mut self, out: &mut [Option<f64>]) {
+        self.read_gpus(out, true)
+    }
+}
+
+impl NvmlSource {
+    fn read_gpus(&mut self, out: &mut [Option<f64>], full: bool) {
         let mut slots = out.iter_mut();
         for gpu in &self.gpus {
             let device = self.nvml.device_by_index(gpu.index).ok();
@@ -243,6 +255,10 @@ impl Source for NvmlSource {
                     *slot = None;
                     continue;
                 };
+                if *metric == Metric::Energy && !full {
+                    *slot = None;
+                    continue;
+                }
                 *slot = match metric.read(device) {
                     Ok(mj) if *metric == Metric::Energy => gpu
                         .energy_base_mj
@@ -308,7 +324,7 @@ mod tests {
                 assert!(!src.channels().is_empty());
                 assert!(src.channels().iter().any(|c| c.name == "sm clock"));
                 let mut out = vec![None; src.channels().len()];
-                src.read(&mut out);
+                src.read_full(&mut out);
                 assert!(out.iter().any(Option::is_some), "{out:?}");
                 for (c, v) in src.channels().iter().zip(&out) {
                     if c.quantity == Quantity::EnergyJ {
