@@ -366,7 +366,12 @@ pub fn summarize(
             }
         });
         let names: Vec<String> = counted.iter().map(|d| d.device.clone()).collect();
-        let peak_power_w = summed_peak(trace, &inside, &names);
+        // One device: its own peak, which counts the counter's short intervals too; several:
+        // the highest sum of their power readings at one time.
+        let peak_power_w = match counted.as_slice() {
+            [one] => one.peak_power_w,
+            _ => summed_peak(trace, &inside, &names),
+        };
         let energy_per_inference_j = energy_j / n;
         (
             Some(Totals {
@@ -925,6 +930,9 @@ mod tests {
         let gpu = &e.devices[0];
         assert!((gpu.avg_power_w.unwrap() - 150.0).abs() < 1e-9);
         assert!((gpu.peak_power_w.unwrap() - 200.0).abs() < 1e-9);
+        // The package (10 W) counts too: the total's peak is the highest sum of readings.
+        let t = e.total.unwrap();
+        assert!((t.peak_power_w.unwrap() - 110.0).abs() < 1e-9);
     }
 
     #[test]
