@@ -163,6 +163,7 @@ pub(crate) mod fixtures {
                 busy_pct: 0.4,
             },
             notes: vec![],
+            work_unmeasured: None,
         }
     }
 

@@ -387,7 +387,12 @@ fn energy_bars(o: &mut String, s: &Summary) {
             .iter()
             .filter(|r| r.task == task && r.status != Status::Failed)
             .map(|r| {
-                let mj = r.energy.as_ref().and_then(|e| e.energy_per_inference_j);
+                // Figures of other devices than the one that did the work are no bar.
+                let mj = r
+                    .energy
+                    .as_ref()
+                    .filter(|e| e.work_unmeasured.is_none())
+                    .and_then(|e| e.energy_per_inference_j);
                 (r, mj.map(|j| j * 1e3))
             })
             .collect();
@@ -439,7 +444,15 @@ fn energy_bars(o: &mut String, s: &Summary) {
                 let yb = y0 + i as f64 * bar;
                 let Some(v) = *v else {
                     // Its reason is listed under the table.
-                    let text = format!("{}: energy n/a", r.spec);
+                    let unmeasured = r
+                        .energy
+                        .as_ref()
+                        .is_some_and(|e| e.work_unmeasured.is_some());
+                    let text = if unmeasured {
+                        format!("{}: its device has no power sensor here", r.spec)
+                    } else {
+                        format!("{}: energy n/a", r.spec)
+                    };
                     svg.text(left + 3.0, yb + bar - 2.0, &text, "start", 8.0, "#666");
                     continue;
                 };

@@ -100,6 +100,7 @@ fn energy(j: Option<f64>, throttled: bool) -> Energy {
             busy_pct: 0.2,
         },
         notes: vec![],
+        work_unmeasured: None,
     }
 }
 
@@ -396,5 +397,30 @@ fn html_without_any_sensor_replaces_the_charts_with_the_reason() {
     assert!(
         !section.contains(">0<") && !section.contains(">0.0<"),
         "{section}"
+    );
+}
+
+#[test]
+fn html_draws_no_energy_bar_for_work_no_sensor_measured() {
+    let mut s = measured();
+    let row = s
+        .rows
+        .iter_mut()
+        .find(|r| {
+            r.energy
+                .as_ref()
+                .is_some_and(|e| e.energy_per_inference_j.is_some())
+        })
+        .unwrap();
+    let spec = row.spec.clone();
+    row.energy.as_mut().unwrap().work_unmeasured =
+        Some("the work ran on cpu, which no sensor here measures".into());
+    let page = html::render(&s);
+    assert!(
+        page.contains(&format!(
+            "{}: its device has no power sensor here",
+            html::esc(&spec)
+        )),
+        "no label for the unmeasured bar"
     );
 }

@@ -133,6 +133,10 @@ pub struct RowEnergy {
     /// Caveats about these numbers (a window shorter than the sensors, idle above load, an
     /// energy ratio that could not be formed).
     pub notes: Vec<String>,
+    /// Why the figures are not this variant's energy (the device that did the work has no
+    /// sensor among those summed), as the telemetry said.
+    #[serde(default)]
+    pub work_unmeasured: Option<String>,
 }
 
 impl RowEnergy {
@@ -199,6 +203,7 @@ pub fn row_energy(r: &VariantResult) -> (Option<RowEnergy>, Option<String>) {
         throttle: e.throttle.verdict,
         throttle_detail: e.throttle.detail.clone(),
         notes: e.notes.clone(),
+        work_unmeasured: e.work_unmeasured.clone(),
     };
     let na = match (t, &e.total_na) {
         (Some(_), _) => None,

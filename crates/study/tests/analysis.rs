@@ -383,6 +383,7 @@ fn energy(j_per_inference: Option<f64>, devices: &[&str], throttled: bool) -> En
             busy_pct: 0.2,
         },
         notes: vec![],
+        work_unmeasured: None,
     }
 }
 
