@@ -167,7 +167,7 @@ impl edgebench_core::engine::Engine for FakeTorch {
         &self,
         spec: &edgebench_core::engine::EngineSpec,
     ) -> edgebench_core::error::Result<()> {
-        edgebench_core::engine::check_spec(spec, &["eager"], &[], &[])
+        edgebench_core::engine::check_spec(spec, &["eager"], &["cuda_graph"], &["device", "dtype"])
     }
     fn prepare(
         &self,
@@ -218,4 +218,37 @@ fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
     assert!(!plan::auto_variants(&engines)
         .iter()
         .any(|v| v.starts_with("torch")));
+}
+
+#[test]
+fn paper_gpu_preset_skips_pytorch_variants_where_pytorch_cannot_run() {
+    let c = preset::paper_gpu(false);
+    assert_eq!(c.models.len(), preset::GPU_MODELS.len());
+    assert_eq!(c.baseline, preset::GPU_BASELINE);
+    assert!(c.measure.max_samples > preset::paper(false).measure.max_samples);
+    let engines: Vec<Box<dyn edgebench_core::engine::Engine>> = vec![
+        Box::new(FakeTorch),
+        edgebench_engines::find("tract").unwrap(),
+    ];
+    let p = plan::resolve_with(&c, &engines).unwrap();
+    let fp16 = "torch:eager,cuda_graph,device=cuda,dtype=fp16";
+    assert_eq!(p.variants, vec![fp16, "tract:optimized"]);
+    let specs = |label: &str| -> Vec<String> {
+        p.jobs
+            .iter()
+            .filter(|j| p.models[j.model].label == label)
+            .map(|j| j.spec.clone())
+            .collect()
+    };
+    assert_eq!(
+        specs("resnet50"),
+        vec!["torch:eager,device=cuda", fp16, "tract:optimized"]
+    );
+    // No torchvision twin: no PyTorch job at all, and the notes say so.
+    assert_eq!(specs("ae3d"), vec!["tract:reference", "tract:optimized"]);
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| n.starts_with("the PyTorch variants skip") && n.contains("ae3d")));
+    assert_eq!(preset::paper_gpu(true).models.len(), 2);
 }

@@ -18,5 +18,5 @@ fn the_python_measurement_loop_follows_the_rust_rules() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("Ran 5 tests"), "{stderr}");
+    assert!(stderr.contains("Ran 6 tests"), "{stderr}");
 }
