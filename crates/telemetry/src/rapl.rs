@@ -355,7 +355,7 @@ pub(crate) fn natural_key(s: &str) -> Vec<(String, u64)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const MAX: u64 = 262_143_328_850;
@@ -521,16 +521,41 @@ mod tests {
         );
     }
 
-    /// Whether the test runs where file permissions bind (not as root).
-    fn permissions_bind(path: &Path) -> bool {
-        if fs::read(path).is_ok() {
-            eprintln!(
-                "skipped: {} is readable after chmod 000 (running as root)",
-                path.display()
-            );
-            return false;
+    /// Whether the test runs where file permissions bind. As root they do not: the test then
+    /// runs itself again as `nobody` (through util-linux's `setpriv`) and checks that run
+    /// passed, so that CI, which runs as root, still exercises the denied path.
+    pub(crate) fn permissions_bind(path: &Path, test: &str) -> bool {
+        if fs::read(path).is_err() {
+            return true;
         }
-        true
+        let exe = std::env::current_exe().unwrap();
+        let run = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .args(["--exact", test, "--test-threads=1"])
+            .env("TMPDIR", "/tmp")
+            .output();
+        match run {
+            // The harness started as nobody: its verdict counts.
+            Ok(o) if String::from_utf8_lossy(&o.stdout).contains("running 1 test") => {
+                let out = String::from_utf8_lossy(&o.stdout);
+                assert!(
+                    o.status.success() && out.contains("1 passed"),
+                    "{test} as nobody: {out}{}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+            Ok(o) => eprintln!(
+                "skipped: {} is readable after chmod 000 (running as root) and the test could not run as nobody: {}",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => eprintln!(
+                "skipped: {} is readable after chmod 000 (running as root) and setpriv could not run ({e})",
+                path.display()
+            ),
+        }
+        false
     }
 
     #[test]
@@ -541,7 +566,10 @@ mod tests {
         let pkg = zone(sys, "intel-rapl:0", "package-0", 1);
         let file = pkg.join("energy_uj");
         fs::set_permissions(&file, fs::Permissions::from_mode(0o000)).unwrap();
-        if !permissions_bind(&file) {
+        if !permissions_bind(
+            &file,
+            "rapl::tests::permission_denied_names_the_file_and_the_fix",
+        ) {
             return;
         }
         let err = open(sys).err().unwrap();
@@ -563,7 +591,10 @@ mod tests {
         zone(sys, "intel-rapl:1", "package-1", 1);
         let file = pkg.join("energy_uj");
         fs::set_permissions(&file, fs::Permissions::from_mode(0o000)).unwrap();
-        if !permissions_bind(&file) {
+        if !permissions_bind(
+            &file,
+            "rapl::tests::readable_zones_are_used_when_others_are_denied",
+        ) {
             return;
         }
         let src = open(sys).unwrap();
