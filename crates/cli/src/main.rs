@@ -13,6 +13,7 @@ mod cmd_export;
 mod cmd_inspect;
 mod cmd_pipeline;
 mod cmd_report;
+mod cmd_sensors;
 mod cmd_study;
 mod cmd_video;
 mod cmd_worker;
@@ -48,6 +49,8 @@ enum Command {
     Inspect(cmd_inspect::InspectArgs),
     /// List the engines and variants this build knows, and whether they can run here.
     Engines(cmd_engines::EnginesArgs),
+    /// List the power, energy, clock and throttle sensors readable here (and why others are not).
+    Sensors(cmd_sensors::SensorsArgs),
     /// Export a PyTorch model (torchvision or your own module) to ONNX.
     Export(cmd_export::ExportArgs),
     /// PyTorch baseline -> ONNX export -> every engine, with the accuracy gate and speed-ups.
@@ -68,6 +71,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`edgebench ... | head`) would
+    // panic; the default action ends the process quietly, as other command-line tools do.
+    // SAFETY: called once, before any other thread exists, with a valid handler constant.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     edgebench_engines::set_library_paths(edgebench_engines::LibraryPaths {
         ort: cli.ort_lib.clone(),
@@ -78,6 +87,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd_bench::run(a),
         Command::Inspect(a) => cmd_inspect::run(a),
         Command::Engines(a) => cmd_engines::run(a),
+        Command::Sensors(a) => cmd_sensors::run(a),
         Command::Export(a) => cmd_export::run(a),
         Command::Pipeline(a) => cmd_pipeline::run(a),
         Command::Zoo(a) => cmd_zoo::run(a),

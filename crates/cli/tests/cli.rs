@@ -525,3 +525,35 @@ fn bad_telemetry_flags_name_the_flag() {
     );
     fails_cleanly(&["bench", m, "--idle-time", "nan"], &["--idle-time"]);
 }
+
+/// `edgebench sensors` accounts for every source: each one either reads channels or says why
+/// it cannot, never silently absent.
+#[test]
+fn sensors_lists_every_source_or_why_not() {
+    let o = edgebench().args(["sensors", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let channels = v["channels"].as_array().unwrap();
+    let unavailable = v["unavailable"].as_array().unwrap();
+    for source in ["nvml", "rapl", "cpufreq", "jetson"] {
+        let reads = channels.iter().any(|c| {
+            let s = c["source"].as_str().unwrap();
+            s == source || (source == "jetson" && (s == "ina3221" || s == "devfreq"))
+        });
+        let why = unavailable
+            .iter()
+            .find(|u| u["source"] == source)
+            .and_then(|u| u["reason"].as_str());
+        assert!(
+            reads != why.is_some(),
+            "{source}: reads {reads}, reason {why:?}"
+        );
+        assert!(why.is_none_or(|w| !w.is_empty()));
+    }
+    let text = edgebench().arg("sensors").output().unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    for u in unavailable {
+        assert!(text.contains(u["reason"].as_str().unwrap()), "{text}");
+    }
+}

@@ -1,0 +1,91 @@
+//! `edgebench sensors`: the power, energy, clock and throttle sensors edgebench can read on
+//! this machine, one reading of each, and why each missing source is missing.
+
+use anyhow::Result;
+use clap::Args;
+use edgebench_core::telemetry::{self, Channel, ProbeOptions, Quantity, Unavailable};
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct SensorsArgs {
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Reading {
+    #[serde(flatten)]
+    channel: Channel,
+    /// One full reading now; energy counters read 0 (joules since the source opened).
+    value: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Sensors {
+    channels: Vec<Reading>,
+    unavailable: Vec<Unavailable>,
+}
+
+pub fn run(a: SensorsArgs) -> Result<ExitCode> {
+    let mut probe = telemetry::probe(&ProbeOptions::default());
+    let mut channels = vec![];
+    for s in probe.sources.iter_mut() {
+        let mut values = vec![None; s.channels().len()];
+        s.read_full(&mut values);
+        channels.extend(
+            s.channels()
+                .iter()
+                .cloned()
+                .zip(values)
+                .map(|(channel, value)| Reading { channel, value }),
+        );
+    }
+    let doc = Sensors {
+        channels,
+        unavailable: probe.unavailable,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if doc.channels.is_empty() {
+        println!("no sensor can be read here: energy and throttling will be n/a");
+    }
+    for r in &doc.channels {
+        let c = &r.channel;
+        let value = match (r.value, c.quantity) {
+            (None, _) => "n/a (this reading failed)".to_owned(),
+            (Some(v), Quantity::PowerW) => format!("{v:.1} W"),
+            (Some(_), Quantity::EnergyJ) => "counter".to_owned(),
+            (Some(v), Quantity::ClockMhz) => format!("{v:.0} MHz"),
+            (Some(v), Quantity::TemperatureC) => format!("{v:.0} °C"),
+            (Some(v), Quantity::UtilizationPct) => format!("{v:.0}%"),
+            (Some(v), Quantity::MemoryUsedMib) => format!("{v:.0} MiB"),
+            (Some(v), Quantity::ThrottleReasons) => {
+                let bits = v as u64;
+                let slowing = telemetry::throttle::slowing(bits);
+                if slowing.is_empty() {
+                    format!("0x{bits:x} (none slowing)")
+                } else {
+                    format!("0x{bits:x} ({})", slowing.join(", "))
+                }
+            }
+        };
+        let total = if matches!(c.quantity, Quantity::PowerW | Quantity::EnergyJ) {
+            if c.in_total {
+                ", counted in the total"
+            } else {
+                ", part of another device"
+            }
+        } else {
+            ""
+        };
+        println!("{} {} ({}{total}): {value}", c.device, c.name, c.source);
+    }
+    for u in &doc.unavailable {
+        println!("{}: n/a: {}", u.source, u.reason);
+    }
+    Ok(ExitCode::SUCCESS)
+}
