@@ -133,13 +133,7 @@ fn try_run_variant(
         &outliers,
         opts.measure.target_rel_ci,
     );
-    if let Some(e) = energy.as_ref().filter(|e| {
-        matches!(
-            e.throttle.verdict,
-            edgebench_telemetry::energy::ThrottleVerdict::Throttled
-                | edgebench_telemetry::energy::ThrottleVerdict::ClocksDropped
-        )
-    }) {
+    if let Some(e) = energy.as_ref().filter(|e| e.throttle.verdict.slowed()) {
         warnings.push(Warning::Throttled {
             detail: e.throttle.detail.clone(),
         });

@@ -36,10 +36,7 @@ pub fn throttle_cell(v: ThrottleVerdict) -> String {
 
 /// The device slowed down while the samples were taken.
 pub fn throttled(v: ThrottleVerdict) -> bool {
-    matches!(
-        v,
-        ThrottleVerdict::Throttled | ThrottleVerdict::ClocksDropped
-    )
+    v.slowed()
 }
 
 /// The verdict as in the JSON (`clocks_dropped`), for CSV.

@@ -142,10 +142,7 @@ pub struct RowEnergy {
 impl RowEnergy {
     /// The variant slowed down while it was sampled.
     pub fn throttled(&self) -> bool {
-        matches!(
-            self.throttle,
-            ThrottleVerdict::Throttled | ThrottleVerdict::ClocksDropped
-        )
+        self.throttle.slowed()
     }
 
     /// The check's gap in percent: (power x time - counter) / counter x 100.

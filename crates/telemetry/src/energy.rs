@@ -207,6 +207,16 @@ pub enum ThrottleVerdict {
     Unknown,
 }
 
+impl ThrottleVerdict {
+    /// The device slowed down while the samples were taken: its numbers are low.
+    pub fn slowed(self) -> bool {
+        matches!(
+            self,
+            ThrottleVerdict::Throttled | ThrottleVerdict::ClocksDropped
+        )
+    }
+}
+
 impl std::fmt::Display for ThrottleVerdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

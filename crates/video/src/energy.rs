@@ -2,7 +2,7 @@
 //! (the same span the throughput figures divide by), so that joules per clip, watts and
 //! frames per second per watt describe the same seconds.
 
-use edgebench_core::telemetry::energy::{summarize, ThrottleVerdict, Window, WindowKind};
+use edgebench_core::telemetry::energy::{summarize, Window, WindowKind};
 use edgebench_core::telemetry::{Energy, Telemetry, Trace};
 use std::time::Instant;
 
@@ -62,10 +62,7 @@ pub fn energy_per_frame_j(energy: &Energy, labelled_frames: usize) -> Option<f64
 
 /// Whether the throttle verdict says the numbers were taken on a slowed-down device.
 pub fn throttled(energy: &Energy) -> bool {
-    matches!(
-        energy.throttle.verdict,
-        ThrottleVerdict::Throttled | ThrottleVerdict::ClocksDropped
-    )
+    energy.throttle.verdict.slowed()
 }
 
 #[cfg(test)]
