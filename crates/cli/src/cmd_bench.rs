@@ -101,10 +101,11 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch,
     })?;
-    let mut measure = a.measure.options();
-    let telemetry = a
-        .telemetry
-        .open(a.output.quiet || a.output.json, &mut measure);
+    let telemetry = a.telemetry.open(a.output.quiet || a.output.json);
+    let measure = edgebench_core::measure::MeasureOptions {
+        min_time_s: a.telemetry.min_sampling_s(telemetry.as_deref()),
+        ..a.measure.options()
+    };
     let opts = BenchOptions {
         batch: inputs
             .first()

@@ -212,10 +212,11 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    let mut measure = a.measure.options();
-    let telemetry = a
-        .telemetry
-        .open(a.output.quiet || a.output.json, &mut measure);
+    let telemetry = a.telemetry.open(a.output.quiet || a.output.json);
+    let measure = edgebench_core::measure::MeasureOptions {
+        min_time_s: a.telemetry.min_sampling_s(telemetry.as_deref()),
+        ..a.measure.options()
+    };
     let opts = BenchOptions {
         batch: inputs
             .first()

@@ -109,8 +109,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     worker_args.push("worker".to_owned());
     // The parent opens the sensors once, before any child runs, to measure idle power;
     // each child samples its own variant.
-    let mut probe_measure = edgebench_core::measure::MeasureOptions::default();
-    let telemetry = a.telemetry.open(a.quiet, &mut probe_measure);
+    let telemetry = a.telemetry.open(a.quiet);
     if let Some(t) = &telemetry {
         match (&t.idle, t.has_power()) {
             (Some(idle), _) => eprintln!(
@@ -140,7 +139,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
             settings: a.telemetry.settings(),
             idle: t.idle.clone(),
         }),
-        min_sampling_s: probe_measure.min_time_s,
+        min_sampling_s: a.telemetry.min_sampling_s(telemetry.as_deref()),
     };
     drop(telemetry);
 

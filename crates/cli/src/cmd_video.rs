@@ -8,7 +8,6 @@ use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use edgebench_core::engine::{Availability, EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
-use edgebench_core::measure::MeasureOptions;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
 use edgebench_report::fmt::ms;
@@ -253,7 +252,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     Preprocessor::new(&pre, info.width as usize, info.height as usize, &a.input)?;
     // Idle power is measured before the engine touches the device (as `bench` does); the
     // source is open by now, but ffmpeg blocks on its full pipe and costs nothing.
-    let telemetry = a.telemetry.open(a.quiet, &mut MeasureOptions::default());
+    let telemetry = a.telemetry.open(a.quiet);
     let deadline_ms = a.deadline.unwrap_or(stride as f64 / info.fps * 1e3);
     let opts = RunOptions {
         paced: a.paced,

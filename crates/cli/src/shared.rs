@@ -173,15 +173,14 @@ impl TelemetryArgs {
         }
     }
 
-    /// Opens the machine's sensors and measures idle power (with a spinner), and makes
-    /// `measure` sample long enough for them; `None` with `--no-telemetry`.
-    pub fn open(&self, quiet: bool, measure: &mut MeasureOptions) -> Option<Arc<Telemetry>> {
+    /// Opens the machine's sensors and measures idle power (with a spinner); `None` with
+    /// `--no-telemetry`.
+    pub fn open(&self, quiet: bool) -> Option<Arc<Telemetry>> {
         if self.no_telemetry {
             return None;
         }
         let settings = self.settings();
         let mut t = Telemetry::open(&settings, &ProbeOptions::default());
-        measure.min_time_s = t.min_sampling_s(&settings);
         if t.has_power() && settings.idle_s > 0.0 {
             let bar = spinner(quiet, "idle power");
             bar.set_message(format!("measuring for {:.1} s", settings.idle_s));
@@ -189,6 +188,12 @@ impl TelemetryArgs {
             bar.finish_and_clear();
         }
         Some(Arc::new(t))
+    }
+
+    /// The least sampling time per variant that `telemetry`'s sensors need (0 without a
+    /// power sensor or telemetry).
+    pub fn min_sampling_s(&self, telemetry: Option<&Telemetry>) -> f64 {
+        telemetry.map_or(0.0, |t| t.min_sampling_s(&self.settings()))
     }
 }
 
