@@ -2,12 +2,12 @@
 
 use crate::cmd_inspect::parse_shape;
 use crate::shared::{
-    check_writable, conclude, measure_variants, MeasureArgs, OutputArgs, TelemetryArgs,
+    bench_options, check_writable, conclude, measure_variants, MeasureArgs, OutputArgs,
+    TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use edgebench_core::bench::BenchOptions;
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
@@ -101,28 +101,19 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch,
     })?;
-    let telemetry = a.telemetry.open(a.output.quiet || a.output.json);
-    let measure = edgebench_core::measure::MeasureOptions {
-        min_time_s: a.telemetry.min_sampling_s(telemetry.as_deref()),
-        ..a.measure.options()
-    };
-    let opts = BenchOptions {
-        batch: inputs
-            .first()
-            .and_then(|i| i.shape.first().copied())
-            .unwrap_or(1),
-        inputs: inputs.clone(),
-        threads: Some(
+    let opts = bench_options(
+        &a.measure,
+        &a.telemetry,
+        a.output.quiet || a.output.json,
+        &inputs,
+        Some(
             a.threads
                 .map(|t| t as usize)
                 .unwrap_or_else(edgebench_core::bench::default_threads),
         ),
-        seed: a.seed,
-        measure: measure.clone(),
-        target_fps: a.measure.fps,
-        gate_input_sets: a.measure.gate_inputs as usize,
-        telemetry,
-    };
+        a.seed,
+    );
+    let measure = opts.measure.clone();
     let report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),

@@ -4,12 +4,12 @@
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
 use crate::shared::{
-    check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs, TelemetryArgs,
+    bench_options, check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs,
+    TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use edgebench_core::bench::BenchOptions;
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::{Model, ShapeRequest};
@@ -212,24 +212,15 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    let telemetry = a.telemetry.open(a.output.quiet || a.output.json);
-    let measure = edgebench_core::measure::MeasureOptions {
-        min_time_s: a.telemetry.min_sampling_s(telemetry.as_deref()),
-        ..a.measure.options()
-    };
-    let opts = BenchOptions {
-        batch: inputs
-            .first()
-            .and_then(|i| i.shape.first().copied())
-            .unwrap_or(1),
-        inputs: inputs.clone(),
-        threads: a.threads.map(|t| t as usize),
-        seed: a.seed,
-        measure: measure.clone(),
-        target_fps: a.measure.fps,
-        gate_input_sets: a.measure.gate_inputs as usize,
-        telemetry,
-    };
+    let opts = bench_options(
+        &a.measure,
+        &a.telemetry,
+        a.output.quiet || a.output.json,
+        &inputs,
+        a.threads.map(|t| t as usize),
+        a.seed,
+    );
+    let measure = opts.measure.clone();
     let tolerance = a.measure.tolerance();
     let mut report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,

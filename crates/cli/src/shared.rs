@@ -9,6 +9,7 @@ use edgebench_core::gate::Tolerance;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, Status};
+use edgebench_core::tensor::ConcreteSpec;
 use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -194,6 +195,36 @@ impl TelemetryArgs {
     /// power sensor or telemetry).
     pub fn min_sampling_s(&self, telemetry: Option<&Telemetry>) -> f64 {
         telemetry.map_or(0.0, |t| t.min_sampling_s(&self.settings()))
+    }
+}
+
+/// The options every variant of a `bench` or `pipeline` run shares: the sensors opened (and
+/// idle power measured) first, sampling at least as long as they need, the batch read from the
+/// inputs' first dimension.
+pub fn bench_options(
+    measure: &MeasureArgs,
+    telemetry: &TelemetryArgs,
+    quiet: bool,
+    inputs: &[ConcreteSpec],
+    threads: Option<usize>,
+    seed: u64,
+) -> BenchOptions {
+    let tel = telemetry.open(quiet);
+    BenchOptions {
+        batch: inputs
+            .first()
+            .and_then(|i| i.shape.first().copied())
+            .unwrap_or(1),
+        inputs: inputs.to_vec(),
+        threads,
+        seed,
+        measure: MeasureOptions {
+            min_time_s: telemetry.min_sampling_s(tel.as_deref()),
+            ..measure.options()
+        },
+        target_fps: measure.fps,
+        gate_input_sets: measure.gate_inputs as usize,
+        telemetry: tel,
     }
 }
 
