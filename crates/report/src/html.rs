@@ -262,12 +262,7 @@ fn fps_section(o: &mut String, s: &Summary) {
             11.0,
             "#c00",
         );
-        let _ = writeln!(
-            o,
-            "<h3>{}</h3><div class=\"chart\">{}</div>",
-            task.name(),
-            svg.finish()
-        );
+        task_chart(o, task, svg);
     }
 }
 
@@ -489,12 +484,7 @@ fn energy_bars(o: &mut String, s: &Summary) {
                 }
             }
         }
-        let _ = writeln!(
-            o,
-            "<h3>{}</h3><div class=\"chart\">{}</div>",
-            task.name(),
-            svg.finish()
-        );
+        task_chart(o, task, svg);
     }
 }
 
@@ -796,13 +786,18 @@ fn latency_section(o: &mut String, s: &Summary) {
             svg.circle(x.map(q[0]), yc, 1.6, c, &title);
             svg.circle(x.map(q[20]), yc, 1.6, c, &title);
         }
-        let _ = writeln!(
-            o,
-            "<h3>{}</h3><div class=\"chart\">{}</div>",
-            task.name(),
-            svg.finish()
-        );
+        task_chart(o, task, svg);
     }
+}
+
+/// One task's chart under its heading.
+fn task_chart(o: &mut String, task: Task, svg: Svg) {
+    let _ = writeln!(
+        o,
+        "<h3>{}</h3><div class=\"chart\">{}</div>",
+        task.name(),
+        svg.finish()
+    );
 }
 
 fn table_section(o: &mut String, s: &Summary) {

@@ -326,7 +326,7 @@ pub fn summarize(
         let power_avg = d.power.and_then(|c| average(trace, c, a, b));
         let stat = |q: Quantity, f: fn(&[f64]) -> f64| {
             channel_index(&trace.channels, &d.device, q, None)
-                .and_then(|c| stats_inside(&around, c, f))
+                .and_then(|c| stats_over(&around, c, f))
         };
         devices.push(DevicePower {
             idle_power_w: idle.and_then(|i| {
@@ -626,7 +626,7 @@ fn channel_index(
         .position(|c| c.device == device && c.quantity == q && name.is_none_or(|n| c.name == n))
 }
 
-fn stats_inside(inside: &[&Sample], c: usize, f: fn(&[f64]) -> f64) -> Option<f64> {
+fn stats_over(inside: &[&Sample], c: usize, f: fn(&[f64]) -> f64) -> Option<f64> {
     let v: Vec<f64> = inside
         .iter()
         .filter_map(|s| s.values.get(c).copied().flatten())
@@ -699,7 +699,7 @@ fn throttle(channels: &[Channel], inside: &[&Sample], clocks: &[ClockStats]) -> 
     // device that was busy (or that reports no utilization) is judged by its clocks.
     let busy = |device: &str| {
         channel_index(channels, device, Quantity::UtilizationPct, None)
-            .and_then(|c| stats_inside(inside, c, mean))
+            .and_then(|c| stats_over(inside, c, mean))
             .is_none_or(|u| u >= BUSY_PCT)
     };
     let drops: Vec<String> = clocks
