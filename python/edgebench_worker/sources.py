@@ -102,6 +102,114 @@ def _user_module(path, factory):
         raise SourceError("%s:%s() failed: %s: %s" % (path, factory, type(e).__name__, e))
 
 
+ZOO = "edgebench-zoo-deterministic"
+RESCALED = "rescaled-deterministic"
+AS_GIVEN = "as-given"
+TORCH_INIT = "torch-default-init"
+
+
+def apply_weights(module, weights, source, seed):
+    """Gives `module` (just built by `build(source, seed)`, on the CPU, in float32) the
+    weights edgebench chose. Returns (label, detail): the label names which weights were used
+    (recorded in the result), the detail says how, in words.
+
+    `weights` is one of
+      {"kind": "tensors", "label", "file", "tensors"}: copied in (`load_weights`);
+      {"kind": "rescale", "calibration": [shape, ...]}: `rescale` on a calibration input;
+      {"kind": "as_built", "label"} or None: untouched."""
+    if not weights:
+        return TORCH_INIT, "random initialisation, torch.manual_seed(%s)" % seed
+    kind = weights.get("kind")
+    if kind == "tensors":
+        n = load_weights(module, weights)
+        return weights.get("label", ZOO), "%d tensors from edgebench's deterministic weights" % n
+    if kind == "rescale":
+        return rescale(module, source, seed, weights["calibration"])
+    if kind == "as_built":
+        label = weights.get("label", TORCH_INIT)
+        if label == AS_GIVEN:
+            return label, "the factory's own weights, untouched"
+        return label, "random initialisation, torch.manual_seed(%s)" % seed
+    raise SourceError("unknown weights kind `%s`" % kind)
+
+
+RESCALED_TYPES = (torch.nn.modules.conv._ConvNd, torch.nn.Linear)
+
+
+def seeded_modules(module, source, seed):
+    """The convolution and linear layers of `module` whose weight depends on the seed: the
+    source is built a second time with seed + 1 and the weights compared. Layers the factory
+    filled itself (trained or loaded weights) come out the same and are left alone."""
+    other = dict(build(source, int(seed) + 1).state_dict())
+    found = []
+    for name, m in module.named_modules():
+        if not isinstance(m, RESCALED_TYPES):
+            continue
+        w = m._parameters.get("weight")
+        if not isinstance(w, torch.nn.Parameter):
+            continue  # a weight computed by a parametrization: not ours to rescale
+        twin = other.get(name + ".weight" if name else "weight")
+        if twin is None or twin.shape != w.shape or not torch.equal(twin, w.detach()):
+            found.append((name, m))
+    return found
+
+
+def rescale(module, source, seed, calibration):
+    """Rescales the seed's random initialisation so that activations are of order 1.
+
+    Default initialisations can shrink the signal at every layer (torchvision's mobilenet_v2
+    ends with logits of about 1e-9, efficientnet_b0 about 1e-15): fp16 engines then underflow,
+    top-1 agreement is a coin toss, and values may become subnormal, which slows many CPUs.
+    One forward pass in eval mode on a calibration input (uniform in [-1, 1), drawn from a
+    generator seeded with `seed`, shapes `calibration`): a hook on each convolution and linear
+    layer whose weight depends on the seed divides that layer's weight and bias by the RMS of
+    its output and hands the rescaled output on, so every such layer's output has RMS 1 on the
+    calibration input (LSUV, Mishkin & Matas 2016, in one pass). Deterministic for a given
+    torch, seed and calibration shape. Layers whose weights do not depend on the seed (the
+    factory loaded them) are left alone; when there is none, the weights are `as-given`."""
+    layers = seeded_modules(module, source, seed)
+    if not layers:
+        return AS_GIVEN, "no weight depends on the seed (trained or loaded by the factory): untouched"
+    total = sum(1 for m in module.modules() if isinstance(m, RESCALED_TYPES))
+    done = set()
+
+    def hook(m, inputs, out):
+        if id(m) in done or not torch.is_tensor(out) or not out.is_floating_point():
+            return None
+        done.add(id(m))
+        rms = float(out.detach().double().pow(2).mean().sqrt())
+        if not (rms > 0.0 and rms < float("inf")):
+            return None
+        f = 1.0 / rms
+        m.weight.mul_(f)
+        if m.bias is not None:
+            m.bias.mul_(f)
+        return out * f
+
+    gen = torch.Generator().manual_seed(int(seed))
+    args = tuple(torch.rand([int(d) for d in shape], generator=gen) * 2 - 1 for shape in calibration)
+    was_training = module.training
+    module.eval()
+    handles = [m.register_forward_hook(hook) for _, m in layers]
+    try:
+        with torch.no_grad():
+            module(*args)
+    except Exception as e:
+        raise SourceError(
+            "rescaling %s's random weights failed in its calibration pass on inputs %s: %s: %s"
+            % (describe(source), [list(a.shape) for a in args], type(e).__name__, e)
+        )
+    finally:
+        for h in handles:
+            h.remove()
+    module.train(was_training)
+    shapes = ", ".join("x".join(str(int(d)) for d in s) for s in calibration)
+    return RESCALED, (
+        "random initialisation (torch.manual_seed(%s)), %d of %d convolution/linear layers "
+        "rescaled to output RMS 1 on a calibration input %s" % (seed, len(done), total, shapes)
+    )
+
+
 def load_weights(module, weights):
     """Copies tensors from edgebench's weight file into `module`'s state_dict.
 

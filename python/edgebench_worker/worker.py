@@ -1,4 +1,5 @@
-"""The worker's commands: load, set_inputs, run, measure, outputs, export, ci, shutdown."""
+"""The worker's commands: load, set_inputs, run, measure, outputs, activations, export, ci,
+shutdown."""
 
 import inspect
 import os
@@ -88,6 +89,10 @@ class Worker:
         self.dtype = torch.float32
         self.memory_format = None
         self.output_names = []
+        self.inference_mode = True
+
+    def _grad_mode(self):
+        return torch.inference_mode() if self.inference_mode else torch.no_grad()
 
     def handle(self, cmd, req):
         handler = {
@@ -98,6 +103,7 @@ class Worker:
             "outputs": self.outputs,
             "export": self.export,
             "ci": self.ci,
+            "activations": self.activations,
             "shutdown": lambda req: {},
         }.get(cmd)
         if handler is None:
@@ -130,7 +136,15 @@ class Worker:
         elif device.type != "cpu":
             raise WorkerError("device=%s: use cpu or cuda[:N]" % device)
         tf32 = bool(req.get("tf32"))
+        # inference_mode (default) or no_grad around every call: recorded, switchable.
+        self.inference_mode = req.get("inference_mode", True) is not False
+        cudnn_benchmark = bool(req.get("cudnn_benchmark"))
+        if cudnn_benchmark and device.type != "cuda":
+            raise WorkerError("cudnn_benchmark needs device=cuda")
         if device.type == "cuda":
+            # Fixed shapes: a careful user lets cuDNN time its algorithms once and keep the
+            # fastest (cudnn_benchmark=off keeps PyTorch's heuristic choice).
+            torch.backends.cudnn.benchmark = cudnn_benchmark
             # fp32 means IEEE fp32: PyTorch lets cuDNN use TF32 for convolutions by default,
             # which changes the results at the 1e-3 level. `tf32` allows it, and is recorded.
             torch.backends.cudnn.allow_tf32 = tf32
@@ -153,13 +167,12 @@ class Worker:
                 % torch.__version__
             )
 
-        model = sources.build(req["source"], req.get("seed", 0))
-        details = {"source": sources.describe(req["source"]), "seed": str(req.get("seed", 0))}
-        if req.get("weights"):
-            n = sources.load_weights(model, req["weights"])
-            details["weights"] = "%d tensors from the ONNX model's initializers" % n
-        else:
-            details["weights"] = "random initialisation, torch.manual_seed(%s)" % req.get("seed", 0)
+        seed = req.get("seed", 0)
+        model = sources.build(req["source"], seed)
+        details = {"source": sources.describe(req["source"]), "seed": str(seed)}
+        details["weights"], details["weights_detail"] = sources.apply_weights(
+            model, req.get("weights"), req["source"], seed
+        )
         model.eval()
         model = model.to(device)
         if self.dtype != torch.float32:
@@ -186,9 +199,11 @@ class Worker:
             self.inputs.append(self._to_device(t))
         if cuda_graph:
             try:
-                with torch.inference_mode():
+                with self._grad_mode():
                     self._capture()
-                details["cuda_graph"] = "captured once under inference_mode; each run is one graph replay"
+                details["cuda_graph"] = "captured once under %s; each run is one graph replay" % (
+                    "inference_mode" if self.inference_mode else "no_grad"
+                )
             except RuntimeError as e:
                 # Some models cannot be captured under inference_mode; no_grad is the
                 # other way PyTorch users capture graphs for inference.
@@ -204,9 +219,13 @@ class Worker:
             if torch.backends.cudnn.is_available():
                 details["cudnn"] = str(torch.backends.cudnn.version())
             details["tf32"] = "allowed" if tf32 else "off (IEEE fp32)"
+            details["cudnn_benchmark"] = (
+                "on (cuDNN autotuning for the fixed shapes)" if cudnn_benchmark else "off"
+            )
             details["timing"] = "wall clock around the call and torch.cuda.synchronize()"
         else:
             details["timing"] = "wall clock around the call"
+        details["grad_mode"] = "torch.inference_mode()" if self.inference_mode else "torch.no_grad()"
         details["python"] = self.hello.get("python", "?")
         if self.hello.get("torchvision"):
             details["torchvision"] = self.hello["torchvision"]
@@ -280,14 +299,60 @@ class Worker:
 
     def run(self, req):
         self._require_model()
-        with torch.inference_mode():
+        with self._grad_mode():
             self._step()
         return {}
 
     def measure(self, req):
         self._require_model()
-        with torch.inference_mode():
+        with self._grad_mode():
             return timing.measure(self._step, req["options"])
+
+    def activations(self, req):
+        """One forward pass (outside any CUDA graph) with a hook on every module: the scale of
+        the output, and the modules whose outputs hold subnormal or non-finite values."""
+        self._require_model()
+        tiny = torch.finfo(torch.float32).tiny
+        subnormal, non_finite = [], []
+        smallest = [float("inf")]
+        seen = [0]
+        names = {id(m): (n or type(m).__name__) for n, m in self.model.named_modules()}
+
+        def hook(m, inputs, out):
+            for t in flatten(out):
+                if not t.is_floating_point():
+                    continue
+                seen[0] += 1
+                a = t.detach().float().abs()
+                finite = torch.isfinite(a)
+                if not bool(finite.all()):
+                    non_finite.append(names.get(id(m), "?"))
+                a = a[finite]
+                nz = a[a > 0]
+                if nz.numel():
+                    smallest[0] = min(smallest[0], float(nz.min()))
+                # Subnormal in the precision that ran (fp16 and bf16 have their own limits).
+                limit = torch.finfo(t.dtype).tiny if t.dtype != torch.float32 else tiny
+                n = int(((a > 0) & (a < limit)).sum())
+                if n:
+                    subnormal.append({"module": names.get(id(m), "?"), "count": n})
+
+        handles = [m.register_forward_hook(hook) for m in self.model.modules()]
+        try:
+            with self._grad_mode():
+                out = flatten(self.model(*self.inputs))
+        finally:
+            for h in handles:
+                h.remove()
+        if not out:
+            raise WorkerError("the model returned no tensors")
+        return {
+            "output_median_abs": float(out[0].detach().float().abs().median()),
+            "modules": seen[0],
+            "min_nonzero_abs": smallest[0] if smallest[0] != float("inf") else None,
+            "subnormal": subnormal,
+            "non_finite": non_finite,
+        }
 
     def outputs(self, req):
         if self.out is None:
@@ -307,7 +372,9 @@ class Worker:
 
     def export(self, req):
         seed = int(req.get("seed", 0))
-        model = sources.build(req["source"], seed).eval()
+        model = sources.build(req["source"], seed)
+        weights, weights_detail = sources.apply_weights(model, req.get("weights"), req["source"], seed)
+        model.eval()
         gen = torch.Generator().manual_seed(seed)
         args = tuple(torch.rand([int(d) for d in s["shape"]], generator=gen) * 2 - 1 for s in req["inputs"])
         input_names = [s["name"] for s in req["inputs"]]
@@ -353,6 +420,8 @@ class Worker:
             "output_names": output_names,
             "output_shapes": [list(t.shape) for t in outs],
             "parameters": sum(p.numel() for p in model.parameters()),
+            "weights": weights,
+            "weights_detail": weights_detail,
             "checker": checker,
         }
 

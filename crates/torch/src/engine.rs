@@ -1,7 +1,7 @@
 //! The `torch` engine: the model runs in PyTorch, in a worker process, timed there with the
 //! same rules as every engine (`Session::measure_self`).
 //!
-//! `torch:eager[,channels_last][,cuda_graph][,compile][,device=cpu|cuda[:N]][,dtype=fp32|fp16|bf16]`
+//! `torch:eager[,channels_last][,cuda_graph][,compile][,tf32][,device=cpu|cuda[:N]][,dtype=fp32|fp16|bf16][,cudnn_benchmark=on|off][,inference_mode=on|off]`
 
 use crate::error::TorchError;
 use crate::python::{self, PythonInfo};
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 const VARIANTS: &[&str] = &["eager"];
 const FLAGS: &[&str] = &["channels_last", "cuda_graph", "compile", "tf32"];
-const KEYS: &[&str] = &["device", "dtype"];
+const KEYS: &[&str] = &["device", "dtype", "cudnn_benchmark", "inference_mode"];
 
 /// The PyTorch engine. `python: None` uses [`python::discover`] (`--python`,
 /// `EDGEBENCH_PYTHON`, `python3` on PATH).
@@ -60,6 +60,13 @@ pub struct TorchSettings {
     /// Let cuDNN and cuBLAS use TF32 for fp32 work (PyTorch's cuDNN default; off here so
     /// that fp32 means IEEE fp32).
     pub tf32: bool,
+    /// `torch.backends.cudnn.benchmark`: let cuDNN time its algorithms for the fixed shapes
+    /// and keep the fastest, as a careful user does for fixed shapes. GPU only; on by
+    /// default there (`cudnn_benchmark=off` to switch it off).
+    pub cudnn_benchmark: bool,
+    /// Run under `torch.inference_mode()` (default) or, with `inference_mode=off`, under
+    /// `torch.no_grad()`.
+    pub inference_mode: bool,
 }
 
 impl TorchSettings {
@@ -92,7 +99,25 @@ impl TorchSettings {
             )));
         }
         let flag = |f: &str| spec.flags.iter().any(|x| x == f);
+        let on_off = |key: &str| -> Result<Option<bool>> {
+            match spec.options.get(key).map(String::as_str) {
+                None => Ok(None),
+                Some("on") => Ok(Some(true)),
+                Some("off") => Ok(Some(false)),
+                Some(v) => Err(Error::InvalidArgument(format!(
+                    "--engine {shown}: {key}={v} is not on or off"
+                ))),
+            }
+        };
+        let cudnn_benchmark = on_off("cudnn_benchmark")?;
+        if cudnn_benchmark.is_some() && !device.starts_with("cuda") {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: cudnn_benchmark applies to a GPU: add device=cuda or drop it"
+            )));
+        }
         let s = TorchSettings {
+            cudnn_benchmark: cudnn_benchmark.unwrap_or(device.starts_with("cuda")),
+            inference_mode: on_off("inference_mode")?.unwrap_or(true),
             device,
             dtype,
             channels_last: flag("channels_last"),
@@ -236,9 +261,75 @@ impl Engine for Torch {
         if matches!(resolved.source, TorchSource::Torchvision { .. }) {
             info.require_torchvision()?;
         }
-        let session = TorchSession::start(&info, model, &resolved, &settings, opts, spec)?;
+        let output_names: Vec<&str> = model.outputs.iter().map(|o| o.name.as_str()).collect();
+        let session = TorchSession::start(
+            &info,
+            &model.proto,
+            &output_names,
+            &resolved,
+            &settings,
+            opts,
+            spec,
+        )?;
         Ok(Box::new(session))
     }
+}
+
+impl Torch {
+    /// Loads a PyTorch source directly (no ONNX model), with the weights an export of it
+    /// would get ([`source::weights_for`], calibrated on `opts.inputs`).
+    pub fn open_source(
+        &self,
+        source: &TorchSource,
+        seed: u64,
+        spec: &EngineSpec,
+        opts: &PrepareOptions,
+    ) -> Result<TorchSession> {
+        let settings = TorchSettings::from_spec(spec)?;
+        let info = self.python()?;
+        info.require_torch()?;
+        if matches!(source, TorchSource::Torchvision { .. }) {
+            info.require_torchvision()?;
+        }
+        let shapes: Vec<Vec<usize>> = opts.inputs.iter().map(|i| i.shape.clone()).collect();
+        let (source, weights) = source::weights_for(source, seed, &shapes);
+        let resolved = Resolved {
+            source,
+            seed,
+            weights,
+        };
+        Ok(TorchSession::start(
+            &info,
+            &Default::default(),
+            &[],
+            &resolved,
+            &settings,
+            opts,
+            spec,
+        )?)
+    }
+}
+
+/// What one forward pass produced, module by module (the worker's `activations` command).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Activations {
+    /// The median absolute value of the model's (first) output.
+    pub output_median_abs: f64,
+    /// How many module outputs were looked at.
+    pub modules: usize,
+    /// The smallest non-zero absolute value over every module output.
+    pub min_nonzero_abs: Option<f64>,
+    /// Modules whose output held subnormal values, with how many.
+    pub subnormal: Vec<SubnormalModule>,
+    /// Modules whose output held NaN or infinity.
+    pub non_finite: Vec<String>,
+}
+
+/// A module whose output held subnormal floats.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct SubnormalModule {
+    pub module: String,
+    pub count: u64,
 }
 
 /// A model loaded in a worker process.
@@ -251,9 +342,11 @@ pub struct TorchSession {
 }
 
 impl TorchSession {
+    #[allow(clippy::too_many_arguments)]
     fn start(
         python: &PythonInfo,
-        model: &Model,
+        proto: &tract_onnx::pb::ModelProto,
+        output_names: &[&str],
         resolved: &Resolved,
         settings: &TorchSettings,
         opts: &PrepareOptions,
@@ -267,20 +360,13 @@ impl TorchSession {
                 path: std::env::temp_dir(),
                 reason: e.to_string(),
             })?;
-        let weights = if resolved.weights_from_onnx {
-            let path = dir.path().join("weights.bin");
-            let tensors = source::write_weights(&model.proto, &path)?;
-            json!({"file": path, "tensors": tensors})
-        } else {
-            Value::Null
-        };
+        let weights = resolved.weights.request(proto, dir.path())?;
         let mut worker = Worker::start(&python.path, false, timeouts)?;
         let inputs: Vec<Value> = opts
             .inputs
             .iter()
             .map(|i| json!({"name": i.name, "shape": i.shape, "dtype": dtype_code(i.dtype)}))
             .collect();
-        let output_names: Vec<&str> = model.outputs.iter().map(|o| o.name.as_str()).collect();
         let reply = worker.request(
             "load",
             json!({
@@ -293,6 +379,8 @@ impl TorchSession {
                 "cuda_graph": settings.cuda_graph,
                 "compile": settings.compile,
                 "tf32": settings.tf32,
+                "cudnn_benchmark": settings.cudnn_benchmark,
+                "inference_mode": settings.inference_mode,
                 "threads": opts.threads,
                 "inputs": inputs,
                 "output_names": output_names,
@@ -345,6 +433,17 @@ impl TorchSession {
                 engine: self.label.clone(),
                 reason: e.to_string(),
             })
+    }
+
+    /// One forward pass on the current inputs with a hook on every module: the scale of the
+    /// output and which modules produced subnormal or non-finite values.
+    pub fn activations(&mut self) -> Result<Activations> {
+        let timeout = self.timeouts.call;
+        let reply = self.call("activations", Value::Null, timeout)?;
+        serde_json::from_value(reply).map_err(|e| Error::Engine {
+            engine: self.label.clone(),
+            reason: format!("the torch worker sent unusable activation statistics: {e}"),
+        })
     }
 
     /// The worker's process id (tests kill it).
@@ -525,8 +624,12 @@ mod tests {
         assert_eq!(s.device, "cuda:1");
         assert_eq!(s.dtype, "fp16");
         assert!(s.cuda_graph && !s.compile && !s.channels_last);
+        assert!(s.cudnn_benchmark && s.inference_mode);
         let s = settings("torch").unwrap();
         assert_eq!((s.device.as_str(), s.dtype.as_str()), ("cpu", "fp32"));
+        assert!(!s.cudnn_benchmark && s.inference_mode);
+        let s = settings("torch:eager,device=cuda,cudnn_benchmark=off,inference_mode=off").unwrap();
+        assert!(!s.cudnn_benchmark && !s.inference_mode);
         for (bad, word) in [
             ("torch:lazy", "lazy"),
             ("torch:eager,device=tpu", "tpu"),
@@ -537,6 +640,9 @@ mod tests {
             ("torch:eager,threads=2", "threads"),
             ("torch:eager,tf32", "device=cuda"),
             ("torch:eager,device=cuda,dtype=fp16,tf32", "dtype=fp32"),
+            ("torch:eager,cudnn_benchmark=on", "device=cuda"),
+            ("torch:eager,device=cuda,cudnn_benchmark=yes", "on or off"),
+            ("torch:eager,inference_mode=0", "on or off"),
         ] {
             let e = settings(bad).unwrap_err().to_string();
             assert!(e.contains(word), "{bad}: {e}");

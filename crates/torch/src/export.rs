@@ -5,7 +5,7 @@
 
 use crate::error::TorchError;
 use crate::python::PythonInfo;
-use crate::source::{meta, TorchSource};
+use crate::source::{meta, weights_for, TorchSource, Weights};
 use crate::worker::{Timeouts, Worker};
 use edgebench_core::model::Model;
 use prost::Message;
@@ -61,6 +61,11 @@ pub struct ExportReport {
     pub exporter: String,
     pub opset: i64,
     pub seed: u64,
+    /// Which weights the file holds: `edgebench-zoo-deterministic`, `rescaled-deterministic`
+    /// or `as-given` (see [`Weights`]).
+    pub weights: String,
+    /// How they were made, in words (what the worker did).
+    pub weights_detail: String,
     pub parameters: u64,
     pub inputs: Vec<ExportInput>,
     pub outputs: Vec<ExportInput>,
@@ -123,13 +128,22 @@ pub fn export(
         .map_err(|e| werr(out, &e))?;
     let scratch_path = scratch.path().to_owned();
 
+    let shapes: Vec<Vec<usize>> = opts.inputs.iter().map(|i| i.shape.clone()).collect();
+    let (source, weights) = weights_for(&opts.source, opts.seed, &shapes);
+    let weights_dir = tempfile::Builder::new()
+        .prefix("edgebench-export-")
+        .tempdir()
+        .map_err(|e| werr(&std::env::temp_dir(), &e))?;
+    let weights_req = weights.request(&Default::default(), weights_dir.path())?;
+
     let start = Instant::now();
     let timeouts = Timeouts::from_env();
     let mut worker = Worker::start(&python.path, false, timeouts)?;
     let reply = worker.request(
         "export",
         json!({
-            "source": opts.source,
+            "source": source,
+            "weights": weights_req,
             "seed": opts.seed,
             "inputs": opts.inputs,
             "output": scratch_path,
@@ -139,6 +153,7 @@ pub fn export(
         timeouts.export,
     )?;
     drop(worker);
+    drop(weights_dir);
     let export_ms = start.elapsed().as_secs_f64() * 1e3;
     let s = |k: &str| {
         reply
@@ -158,18 +173,31 @@ pub fn export(
         ))
     })?;
     let source_json =
-        serde_json::to_string(&opts.source).map_err(|e| TorchError::Invalid(e.to_string()))?;
-    let entries = [
+        serde_json::to_string(&source).map_err(|e| TorchError::Invalid(e.to_string()))?;
+    // The worker says which weights it used: a rescaling finds nothing to rescale when no
+    // weight depends on the seed.
+    let weights_label = match reply.get("weights").and_then(Value::as_str) {
+        Some(Weights::AS_GIVEN) => Weights::AS_GIVEN,
+        _ => weights.label(),
+    };
+    let mut entries = vec![
         (meta::SOURCE, source_json),
         (meta::SEED, opts.seed.to_string()),
         (meta::TORCH_VERSION, torch_version.clone()),
         (meta::OPSET, opts.opset.to_string()),
         (meta::EXPORTER, exporter.clone()),
         (meta::TOOL, env!("CARGO_PKG_VERSION").to_owned()),
+        (meta::WEIGHTS, weights_label.to_owned()),
     ];
-    proto
-        .metadata_props
-        .retain(|kv| !entries.iter().any(|(k, _)| kv.key == *k));
+    if let (Weights::Rescaled { calibration }, Weights::RESCALED) = (&weights, weights_label) {
+        entries.push((
+            meta::WEIGHTS_CALIBRATION,
+            serde_json::to_string(calibration).map_err(|e| TorchError::Invalid(e.to_string()))?,
+        ));
+    }
+    proto.metadata_props.retain(|kv| {
+        !entries.iter().any(|(k, _)| kv.key == *k) && kv.key != meta::WEIGHTS_CALIBRATION
+    });
     for (k, v) in entries {
         proto.metadata_props.push(pb::StringStringEntryProto {
             key: k.into(),
@@ -244,6 +272,8 @@ pub fn export(
         exporter,
         opset: opts.opset,
         seed: opts.seed,
+        weights: weights_label.to_owned(),
+        weights_detail: s("weights_detail"),
         parameters: reply.get("parameters").and_then(Value::as_u64).unwrap_or(0),
         inputs: opts.inputs.clone(),
         outputs,
@@ -275,7 +305,8 @@ pub fn export_cached(
 ) -> Result<PathBuf, TorchError> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(source.label().as_bytes());
+    // `weights-v1`: exports from before edgebench chose the weights are not reused.
+    h.update(format!("weights-v1|{}", source.label()).as_bytes());
     if let TorchSource::Module { file, .. } = source {
         h.update(std::fs::read(file).unwrap_or_default());
     }

@@ -7,6 +7,7 @@ use crate::error::TorchError;
 use edgebench_core::model::Model;
 use edgebench_core::tensor::Dim;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tract_onnx::pb;
@@ -21,6 +22,10 @@ pub mod meta {
     pub const OPSET: &str = "edgebench.opset";
     pub const EXPORTER: &str = "edgebench.exporter";
     pub const TOOL: &str = "edgebench.version";
+    /// Which weights the export holds: a [`super::Weights::label`].
+    pub const WEIGHTS: &str = "edgebench.weights";
+    /// For `rescaled-deterministic`: the calibration input shapes, as JSON.
+    pub const WEIGHTS_CALIBRATION: &str = "edgebench.weights_calibration";
 }
 
 /// Where a PyTorch model comes from.
@@ -192,13 +197,126 @@ pub struct WeightEntry {
     pub numel: usize,
 }
 
+/// The weights a PyTorch model gets. A random initialisation is not enough: torchvision's
+/// default initialisation gives mobilenet_v2 logits of about 1e-9 and efficientnet_b0 of
+/// about 1e-15, so fp16 engines underflow, top-1 agreement is a coin toss and tiny values
+/// may turn subnormal (slow on many CPUs, which would fake a speed-up elsewhere).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// The float initializers of the ONNX model itself (a `zoo:` model run as its twin).
+    OnnxInitializers,
+    /// The zoo's deterministic weights for the twin of a `tv:` source the zoo has (the zoo's
+    /// initializer names are torchvision's `state_dict` keys).
+    Zoo(edgebench_zoo::ZooSpec),
+    /// The seed's random initialisation, each convolution and linear layer whose weights
+    /// depend on the seed rescaled so that its output has RMS 1 on a deterministic
+    /// calibration input of these shapes (one forward pass, layer by layer as LSUV does).
+    Rescaled { calibration: Vec<Vec<usize>> },
+    /// What the factory built, untouched: no weight depends on the seed (trained or loaded
+    /// weights, or a factory that seeds itself).
+    AsGiven,
+    /// The seed's random initialisation, untouched: exports made before edgebench recorded
+    /// its weights.
+    TorchInit,
+}
+
+impl Weights {
+    pub const ZOO: &'static str = "edgebench-zoo-deterministic";
+    pub const RESCALED: &'static str = "rescaled-deterministic";
+    pub const AS_GIVEN: &'static str = "as-given";
+    pub const TORCH_INIT: &'static str = "torch-default-init";
+
+    /// The name recorded in `session.details.weights` and the export's metadata.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Weights::OnnxInitializers | Weights::Zoo(_) => Weights::ZOO,
+            Weights::Rescaled { .. } => Weights::RESCALED,
+            Weights::AsGiven => Weights::AS_GIVEN,
+            Weights::TorchInit => Weights::TORCH_INIT,
+        }
+    }
+
+    /// The `weights` field of the worker's `load` and `export` requests; tensors are written
+    /// into `dir`.
+    pub fn request(&self, proto: &pb::ModelProto, dir: &Path) -> Result<Value, TorchError> {
+        let tensors = |p: &pb::ModelProto| -> Result<Value, TorchError> {
+            let path = dir.join("weights.bin");
+            let tensors = write_weights(p, &path)?;
+            Ok(json!({"kind": "tensors", "label": self.label(), "file": path, "tensors": tensors}))
+        };
+        match self {
+            Weights::OnnxInitializers => tensors(proto),
+            Weights::Zoo(spec) => {
+                let zoo = edgebench_zoo::build(spec).map_err(|e| {
+                    TorchError::Invalid(format!("the zoo's weights for {spec}: {e}"))
+                })?;
+                tensors(&zoo)
+            }
+            Weights::Rescaled { calibration } => {
+                Ok(json!({"kind": "rescale", "calibration": calibration}))
+            }
+            Weights::AsGiven | Weights::TorchInit => {
+                Ok(json!({"kind": "as_built", "label": self.label()}))
+            }
+        }
+    }
+}
+
+/// The weights a source gets when it is exported, and the source as it will be built: a
+/// `tv:` model the zoo has gets the zoo's weights (GoogLeNet without its auxiliary heads,
+/// which only run in training, as in the zoo); everything else the rescaled initialisation,
+/// calibrated on inputs of `shapes`.
+pub fn weights_for(
+    source: &TorchSource,
+    seed: u64,
+    shapes: &[Vec<usize>],
+) -> (TorchSource, Weights) {
+    if let TorchSource::Torchvision { builder, kwargs } = source {
+        if let Some(entry) = edgebench_zoo::list()
+            .into_iter()
+            .find(|e| e.torchvision == Some(builder.as_str()))
+        {
+            // torchvision's own default: 400 Kinetics classes for video models, else 1000.
+            let default = if builder.starts_with("video.") {
+                400
+            } else {
+                1000
+            };
+            let classes = kwargs
+                .get("num_classes")
+                .and_then(serde_json::Value::as_u64)
+                .map_or(default, |n| n as usize);
+            let mut spec = edgebench_zoo::ZooSpec::new(entry.name);
+            spec.classes = Some(classes);
+            spec.seed = Some(seed);
+            if spec.validate().is_ok() {
+                let mut kwargs = kwargs.clone();
+                if builder == "googlenet" {
+                    kwargs.insert("aux_logits".into(), json!(false));
+                    kwargs.insert("init_weights".into(), json!(false));
+                }
+                let source = TorchSource::Torchvision {
+                    builder: builder.clone(),
+                    kwargs,
+                };
+                return (source, Weights::Zoo(spec));
+            }
+        }
+    }
+    (
+        source.clone(),
+        Weights::Rescaled {
+            calibration: shapes.to_vec(),
+        },
+    )
+}
+
 /// The PyTorch model behind an ONNX model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
     pub source: TorchSource,
     pub seed: u64,
-    /// Take the weights from the ONNX initializers (zoo models).
-    pub weights_from_onnx: bool,
+    pub weights: Weights,
 }
 
 /// Finds the PyTorch model behind `model`: the torchvision twin of a `zoo:` model, or the
@@ -222,10 +340,48 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
             .get(meta::SEED)
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or(0);
+        let again = |what: String| {
+            TorchError::Invalid(format!(
+                "model {}: {what}; export it again with `edgebench export`",
+                model.name
+            ))
+        };
+        let weights = match metadata.get(meta::WEIGHTS).copied() {
+            None => Weights::TorchInit,
+            Some(Weights::ZOO) => match weights_for(&source, seed, &[]) {
+                (rebuilt, w @ Weights::Zoo(_)) if rebuilt == source => w,
+                _ => {
+                    return Err(again(format!(
+                        "its weights are the zoo's, but the zoo has no twin of {}",
+                        source.label()
+                    )))
+                }
+            },
+            Some(Weights::RESCALED) => {
+                let calibration = metadata
+                    .get(meta::WEIGHTS_CALIBRATION)
+                    .and_then(|s| serde_json::from_str::<Vec<Vec<usize>>>(s).ok())
+                    .ok_or_else(|| {
+                        again(format!(
+                            "metadata `{}` is missing or unreadable",
+                            meta::WEIGHTS_CALIBRATION
+                        ))
+                    })?;
+                Weights::Rescaled { calibration }
+            }
+            Some(Weights::AS_GIVEN) => Weights::AsGiven,
+            Some(Weights::TORCH_INIT) => Weights::TorchInit,
+            Some(other) => {
+                return Err(again(format!(
+                    "metadata `{}` names weights `{other}` this edgebench does not know",
+                    meta::WEIGHTS
+                )))
+            }
+        };
         return Ok(Resolved {
             source,
             seed,
-            weights_from_onnx: false,
+            weights,
         });
     }
     if let Some(rest) = model.name.strip_prefix("zoo:") {
@@ -261,7 +417,7 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
                 kwargs,
             },
             seed: 0,
-            weights_from_onnx: true,
+            weights: Weights::OnnxInitializers,
         });
     }
     Err(TorchError::Invalid(format!(
