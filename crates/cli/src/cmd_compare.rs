@@ -1,10 +1,12 @@
 //! `edgebench compare A B`: two studies (or two bench JSON files) variant by variant:
-//! improved, regressed or within noise; exit 1 on a regression beyond the threshold.
+//! improved, regressed or within noise (`edgebench_core::change`: an interval across each
+//! run's rounds, beyond a stated noise floor); exit 1 on a regression beyond the threshold.
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use edgebench_core::schema::{BenchReport, Status, VariantResult, Verdict};
+use edgebench_core::change::{change, ChangeVerdict, DEFAULT_NOISE_FLOOR};
+use edgebench_core::schema::{BenchReport, Status, VariantResult};
 use edgebench_report::fmt::ms;
 use edgebench_study::results;
 use serde::Serialize;
@@ -21,6 +23,10 @@ pub struct CompareArgs {
     /// difference is beyond noise.
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT")]
     pub threshold: f64,
+    /// Changes smaller than this many percent are never a verdict, however narrow their
+    /// interval (the variation between runs that no run's own statistics see).
+    #[arg(long, default_value_t = DEFAULT_NOISE_FLOOR * 100.0, value_name = "PERCENT")]
+    pub noise_floor: f64,
     /// Print the comparison as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -33,11 +39,14 @@ struct Entry {
     b_median_ms: f64,
     /// (B / A - 1) x 100: positive is slower.
     change_percent: f64,
-    /// A median / B median, with its bootstrap interval: above 1 is faster.
+    /// A / B with its 95% interval: above 1 is faster.
     speedup: f64,
     ci95_low: f64,
     ci95_high: f64,
-    verdict: &'static str,
+    /// "rounds" (across each run's interleaved rounds) or "samples" (one round: the interval
+    /// sees no run-to-run variation).
+    interval: &'static str,
+    verdict: ChangeVerdict,
     regression: bool,
 }
 
@@ -46,6 +55,7 @@ struct Comparison {
     a: String,
     b: String,
     threshold_percent: f64,
+    noise_floor_percent: f64,
     entries: Vec<Entry>,
     only_in_a: Vec<String>,
     only_in_b: Vec<String>,
@@ -102,11 +112,13 @@ fn load(p: &Path) -> Result<Vec<(String, VariantResult)>> {
 }
 
 pub fn run(a: CompareArgs) -> Result<ExitCode> {
-    if !a.threshold.is_finite() || a.threshold < 0.0 {
-        bail!(
-            "--threshold {}: must be a non-negative number of percent",
-            a.threshold
-        );
+    for (flag, v) in [
+        ("--threshold", a.threshold),
+        ("--noise-floor", a.noise_floor),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            bail!("{flag} {v}: must be a non-negative number of percent");
+        }
     }
     let left = load(&a.a)?;
     let right = load(&a.b)?;
@@ -117,24 +129,20 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
         match right.iter().find(|(k, _)| k == key) {
             None => only_in_a.push(key.clone()),
             Some((_, rb)) if usable(ra) && usable(rb) => {
-                let Some(s) = edgebench_core::bench::speedup(ra, rb, 0) else {
+                let Some(c) = change(ra, rb, a.noise_floor / 100.0, 0) else {
                     continue;
                 };
-                let change = (1.0 / s.ratio - 1.0) * 100.0;
-                let regression = s.verdict == Verdict::Slower && change > a.threshold;
+                let regression = c.verdict == ChangeVerdict::Regressed && c.percent() > a.threshold;
                 entries.push(Entry {
                     key: key.clone(),
                     a_median_ms: edgebench_core::stats::median(&ra.raw_ms),
                     b_median_ms: edgebench_core::stats::median(&rb.raw_ms),
-                    change_percent: change,
-                    speedup: s.ratio,
-                    ci95_low: s.ci95_low,
-                    ci95_high: s.ci95_high,
-                    verdict: match s.verdict {
-                        Verdict::Faster => "improved",
-                        Verdict::Slower => "regressed",
-                        Verdict::WithinNoise => "within noise",
-                    },
+                    change_percent: c.percent(),
+                    speedup: 1.0 / c.ratio,
+                    ci95_low: 1.0 / c.ci95_high,
+                    ci95_high: 1.0 / c.ci95_low,
+                    interval: c.method,
+                    verdict: c.verdict,
                     regression,
                 });
             }
@@ -158,6 +166,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
         a: a.a.display().to_string(),
         b: a.b.display().to_string(),
         threshold_percent: a.threshold,
+        noise_floor_percent: a.noise_floor,
         entries,
         only_in_a,
         only_in_b,
@@ -174,6 +183,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             "B ms",
             "change",
             "A/B [95% CI]",
+            "interval from",
             "verdict",
         ]);
         for e in &cmp.entries {
@@ -187,6 +197,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
                     "{:.2}x [{:.2}, {:.2}]",
                     e.speedup, e.ci95_low, e.ci95_high
                 )),
+                Cell::new(e.interval),
                 Cell::new(if e.regression {
                     format!("{} (beyond {}%)", e.verdict, a.threshold)
                 } else {
@@ -195,6 +206,10 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             ]);
         }
         println!("{t}");
+        println!(
+            "changes within ±{}% are noise whatever their interval (--noise-floor); \"samples\" intervals come from one round per run and miss run-to-run variation",
+            a.noise_floor
+        );
         for k in &cmp.only_in_a {
             println!("only in A: {k}");
         }

@@ -3,9 +3,9 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use edgebench_core::bench::{finish, run_variant, BenchOptions, VariantRun};
+use edgebench_core::bench::{finish, run_variants, BenchOptions, RoundProgress, VariantRun};
 use edgebench_core::engine::{Engine, EngineSpec};
-use edgebench_core::gate::Tolerance;
+use edgebench_core::gate::ToleranceOverride;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, Status};
@@ -21,23 +21,28 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
     /// Warm-up time in seconds (at least --min-warmup-runs runs).
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = MeasureOptions::default().warmup_s, value_name = "SECONDS")]
     pub warmup: f64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = MeasureOptions::default().min_warmup_runs)]
     pub min_warmup_runs: usize,
     /// Fewest samples before the confidence target may stop sampling.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = MeasureOptions::default().min_samples)]
     pub min_samples: usize,
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = MeasureOptions::default().max_samples)]
     pub max_samples: usize,
     /// Most seconds of sampling per variant.
-    #[arg(long, default_value_t = 20.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = MeasureOptions::default().max_time_s, value_name = "SECONDS")]
     pub max_time: f64,
     /// Stop when the 95% CI of the median is within this many percent of the median.
-    #[arg(long, default_value_t = 1.0, value_name = "PERCENT")]
+    #[arg(long, default_value_t = MeasureOptions::default().target_rel_ci * 100.0, value_name = "PERCENT")]
     pub target_ci: f64,
+    /// Interleaved rounds (A B A B ...) over which the variants are measured: speed-ups and
+    /// their intervals come from the rounds, so they cover the variation between runs
+    /// (--max-time is shared out over the rounds).
+    #[arg(long, default_value_t = edgebench_core::bench::DEFAULT_ROUNDS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub rounds: usize,
     /// Real-time target in frames per second.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = edgebench_core::realtime::DEFAULT_TARGET_FPS)]
     pub fps: f64,
     /// Random input sets the accuracy gate compares.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
@@ -91,18 +96,11 @@ impl MeasureArgs {
         }
     }
 
-    /// The gate's tolerance when `--atol`/`--rtol` override the per-precision defaults.
-    pub fn tolerance(&self) -> Option<Tolerance> {
-        match (self.atol, self.rtol) {
-            (None, None) => None,
-            (atol, rtol) => {
-                let base = Tolerance::for_precision("f32");
-                Some(Tolerance {
-                    atol: atol.unwrap_or(base.atol),
-                    rtol: rtol.unwrap_or(base.rtol),
-                    ..base
-                })
-            }
+    /// What `--atol`/`--rtol` change in the per-precision tolerance (only what they name).
+    pub fn tolerance(&self) -> ToleranceOverride {
+        ToleranceOverride {
+            atol: self.atol,
+            rtol: self.rtol,
         }
     }
 }
@@ -222,6 +220,7 @@ pub fn bench_options(
             min_time_s: telemetry.min_sampling_s(tel.as_deref()),
             ..measure.options()
         },
+        rounds: measure.rounds,
         target_fps: measure.fps,
         gate_input_sets: measure.gate_inputs as usize,
         telemetry: tel,
@@ -279,8 +278,8 @@ impl OutputArgs {
     }
 }
 
-/// Measures every variant in turn with a spinner each, rewriting the exports after each one
-/// so that an interrupted run keeps what it measured.
+/// Measures the variants in interleaved rounds with a spinner, rewriting the exports after
+/// each round so that an interrupted run keeps what it measured.
 pub fn measure_variants(
     specs: &[EngineSpec],
     engines: &[Box<dyn Engine>],
@@ -289,35 +288,79 @@ pub fn measure_variants(
     report: &BenchReport,
     output: &OutputArgs,
 ) -> Result<Vec<VariantRun>> {
-    let mut runs: Vec<VariantRun> = Vec::with_capacity(specs.len());
-    for (i, (spec, engine)) in specs.iter().zip(engines).enumerate() {
-        let bar = spinner(output.quiet, &format!("[{}/{}] {spec}", i + 1, specs.len()));
-        let run = run_variant(engine.as_ref(), model, spec, opts, &mut |p| show(&bar, p));
-        bar.finish_and_clear();
-        runs.push(run);
-        let mut partial = report.clone();
-        partial.results = runs.iter().map(|r| r.result.clone()).collect();
-        if partial.results.iter().any(|r| r.status != Status::Failed) {
-            output.write(&partial)?;
-        }
+    let variants: Vec<(&dyn Engine, &EngineSpec)> = engines
+        .iter()
+        .map(|e| e.as_ref())
+        .zip(specs.iter())
+        .collect();
+    let bar = spinner(output.quiet, "");
+    let n = specs.len();
+    let mut export_error = None;
+    let runs = run_variants(
+        &variants,
+        model,
+        opts,
+        &mut |p| match p {
+            RoundProgress::Preparing { variant } => {
+                bar.set_prefix(format!("[{}/{n}] {}", variant + 1, specs[variant]));
+                bar.set_message("preparing");
+            }
+            RoundProgress::Measuring {
+                variant,
+                round,
+                rounds,
+                progress,
+            } => {
+                bar.set_prefix(format!(
+                    "round {}/{rounds} [{}/{n}] {}",
+                    round + 1,
+                    variant + 1,
+                    specs[variant]
+                ));
+                show(&bar, progress);
+            }
+            RoundProgress::CheckingOutputs { variant } => {
+                bar.set_prefix(format!("[{}/{n}] {}", variant + 1, specs[variant]));
+                bar.set_message("outputs for the accuracy gate");
+            }
+        },
+        &mut |results| {
+            if export_error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
+                return;
+            }
+            let mut partial = report.clone();
+            partial.results = results.to_vec();
+            if let Err(e) = output.write(&partial) {
+                export_error = Some(e);
+            }
+        },
+    );
+    bar.finish_and_clear();
+    if let Some(e) = export_error {
+        return Err(e);
     }
     Ok(runs)
 }
 
 /// Applies the accuracy gate and the speed-ups, then writes the exports and prints the table
-/// (or the JSON document). Exit 2 when no variant could run at all (with the first reason),
-/// 1 when a variant failed the gate (unless `--no-gate`), else 0.
-#[allow(clippy::too_many_arguments)]
+/// (or the JSON document). Exit 2 when no variant could run at all (with the first reason);
+/// 1 when a variant failed to run, could not be verified, or failed the gate (the last
+/// unless `--no-gate`), each with its reason on stderr; else 0.
 pub fn conclude(
     mut runs: Vec<VariantRun>,
     reference: usize,
-    tolerance: Option<Tolerance>,
+    measure: &MeasureArgs,
     seed: u64,
     mut report: BenchReport,
     output: &OutputArgs,
-    no_gate: bool,
 ) -> Result<ExitCode> {
-    finish(&mut runs, reference, tolerance, seed);
+    let unverified = finish(
+        &mut runs,
+        reference,
+        &measure.tolerance(),
+        measure.min_samples,
+        seed,
+    );
     report.results = runs.into_iter().map(|r| r.result).collect();
     if let Some(first_error) = report
         .results
@@ -334,16 +377,29 @@ pub fn conclude(
     } else {
         print!("{}", edgebench_report::table::bench_table(&report));
     }
-    if !no_gate
+    let mut code = ExitCode::SUCCESS;
+    for r in report.results.iter().filter(|r| r.status == Status::Failed) {
+        eprintln!(
+            "edgebench: {} failed to run: {}",
+            r.spec,
+            r.error.as_deref().unwrap_or("no reason given")
+        );
+        code = ExitCode::from(1);
+    }
+    if let Some(why) = unverified {
+        eprintln!("edgebench: {why}");
+        code = ExitCode::from(1);
+    }
+    if !measure.no_gate
         && report
             .results
             .iter()
             .any(|r| r.status == Status::GateFailed)
     {
         eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
-        return Ok(ExitCode::from(1));
+        code = ExitCode::from(1);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// Fails early (before measuring) when an output path cannot be written; the error names

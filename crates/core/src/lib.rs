@@ -5,6 +5,7 @@
 //! [`stats::Summary`] -> [`schema`] (the versioned result document).
 
 pub mod bench;
+pub mod change;
 pub mod engine;
 pub mod error;
 pub mod gate;
@@ -12,10 +13,13 @@ pub mod host;
 pub mod inputs;
 pub mod inspect;
 pub mod measure;
+pub mod memory;
 pub mod model;
+pub mod realtime;
 pub mod schema;
 pub mod stats;
 pub mod tensor;
+pub mod testing;
 pub mod testmodel;
 pub mod tract_support;
 pub mod write;

@@ -148,12 +148,13 @@ pub fn measure_with_clock<C: Clock>(
     }
     let warmup_ms = ms(clock.now() - warm_start);
 
-    // Sampling.
+    // Sampling. A minimum sampling time (for power sensors) longer than the time limit
+    // extends the limit: the confidence rule must be able to stop sampling once both hold.
     let max_samples = opts.max_samples.max(1);
-    let max_time = Duration::from_secs_f64(opts.max_time_s.max(0.0));
+    let min_time = Duration::from_secs_f64(opts.min_time_s.max(0.0));
+    let max_time = Duration::from_secs_f64(opts.max_time_s.max(0.0)).max(min_time);
     let mut samples: Vec<f64> = Vec::with_capacity(max_samples);
     let mut scratch: Vec<f64> = Vec::with_capacity(max_samples);
-    let min_time = Duration::from_secs_f64(opts.min_time_s.max(0.0));
     let window_start = Instant::now();
     let start = clock.now();
     let mut next_check = 1usize;
@@ -165,15 +166,12 @@ pub fn measure_with_clock<C: Clock>(
         samples.push(ms(t1 - t0));
 
         let n = samples.len();
-        if n >= max_samples {
-            break StopReason::SampleLimit;
-        }
-        if t1 - start >= max_time {
-            break StopReason::TimeLimit;
-        }
+        let elapsed = t1 - start;
+        let at_limit = n >= max_samples || elapsed >= max_time;
         // Evaluate the stopping rule about 20 times per doubling of the sample count, so
-        // its cost stays a small, constant fraction of the loop.
-        if n >= opts.min_samples.max(2) && n >= next_check {
+        // its cost stays a small, constant fraction of the loop, and always at a limit, so
+        // that a run whose target is met exactly then says so.
+        if n >= opts.min_samples.max(2) && (n >= next_check || at_limit) {
             next_check = n + (n / 20).max(1);
             scratch.clear();
             scratch.extend_from_slice(&samples);
@@ -181,12 +179,18 @@ pub fn measure_with_clock<C: Clock>(
             let rel = relative_half_width(&scratch);
             progress(Progress::Sampling {
                 samples: n,
-                elapsed_s: (t1 - start).as_secs_f64(),
+                elapsed_s: elapsed.as_secs_f64(),
                 rel_ci: rel,
             });
-            if rel <= opts.target_rel_ci && t1 - start >= min_time {
+            if rel <= opts.target_rel_ci && elapsed >= min_time {
                 break StopReason::TargetReached;
             }
+        }
+        if n >= max_samples {
+            break StopReason::SampleLimit;
+        }
+        if elapsed >= max_time {
+            break StopReason::TimeLimit;
         }
     };
     let sampling_ms = ms(clock.now() - start);
@@ -331,6 +335,32 @@ mod tests {
         assert!(m.samples_ms.len() >= 200, "{}", m.samples_ms.len());
         assert!(m.samples_ms.len() <= 215, "{}", m.samples_ms.len());
         assert!(m.sampling_window.is_some());
+    }
+
+    #[test]
+    fn min_time_beyond_max_time_still_lets_the_target_stop_sampling() {
+        // The committed GPU study had min_time_s (2 s, for the sensors) >= max_time_s: every
+        // row stopped at the time limit although its interval was reached.
+        let opts = MeasureOptions {
+            min_time_s: 2.0,
+            max_time_s: 1.0,
+            ..Default::default()
+        };
+        let (m, _) = run(&[10], &opts);
+        assert_eq!(m.stop_reason, StopReason::TargetReached);
+        assert!(m.samples_ms.len() >= 200, "{}", m.samples_ms.len());
+    }
+
+    #[test]
+    fn target_met_at_the_time_limit_is_target_reached() {
+        // 100 ms a run, 1 s of sampling: the 10th sample meets both the limit and the target.
+        let opts = MeasureOptions {
+            max_time_s: 1.0,
+            ..Default::default()
+        };
+        let (m, _) = run(&[100], &opts);
+        assert_eq!(m.samples_ms.len(), 10);
+        assert_eq!(m.stop_reason, StopReason::TargetReached);
     }
 
     #[test]

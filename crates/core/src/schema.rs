@@ -11,6 +11,10 @@ use edgebench_telemetry::Energy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+fn one() -> usize {
+    1
+}
+
 /// A whole `edgebench bench` run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
@@ -66,6 +70,10 @@ pub struct Settings {
     pub seed: u64,
     pub target_fps: f64,
     pub measure: MeasureOptions,
+    /// Interleaved rounds the variants were measured in (`measure`'s limits are shared out
+    /// over them).
+    #[serde(default = "one")]
+    pub rounds: usize,
     /// Input sets compared by the accuracy gate.
     pub gate_input_sets: usize,
     pub gate_enforced: bool,
@@ -80,6 +88,9 @@ pub enum Status {
     GateFailed,
     /// It could not be prepared or run; see `error`.
     Failed,
+    /// It ran, but the reference it is checked against did not, so its outputs are unchecked
+    /// and it gets no speed-up; `error` says why.
+    Unverified,
 }
 
 /// One engine variant's result.
@@ -115,6 +126,10 @@ pub struct VariantResult {
     pub energy: Option<Energy>,
     /// Every sample, in milliseconds, in the order taken.
     pub raw_ms: Vec<f64>,
+    /// Sample counts of the interleaved rounds, in order: `raw_ms` is their concatenation.
+    /// Empty means one round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<usize>,
 }
 
 impl VariantResult {
@@ -143,11 +158,28 @@ impl VariantResult {
             warnings: vec![],
             energy: None,
             raw_ms: vec![],
+            rounds: vec![],
         }
     }
 
     pub fn median_ms(&self) -> Option<f64> {
         self.latency_ms.as_ref().map(|s| s.median)
+    }
+
+    /// The samples of each interleaved round, in order (one slice when `rounds` is empty or
+    /// does not add up to the samples).
+    pub fn round_samples(&self) -> Vec<&[f64]> {
+        if self.rounds.iter().sum::<usize>() != self.raw_ms.len() || self.rounds.len() < 2 {
+            return vec![&self.raw_ms[..]];
+        }
+        let mut out = Vec::with_capacity(self.rounds.len());
+        let mut rest = &self.raw_ms[..];
+        for &n in &self.rounds {
+            let (head, tail) = rest.split_at(n);
+            out.push(head);
+            rest = tail;
+        }
+        out
     }
 }
 
@@ -155,13 +187,89 @@ impl VariantResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Speedup {
     pub baseline: String,
+    /// With rounds: the geometric mean of the rounds' ratios of medians; with one round: the
+    /// ratio of the medians.
     pub ratio: f64,
-    /// 95% bootstrap interval of the ratio of medians (both sample sets resampled).
-    pub ci95_low: f64,
-    pub ci95_high: f64,
+    /// 95% interval of the ratio: across rounds (Student's t on the log ratios) when both
+    /// sides were measured in interleaved rounds, else a bootstrap of the two sample sets.
+    /// Absent when either side has too few samples (or rounds) to say.
+    pub ci95_low: Option<f64>,
+    pub ci95_high: Option<f64>,
     /// (ratio - 1) * 100: the study's "speed improvement".
     pub percent: f64,
     pub verdict: Verdict,
+    /// Where the interval comes from.
+    #[serde(default)]
+    pub method: IntervalMethod,
+    /// Each paired round's ratio of medians (empty with one round).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub round_ratios: Vec<f64>,
+    /// Why the interval is absent, wide or not to be trusted, each naming its fix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<SpeedupWarning>,
+}
+
+impl Speedup {
+    /// `2.31x [2.10, 2.55]`, or `2.31x [n/a]` without an interval.
+    pub fn label(&self) -> String {
+        match (self.ci95_low, self.ci95_high) {
+            (Some(lo), Some(hi)) => format!("{:.2}x [{lo:.2}, {hi:.2}]", self.ratio),
+            _ => format!("{:.2}x [n/a]", self.ratio),
+        }
+    }
+}
+
+/// How a speed-up's interval was obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalMethod {
+    /// Across interleaved rounds (A B A B ...): covers run-to-run variation.
+    Rounds,
+    /// Bootstrap of one run of each side: covers only the noise within that run.
+    #[default]
+    Samples,
+    /// No interval: too few samples or rounds.
+    None,
+}
+
+/// A reason to doubt a speed-up, with its fix in the text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SpeedupWarning {
+    /// One side has fewer samples than the minimum: no interval.
+    FewSamples {
+        spec: String,
+        samples: usize,
+        min_samples: usize,
+    },
+    /// One round each: the interval covers the noise within one run, not between runs.
+    OneRound,
+    /// The rounds' ratios spread more than their own intervals allow (Cochran's Q).
+    RoundsDisagree {
+        q: f64,
+        critical: f64,
+        min_ratio: f64,
+        max_ratio: f64,
+    },
+}
+
+impl fmt::Display for SpeedupWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpeedupWarning::FewSamples { spec, samples, min_samples } => write!(
+                f,
+                "{spec} has {samples} sample(s), fewer than {min_samples}: the speed-up has no interval; raise --max-time"
+            ),
+            SpeedupWarning::OneRound => write!(
+                f,
+                "measured in one round: the interval ignores run-to-run variation; use --rounds 3 or more"
+            ),
+            SpeedupWarning::RoundsDisagree { min_ratio, max_ratio, .. } => write!(
+                f,
+                "the rounds disagree beyond their own intervals (ratios {min_ratio:.3} to {max_ratio:.3}): the machine's speed drifted; close other programs, pin clocks, or use more --rounds"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +278,8 @@ pub enum Verdict {
     Faster,
     Slower,
     WithinNoise,
+    /// Too few samples or rounds to say.
+    Undetermined,
 }
 
 impl fmt::Display for Verdict {
@@ -178,15 +288,21 @@ impl fmt::Display for Verdict {
             Verdict::Faster => "faster",
             Verdict::Slower => "slower",
             Verdict::WithinNoise => "within noise",
+            Verdict::Undetermined => "undetermined",
         })
     }
 }
 
-/// Does it keep up with a target frame rate?
+/// Does it keep up with a target frame rate? Made by [`crate::realtime::judge`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Realtime {
     pub target_fps: f64,
-    /// One frame's budget: 1000 / target_fps, times the batch (a batch carries that many frames).
+    /// New frames one inference consumes: the batch for an image model, batch x clip stride
+    /// for a video model (see [`crate::realtime`]).
+    #[serde(default = "one")]
+    pub frames_per_inference: usize,
+    /// One inference's budget: the time its frames take to arrive, 1000 x
+    /// frames_per_inference / target_fps.
     pub deadline_ms: f64,
     /// Median latency within the deadline.
     pub meets: bool,
@@ -221,7 +337,17 @@ pub enum Warning {
     Throttled {
         detail: String,
     },
+    /// Consecutive samples are alike (drift, background load): the samples are not
+    /// independent, so the interval of the median is too narrow.
+    Autocorrelated {
+        lag1: f64,
+    },
 }
+
+/// Lag-1 autocorrelation above which samples are flagged as dependent. Independent samples of
+/// n = 30 give |r| < 0.36 in 95% of runs (2 / sqrt(n)); 0.5 flags clear drift without crying
+/// wolf on short runs.
+pub const MAX_AUTOCORRELATION: f64 = 0.5;
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,6 +379,10 @@ impl fmt::Display for Warning {
             Warning::Throttled { detail } => write!(
                 f,
                 "the device throttled while sampling ({detail}): its numbers are low; let it cool down, check its power limit and cooling, then rerun"
+            ),
+            Warning::Autocorrelated { lag1 } => write!(
+                f,
+                "consecutive samples are correlated (lag-1 autocorrelation {lag1:.2}): the machine's speed drifted while sampling, so the interval is too narrow; close other programs, pin clocks, or use more --rounds"
             ),
         }
     }
@@ -300,6 +430,9 @@ impl Warning {
             w.push(Warning::ManyOutliers {
                 share_pct: share * 100.0,
             });
+        }
+        if let Some(r) = summary.autocorr_lag1.filter(|r| *r > MAX_AUTOCORRELATION) {
+            w.push(Warning::Autocorrelated { lag1: r });
         }
         w
     }

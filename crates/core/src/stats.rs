@@ -21,6 +21,12 @@ pub struct Summary {
     /// 95% percentile-bootstrap confidence interval of the median.
     pub ci95_low: f64,
     pub ci95_high: f64,
+    /// Lag-1 autocorrelation of the samples in the order taken: near 0 for independent
+    /// samples; high when the machine's speed drifts (background load, clocks), which makes
+    /// every interval computed as if the samples were independent too narrow. `None` with
+    /// fewer than 3 samples or no variation.
+    #[serde(default)]
+    pub autocorr_lag1: Option<f64>,
 }
 
 /// Outlier counts by Tukey's fences (mild: beyond 1.5 IQR, severe: beyond 3 IQR).
@@ -69,7 +75,27 @@ pub fn summarize(samples: &[f64], seed: u64) -> Option<Summary> {
         cv: if mean > 0.0 { std / mean } else { 0.0 },
         ci95_low,
         ci95_high,
+        autocorr_lag1: lag1_autocorrelation(samples),
     })
+}
+
+/// Lag-1 autocorrelation of a series (the standard estimator: the lag-1 autocovariance over
+/// the variance, both about the series' mean). `None` with fewer than 3 values or none varying.
+pub fn lag1_autocorrelation(series: &[f64]) -> Option<f64> {
+    let n = series.len();
+    if n < 3 {
+        return None;
+    }
+    let mean = series.iter().sum::<f64>() / n as f64;
+    let var: f64 = series.iter().map(|x| (x - mean).powi(2)).sum();
+    if var <= 0.0 || !var.is_finite() {
+        return None;
+    }
+    let cov: f64 = series
+        .windows(2)
+        .map(|w| (w[0] - mean) * (w[1] - mean))
+        .sum();
+    Some(cov / var)
 }
 
 /// Percentile of sorted data with linear interpolation between closest ranks (the
@@ -162,13 +188,28 @@ pub fn order_statistic_median_ci(sorted: &[f64]) -> (f64, f64) {
     (sorted[lo], sorted[hi])
 }
 
-/// Labels outliers with Tukey's fences on the quartiles.
+/// Smallest spread the outlier fences use, relative to the median: a sample within 1.5% of the
+/// quartiles is never an outlier, even when the interquartile range is zero (a quantized
+/// timer, or a steady device where most samples are equal).
+pub const MIN_OUTLIER_SPREAD: f64 = 0.01;
+
+/// Labels outliers with Tukey's fences on the quartiles. The spread is the interquartile
+/// range, or where that is (nearly) zero the median absolute deviation scaled to the same
+/// units, and never less than [`MIN_OUTLIER_SPREAD`] of the median.
 pub fn tukey_outliers(samples: &[f64]) -> Outliers {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let q1 = percentile(&sorted, 25.0);
     let q3 = percentile(&sorted, 75.0);
-    let iqr = q3 - q1;
+    let med = percentile(&sorted, 50.0);
+    let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - med).abs()).collect();
+    deviations.sort_by(f64::total_cmp);
+    // For a normal distribution IQR = 1.349 sigma and MAD = 0.6745 sigma: MAD x 2 is on the
+    // IQR's scale.
+    let mad_as_iqr = 2.0 * percentile(&deviations, 50.0);
+    let iqr = (q3 - q1)
+        .max(mad_as_iqr)
+        .max(MIN_OUTLIER_SPREAD * med.abs());
     let mut o = Outliers::default();
     for &x in &sorted {
         if x < q1 - 3.0 * iqr {
@@ -221,6 +262,37 @@ mod tests {
         assert_eq!(o.high_severe, 2);
         assert_eq!(o.low_severe, 1);
         assert_eq!(o.total(), 3);
+    }
+
+    #[test]
+    fn zero_iqr_does_not_make_every_differing_sample_severe() {
+        // 90% of the samples equal: the IQR is 0. Before the fix, 10.05 and 9.95 were
+        // "severe" outliers; they are half a percent from the median.
+        let mut v = vec![10.0; 90];
+        v.extend([10.05, 9.95, 10.02, 9.98, 10.01]);
+        let o = tukey_outliers(&v);
+        assert_eq!(o.total(), 0, "{o:?}");
+        // A sample twice the median still is.
+        v.push(20.0);
+        let o = tukey_outliers(&v);
+        assert_eq!(o.high_severe, 1, "{o:?}");
+        assert_eq!(o.total(), 1);
+    }
+
+    #[test]
+    fn lag1_autocorrelation_of_drift_and_of_alternation() {
+        // A steady drift: neighbours are alike.
+        let drift: Vec<f64> = (0..100).map(|i| 10.0 + i as f64 * 0.1).collect();
+        assert!(lag1_autocorrelation(&drift).unwrap() > 0.9);
+        // Alternation: neighbours are opposite.
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 9.0 } else { 11.0 })
+            .collect();
+        assert!(lag1_autocorrelation(&alt).unwrap() < -0.9);
+        assert_eq!(lag1_autocorrelation(&[5.0; 10]), None);
+        assert_eq!(lag1_autocorrelation(&[1.0, 2.0]), None);
+        // x = [1, 2, 3, 5, 4]; mean 3; sum((x[:-1]-3)*(x[1:]-3)) / sum((x-3)**2) = 4 / 10
+        assert!((lag1_autocorrelation(&[1.0, 2.0, 3.0, 5.0, 4.0]).unwrap() - 0.4).abs() < 1e-12);
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
             Status::Ok => "ok",
             Status::GateFailed => "gate_failed",
             Status::Failed => "failed",
+            Status::Unverified => "unverified",
         };
         let rec: Vec<String> = vec![
             report.model.path.clone(),
@@ -87,8 +88,8 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
             f(r.prepare_ms),
             f(r.first_run_ms),
             f(sp.map(|s| s.ratio)),
-            f(sp.map(|s| s.ci95_low)),
-            f(sp.map(|s| s.ci95_high)),
+            f(sp.and_then(|s| s.ci95_low)),
+            f(sp.and_then(|s| s.ci95_high)),
             sp.map(|s| s.verdict.to_string()).unwrap_or_default(),
             r.realtime
                 .as_ref()

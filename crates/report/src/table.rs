@@ -10,6 +10,7 @@ pub(crate) fn row(r: &VariantResult) -> Vec<String> {
         Status::Ok => "ok".to_string(),
         Status::GateFailed => "GATE FAILED".to_string(),
         Status::Failed => "FAILED".to_string(),
+        Status::Unverified => "UNVERIFIED".to_string(),
     };
     let Some(s) = &r.latency_ms else {
         let mut cells = vec![r.spec.clone(), status];
@@ -18,11 +19,9 @@ pub(crate) fn row(r: &VariantResult) -> Vec<String> {
     };
     let energy = crate::energy::cells(r.energy.as_ref());
     let speedup = match &r.speedup {
-        Some(sp) => format!(
-            "{:.2}x [{:.2}, {:.2}] {}",
-            sp.ratio, sp.ci95_low, sp.ci95_high, sp.verdict
-        ),
+        Some(sp) => format!("{} {}", sp.label(), sp.verdict),
         None if r.status == Status::GateFailed => "not counted".into(),
+        None if r.status == Status::Unverified => "not verified".into(),
         None => "baseline".into(),
     };
     let realtime = match &r.realtime {
@@ -145,6 +144,9 @@ pub fn notes(report: &BenchReport) -> String {
         for w in &r.warnings {
             out.push_str(&format!("{}: warning: {w}\n", r.spec));
         }
+        for w in r.speedup.iter().flat_map(|s| &s.warnings) {
+            out.push_str(&format!("{}: speed-up: {w}\n", r.spec));
+        }
     }
     for line in crate::energy::notes(&report.results) {
         out.push_str(&line);
@@ -186,10 +188,13 @@ pub(crate) mod tests {
         fast.speedup = Some(Speedup {
             baseline: "tract:reference".into(),
             ratio: 2.0,
-            ci95_low: 1.9,
-            ci95_high: 2.1,
+            ci95_low: Some(1.9),
+            ci95_high: Some(2.1),
             percent: 100.0,
             verdict: Verdict::Faster,
+            method: edgebench_core::schema::IntervalMethod::Rounds,
+            round_ratios: vec![1.95, 2.0, 2.05],
+            warnings: vec![],
         });
         if let Some(e) = &fast.energy {
             if crate::energy::throttled(e.throttle.verdict) {
@@ -235,6 +240,7 @@ pub(crate) mod tests {
                 seed: 0,
                 target_fps: 30.0,
                 measure: Default::default(),
+                rounds: 3,
                 gate_input_sets: 1,
                 gate_enforced: true,
                 reference: None,

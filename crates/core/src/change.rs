@@ -1,0 +1,188 @@
+//! Did a variant get slower or faster between two runs (`edgebench compare`)? The rule used by
+//! CI: a change counts only when its 95% interval lies beyond a stated noise floor, and the
+//! interval covers the variation between runs (from each run's interleaved rounds), not just
+//! the noise inside one run.
+
+use crate::schema::VariantResult;
+use crate::stats::{bootstrap_ci, median};
+use serde::{Deserialize, Serialize};
+
+/// Changes smaller than this (either way) are never a verdict, however narrow their interval:
+/// two identical runs on one machine differ by a few percent that no run's own statistics can
+/// see (the state of caches, clocks and other programs at the time). Measured on the 2-core
+/// development VM: see docs/measurement.md.
+pub const DEFAULT_NOISE_FLOOR: f64 = 0.05;
+
+/// The verdict on one variant between run A (before) and run B (after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeVerdict {
+    Improved,
+    Regressed,
+    WithinNoise,
+}
+
+impl std::fmt::Display for ChangeVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChangeVerdict::Improved => "improved",
+            ChangeVerdict::Regressed => "regressed",
+            ChangeVerdict::WithinNoise => "within noise",
+        })
+    }
+}
+
+/// How B's latency compares with A's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// B's typical latency over A's: above 1 is slower. With rounds on both sides, the ratio
+    /// of the geometric means of the rounds' medians; else the ratio of the medians.
+    pub ratio: f64,
+    /// 95% interval of `ratio`.
+    pub ci95_low: f64,
+    pub ci95_high: f64,
+    /// "rounds" (Welch's t on the rounds' log medians) or "samples" (a bootstrap of the
+    /// samples of one run each, which sees no run-to-run variation).
+    pub method: &'static str,
+    pub noise_floor: f64,
+    pub verdict: ChangeVerdict,
+}
+
+impl Change {
+    /// (ratio - 1) x 100: positive is slower.
+    pub fn percent(&self) -> f64 {
+        (self.ratio - 1.0) * 100.0
+    }
+}
+
+/// Compares one variant's result in run A with its result in run B.
+pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64) -> Option<Change> {
+    if a.raw_ms.is_empty() || b.raw_ms.is_empty() {
+        return None;
+    }
+    let log_medians = |r: &VariantResult| -> Vec<f64> {
+        r.round_samples().iter().map(|s| median(s).ln()).collect()
+    };
+    let (la, lb) = (log_medians(a), log_medians(b));
+    let (ratio, lo, hi, method) = match welch(&la, &lb) {
+        Some((d, lo, hi)) => (d.exp(), lo.exp(), hi.exp(), "rounds"),
+        None => {
+            let ratio = median(&b.raw_ms) / median(&a.raw_ms);
+            let (lo, hi) = bootstrap_ci(&[&a.raw_ms, &b.raw_ms], 1000, 0.95, seed, |s| {
+                let (x, y) = s.split_at_mut(1);
+                median(&y[0]) / median(&x[0])
+            });
+            (ratio, lo, hi, "samples")
+        }
+    };
+    let floor = noise_floor.max(0.0);
+    let verdict = if lo > 1.0 + floor {
+        ChangeVerdict::Regressed
+    } else if hi < 1.0 / (1.0 + floor) {
+        ChangeVerdict::Improved
+    } else {
+        ChangeVerdict::WithinNoise
+    };
+    Some(Change {
+        ratio,
+        ci95_low: lo,
+        ci95_high: hi,
+        method,
+        noise_floor: floor,
+        verdict,
+    })
+}
+
+/// Welch's 95% interval of mean(b) - mean(a); `None` unless both have at least two values.
+fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if a.len() < 2 || b.len() < 2 {
+        return None;
+    }
+    let mv = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        (m, var / v.len() as f64)
+    };
+    let ((ma, sa), (mb, sb)) = (mv(a), mv(b));
+    let d = mb - ma;
+    let se2 = sa + sb;
+    if se2 <= 0.0 {
+        return Some((d, d, d));
+    }
+    let df = se2.powi(2)
+        / (sa.powi(2) / (a.len() - 1) as f64 + sb.powi(2) / (b.len() - 1) as f64)
+            .max(f64::MIN_POSITIVE);
+    let t = StudentsT::new(0.0, 1.0, df.max(1.0))
+        .ok()?
+        .inverse_cdf(0.975);
+    let half = t * se2.sqrt();
+    Some((d, d - half, d + half))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineSpec;
+    use crate::schema::Status;
+
+    fn run(rounds: &[Vec<f64>]) -> VariantResult {
+        let mut r = VariantResult::failed(&EngineSpec::parse("x").unwrap(), String::new());
+        r.status = Status::Ok;
+        r.raw_ms = rounds.concat();
+        r.rounds = if rounds.len() > 1 {
+            rounds.iter().map(Vec::len).collect()
+        } else {
+            vec![]
+        };
+        r
+    }
+
+    fn around(centre: f64, phase: usize) -> Vec<f64> {
+        (0..40)
+            .map(|i| centre * (1.0 + ((i * 7 + phase) % 11) as f64 / 500.0 - 0.01))
+            .collect()
+    }
+
+    #[test]
+    fn identical_machines_that_drift_between_runs_are_within_noise() {
+        // Each run's rounds are precise (+-1%), but the machine moves by up to 8% from round
+        // to round: a 4% difference between the runs is noise.
+        let a = run(&[around(10.0, 0), around(10.8, 1), around(10.2, 2)]);
+        let b = run(&[around(10.6, 3), around(10.1, 4), around(11.0, 5)]);
+        let c = change(&a, &b, DEFAULT_NOISE_FLOOR, 1).unwrap();
+        assert_eq!(c.method, "rounds");
+        assert_eq!(c.verdict, ChangeVerdict::WithinNoise, "{c:?}");
+        // The same two runs judged on their samples alone (one round each) look "regressed":
+        // the false precision this rule removes.
+        let one_a = run(&[a.raw_ms[..40].to_vec()]);
+        let one_b = run(&[b.raw_ms[..40].to_vec()]);
+        let naive = change(&one_a, &one_b, 0.0, 1).unwrap();
+        assert_eq!(naive.verdict, ChangeVerdict::Regressed);
+    }
+
+    #[test]
+    fn a_real_slowdown_is_flagged() {
+        // One thread instead of two: about 25% slower, steady.
+        let a = run(&[around(10.0, 0), around(10.3, 1), around(10.1, 2)]);
+        let b = run(&[around(12.6, 3), around(12.4, 4), around(12.9, 5)]);
+        let c = change(&a, &b, DEFAULT_NOISE_FLOOR, 1).unwrap();
+        assert_eq!(c.verdict, ChangeVerdict::Regressed, "{c:?}");
+        assert!((c.percent() - 24.5).abs() < 2.0, "{}", c.percent());
+        let back = change(&b, &a, DEFAULT_NOISE_FLOOR, 1).unwrap();
+        assert_eq!(back.verdict, ChangeVerdict::Improved);
+    }
+
+    #[test]
+    fn a_change_inside_the_noise_floor_is_never_a_verdict() {
+        // 3% slower, measured very precisely: below the 5% floor.
+        let a = run(&[vec![10.0; 30], vec![10.0; 30], vec![10.0; 30]]);
+        let b = run(&[vec![10.3; 30], vec![10.3; 30], vec![10.3; 30]]);
+        let c = change(&a, &b, DEFAULT_NOISE_FLOOR, 1).unwrap();
+        assert_eq!(c.verdict, ChangeVerdict::WithinNoise);
+        assert_eq!(
+            change(&a, &b, 0.01, 1).unwrap().verdict,
+            ChangeVerdict::Regressed
+        );
+    }
+}
