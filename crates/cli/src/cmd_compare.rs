@@ -35,8 +35,10 @@ pub struct CompareArgs {
 #[derive(Debug, Serialize)]
 struct Entry {
     key: String,
-    a_median_ms: f64,
-    b_median_ms: f64,
+    /// Typical latency of A and B: the geometric mean of the rounds' medians (the median with
+    /// one round), the figures the change is computed from.
+    a_ms: f64,
+    b_ms: f64,
     /// (B / A - 1) x 100: positive is slower.
     change_percent: f64,
     /// A / B with its 95% interval: above 1 is faster.
@@ -135,8 +137,8 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
                 let regression = c.verdict == ChangeVerdict::Regressed && c.percent() > a.threshold;
                 entries.push(Entry {
                     key: key.clone(),
-                    a_median_ms: edgebench_core::stats::median(&ra.raw_ms),
-                    b_median_ms: edgebench_core::stats::median(&rb.raw_ms),
+                    a_ms: c.a_ms,
+                    b_ms: c.b_ms,
                     change_percent: c.percent(),
                     speedup: 1.0 / c.ratio,
                     ci95_low: 1.0 / c.ci95_high,
@@ -190,8 +192,8 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
             let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
             t.add_row(vec![
                 Cell::new(&e.key),
-                right(ms(e.a_median_ms)),
-                right(ms(e.b_median_ms)),
+                right(ms(e.a_ms)),
+                right(ms(e.b_ms)),
                 right(format!("{:+.1}%", e.change_percent)),
                 right(format!(
                     "{:.2}x [{:.2}, {:.2}]",

@@ -35,6 +35,10 @@ impl std::fmt::Display for ChangeVerdict {
 /// How B's latency compares with A's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
+    /// A's and B's typical latency in ms: the geometric mean of the rounds' medians (with
+    /// rounds), else the median; `ratio` is computed from these two figures.
+    pub a_ms: f64,
+    pub b_ms: f64,
     /// B's typical latency over A's: above 1 is slower. With rounds on both sides, the ratio
     /// of the geometric means of the rounds' medians; else the ratio of the medians.
     pub ratio: f64,
@@ -64,10 +68,13 @@ pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64)
         r.round_samples().iter().map(|s| median(s).ln()).collect()
     };
     let (la, lb) = (log_medians(a), log_medians(b));
+    let geo = |l: &[f64]| (l.iter().sum::<f64>() / l.len() as f64).exp();
+    let (mut a_ms, mut b_ms) = (geo(&la), geo(&lb));
     let (ratio, lo, hi, method) = match welch(&la, &lb) {
         Some((d, lo, hi)) => (d.exp(), lo.exp(), hi.exp(), "rounds"),
         None => {
-            let ratio = median(&b.raw_ms) / median(&a.raw_ms);
+            (a_ms, b_ms) = (median(&a.raw_ms), median(&b.raw_ms));
+            let ratio = b_ms / a_ms;
             let (lo, hi) = bootstrap_ci(&[&a.raw_ms, &b.raw_ms], 1000, 0.95, seed, |s| {
                 let (x, y) = s.split_at_mut(1);
                 median(&y[0]) / median(&x[0])
@@ -84,6 +91,8 @@ pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64)
         ChangeVerdict::WithinNoise
     };
     Some(Change {
+        a_ms,
+        b_ms,
         ratio,
         ci95_low: lo,
         ci95_high: hi,
