@@ -6,6 +6,7 @@ use clap::Args;
 use edgebench_core::schema::Status;
 use edgebench_study::analysis::{self, Summary};
 use edgebench_study::config::Format;
+use edgebench_study::lock::StudyLock;
 use edgebench_study::results;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
             a.dir.display()
         );
     }
+    // The reports are written into the folder: not while a study writes it.
+    let lock = StudyLock::acquire(&a.dir, "edgebench report")?;
     let loaded = results::load(&path)?;
     if loaded.torn {
         eprintln!(
@@ -41,6 +44,7 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
         )
     })?;
     let written = write_reports(&a.dir, &summary)?;
+    drop(lock);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -3,6 +3,7 @@
 use crate::shared::TelemetryArgs;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use edgebench_study::lock::StudyLock;
 use edgebench_study::runner::{self, Event, RunOptions};
 use edgebench_study::worker::JobTelemetry;
 use edgebench_study::worker::WorkerProgress;
@@ -65,6 +66,14 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     if a.out.exists() && !a.out.is_dir() {
         bail!("--out {}: it is a file; give a folder", a.out.display());
     }
+    // One writer per study folder, from here until its reports are written: a second study
+    // (or `edgebench report`) on the same folder is refused and writes nothing. A dry run
+    // writes nothing and takes no lock.
+    let lock = if a.dry_run {
+        None
+    } else {
+        Some(StudyLock::acquire(&a.out, "edgebench study")?)
+    };
     // Refuse a folder that holds another study before anything runs.
     runner::open_dir(&a.out, a.resume, &cfg)?;
 
@@ -158,7 +167,10 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         b
     };
     let mut current = String::new();
-    let loaded = runner::run(&cfg, &plan, &opts, &mut |ev| match ev {
+    let Some(lock) = lock else {
+        unreachable!("a dry run returned above")
+    };
+    let loaded = runner::run(&cfg, &plan, &opts, &lock, &mut |ev| match ev {
         Event::Start {
             total,
             already_done,
@@ -224,6 +236,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     let summary = analysis::analyse(&loaded)
         .ok_or_else(|| anyhow::anyhow!("{} holds no study session", a.out.display()))?;
     let written = crate::cmd_report::write_reports(&a.out, &summary)?;
+    drop(lock);
     print!("{}", edgebench_report::study_md::terminal_table(&summary));
     eprintln!(
         "edgebench: study finished in {:.0} s ({:.1} min); wrote {}",

@@ -1,7 +1,8 @@
 //! `edgebench study`, `report` and `compare` end to end: a study killed with SIGKILL in the
 //! middle and resumed loses nothing and ignores a torn last line; config errors are one line
 //! naming the file, line and key, exit 2, before anything runs; a hung variant is killed at its
-//! time limit and recorded; compare flags a regression with exit 1.
+//! time limit and recorded; compare flags a regression with exit 1; a second process on a
+//! study folder is refused with one line naming the holder and changes nothing.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -300,4 +301,175 @@ fn compare_flags_regressions() {
         .arg(&a_dir)
         .assert()
         .code(2);
+}
+
+/// Every file under `dir` with its bytes, to show that a refused process changed nothing.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+                out.push((p, vec![]));
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.push((p, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Sends `signal` to every process of a process group (the study and its worker).
+fn signal_group(pgid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) with a process group this test created; no memory is shared.
+    let r = unsafe { libc::kill(-(pgid as libc::pid_t), signal) };
+    assert_eq!(
+        r,
+        0,
+        "kill({pgid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    // Each variant samples for its whole max_time, so the study is still running when it is
+    // caught below.
+    std::fs::write(
+        &cfg,
+        TINY.replace(
+            "min_samples = 3",
+            "min_samples = 100000\nmax_samples = 100000",
+        )
+        .replace("max_time_s = 0.2", "max_time_s = 1.0"),
+    )
+    .unwrap();
+    let out = dir.path().join("study");
+    let results = out.join("results.jsonl");
+    let lock = out.join("study.lock");
+    // The first study, in a process group of its own so that it and its worker can be frozen
+    // together: while frozen it holds the lock for as long as the checks take, whatever the
+    // machine's speed.
+    let mut first = std::process::Command::new(bin())
+        .args(["study", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = first.id();
+    // Holding the lock (its pid is in the lock file) and running (its session line is in).
+    let start = Instant::now();
+    while !(std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("\"pid\":{pid},")))
+        && !lines(&results).is_empty())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the first study never took the lock"
+        );
+        if let Some(s) = first.try_wait().unwrap() {
+            panic!("the first study ended before it could be caught: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(pid, libc::SIGSTOP);
+    let frozen = snapshot(&out);
+
+    // A second study on the folder, with and without --resume, and a report rebuild: one
+    // line naming the holder, exit 2, and not a byte changed.
+    for args in [
+        vec![
+            "study",
+            "--quiet",
+            "--resume",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        vec!["study", "--config", cfg.to_str().unwrap()],
+    ] {
+        let o = Command::new(bin())
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .timeout(Duration::from_secs(300))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("is in use by edgebench study"), "{err}");
+        assert!(err.contains(&format!("pid {pid} on ")), "{err}");
+        assert!(o.stdout.is_empty());
+    }
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(&out)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("pid {pid} on ")), "{err}");
+    assert!(
+        snapshot(&out) == frozen,
+        "a refused process changed the folder"
+    );
+
+    // Killed while holding the lock: the kernel releases it, and --resume finishes the study.
+    signal_group(pid, libc::SIGKILL);
+    first.wait().unwrap();
+    let o = Command::new(bin())
+        .args(["study", "--quiet", "--resume", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    let text = std::fs::read_to_string(&results).unwrap();
+    assert!(text.ends_with('\n'));
+    let all: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is one JSON document"))
+        .collect();
+    let sessions: Vec<&Value> = all.iter().filter(|v| v["type"] == "session").collect();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "the refused processes wrote a session line"
+    );
+    let jobs = sessions[1]["plan"]["jobs"].as_array().unwrap();
+    let ms = measurements(&results);
+    assert_eq!(ms.len(), jobs.len(), "a job measured twice or missing");
+    for j in jobs {
+        assert_eq!(
+            ms.iter().filter(|m| m["key"] == j["key"]).count(),
+            1,
+            "{}",
+            j["key"]
+        );
+    }
+    let o = Command::new(bin())
+        .arg("report")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.join("summary.json").is_file());
 }

@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod config;
+pub mod lock;
 pub mod plan;
 pub mod preset;
 pub mod results;
@@ -44,6 +45,9 @@ pub enum Error {
         line: usize,
         reason: String,
     },
+    /// Another process holds the study folder's lock (see [`lock`]).
+    #[error("{dir} is in use by {holder}: wait for it to finish or stop it, then run this again, or use another folder")]
+    Locked { dir: String, holder: String },
     #[error(transparent)]
     Core(#[from] edgebench_core::Error),
 }

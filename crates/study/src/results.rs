@@ -154,6 +154,11 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
 }
 
 /// Appends lines to a results file, each flushed and synced before `append` returns.
+///
+/// The file is opened in append mode and each record (its JSON and its newline) goes out in
+/// one `write_all` of one buffer, so a reader sees either the whole line or, after a crash
+/// in the middle of the write, a torn last line that [`load`] ignores, never half a record
+/// followed by another. One writer per folder is the study lock's job ([`crate::lock`]).
 pub struct Appender {
     file: std::fs::File,
     path: PathBuf,
@@ -165,32 +170,24 @@ impl Appender {
     pub fn open(path: &Path, valid_len: u64) -> Result<Appender> {
         let file = std::fs::OpenOptions::new()
             .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
+            .append(true)
             .open(path)
             .map_err(|e| io_err(path, e))?;
         let len = file.metadata().map_err(|e| io_err(path, e))?.len();
         if len > valid_len {
             file.set_len(valid_len).map_err(|e| io_err(path, e))?;
         }
-        let mut a = Appender {
+        Ok(Appender {
             file,
             path: path.to_owned(),
-        };
-        use std::io::Seek;
-        a.file
-            .seek(std::io::SeekFrom::End(0))
-            .map_err(|e| io_err(&a.path, e))?;
-        Ok(a)
+        })
     }
 
     pub fn append(&mut self, line: &Line) -> Result<()> {
-        let mut s = serde_json::to_string(line).map_err(|e| io_err(&self.path, e))?;
-        s.push('\n');
+        let mut record = serde_json::to_vec(line).map_err(|e| io_err(&self.path, e))?;
+        record.push(b'\n');
         self.file
-            .write_all(s.as_bytes())
-            .and_then(|_| self.file.flush())
+            .write_all(&record)
             .and_then(|_| self.file.sync_data())
             .map_err(|e| io_err(&self.path, e))
     }
