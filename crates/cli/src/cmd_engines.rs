@@ -29,20 +29,12 @@ struct EngineRow {
     variants: Vec<VariantInfo>,
 }
 
-fn not_compiled_fix(feature: &str) -> String {
-    format!("rebuild with `cargo build --release --features edgebench-engines/{feature}`")
-}
-
 pub fn run(a: EnginesArgs) -> Result<ExitCode> {
     let rows: Vec<EngineRow> = edgebench_engines::all()
         .iter()
         .map(|e| {
             let availability = e.availability();
-            let fix = match &availability {
-                Availability::Available { .. } => None,
-                Availability::Unavailable { fix, .. } => Some(fix.clone()),
-                Availability::NotCompiled { feature } => Some(not_compiled_fix(feature)),
-            };
+            let fix = availability.fix();
             EngineRow {
                 name: e.name(),
                 library: edgebench_engines::library(e.name()),
@@ -70,7 +62,7 @@ pub fn run(a: EnginesArgs) -> Result<ExitCode> {
             }
             Availability::NotCompiled { feature } => {
                 println!("{}: not compiled into this build", r.name);
-                println!("  fix: {}", not_compiled_fix(feature));
+                println!("  fix: {}", Availability::not_compiled_fix(feature));
             }
         }
         for v in &r.variants {

@@ -6,7 +6,7 @@ use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
-use edgebench_core::engine::{Availability, EngineSpec, PrepareOptions};
+use edgebench_core::engine::{EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
@@ -184,14 +184,8 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     let spec = EngineSpec::parse(&a.engine)?;
     let engine = edgebench_engines::find(&spec.engine)?;
     engine.validate(&spec)?;
-    match engine.availability() {
-        Availability::Available { .. } => {}
-        Availability::Unavailable { reason, fix } => {
-            bail!("engine {spec} is not available: {reason}; {fix}")
-        }
-        Availability::NotCompiled { feature } => {
-            bail!("engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`")
-        }
+    if let Some(why) = engine.availability().refusal(&spec.to_string()) {
+        bail!(why)
     }
     for (flag, path) in [
         ("--export-json", &a.export_json),
@@ -253,7 +247,9 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     // Idle power is measured before the engine touches the device (as `bench` does); the
     // source is open by now, but ffmpeg blocks on its full pipe and costs nothing.
     let telemetry = a.telemetry.open(a.quiet);
-    let deadline_ms = a.deadline.unwrap_or(stride as f64 / info.fps * 1e3);
+    let deadline_ms = a
+        .deadline
+        .unwrap_or(edgebench_core::realtime::deadline_ms(info.fps, stride));
     let opts = RunOptions {
         paced: a.paced,
         drop: match a.drop {

@@ -366,3 +366,42 @@ fn trtexec_variants_need_trtexec() {
         &["tensorrt", "not available"],
     );
 }
+
+/// The `[features]` of a Cargo.toml: name and what it turns on.
+fn features(manifest: &str) -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest);
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .skip_while(|l| l.trim() != "[features]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_not_compiled_fix_names_a_feature_of_this_package() {
+    use edgebench_core::engine::Availability;
+    let engines = features("../engines/Cargo.toml");
+    let cli = features("Cargo.toml");
+    let optional: Vec<&str> = engines
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != "default")
+        .collect();
+    assert!(optional.contains(&"ort"), "{engines:?}");
+    for f in optional {
+        // `cargo build --release --features F` at the workspace root builds this package.
+        let fix = Availability::NotCompiled { feature: f.into() }
+            .fix()
+            .unwrap();
+        assert!(fix.contains(&format!("--features {f}`")), "{fix}");
+        let (_, on) = cli
+            .iter()
+            .find(|(k, _)| k == f)
+            .unwrap_or_else(|| panic!("crates/cli/Cargo.toml has no feature `{f}`: {cli:?}"));
+        assert_eq!(on, &format!("[\"edgebench-engines/{f}\"]"));
+    }
+}

@@ -87,6 +87,37 @@ pub enum Availability {
     NotCompiled { feature: String },
 }
 
+impl Availability {
+    /// How to get an engine that was left out of this build: the `edgebench` package's cargo
+    /// feature of that name (crates/cli/Cargo.toml passes each one on to edgebench-engines).
+    pub fn not_compiled_fix(feature: &str) -> String {
+        format!("rebuild with `cargo build --release --features {feature}`")
+    }
+
+    /// What to do to make the engine available here; `None` when it is.
+    pub fn fix(&self) -> Option<String> {
+        match self {
+            Availability::Available { .. } => None,
+            Availability::Unavailable { fix, .. } => Some(fix.clone()),
+            Availability::NotCompiled { feature } => Some(Self::not_compiled_fix(feature)),
+        }
+    }
+
+    /// Why `spec` cannot run here and the fix, as one line for an error; `None` when it can.
+    pub fn refusal(&self, spec: &str) -> Option<String> {
+        match self {
+            Availability::Available { .. } => None,
+            Availability::Unavailable { reason, fix } => {
+                Some(format!("engine {spec} is not available: {reason}; {fix}"))
+            }
+            Availability::NotCompiled { feature } => Some(format!(
+                "engine {spec} is not compiled into this build: {}",
+                Self::not_compiled_fix(feature)
+            )),
+        }
+    }
+}
+
 /// A variant an engine offers, for `edgebench engines`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantInfo {

@@ -79,10 +79,7 @@ impl Engine for NotCompiled {
         Err(edgebench_core::Error::EngineUnavailable {
             engine: spec.to_string(),
             reason: "not compiled into this build".into(),
-            fix: format!(
-                "rebuild with `cargo build --release --features edgebench-engines/{}`",
-                self.0
-            ),
+            fix: Availability::not_compiled_fix(self.0),
         })
     }
 }

@@ -315,44 +315,23 @@ fn quantiles(raw: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Frames between clips and clip length of a video model's input (N, C, T, H, W).
-fn clip_frames(m: &Measurement) -> Option<usize> {
-    m.model
-        .inputs
-        .first()
-        .filter(|i| i.shape.len() == 5)
-        .map(|i| i.shape[2])
-}
-
-/// Real-time verdict: images must keep up with `fps` frames per second; a video model must
-/// classify `fps / stride` clips per second. A batch carries `batch` items.
+/// Real-time verdict by core's rule ([`edgebench_core::realtime`]): an image model must keep
+/// up with `fps` frames per second, a video model (a rank-5 input) with `fps / stride` clips
+/// per second, the stride being `realtime.clip_stride` or else the clip length. Returns the
+/// verdict, the unit (`frames` or `clips`) and how many of them per second it must handle.
 pub fn realtime(m: &Measurement, cfg: &StudyConfig) -> (Option<Realtime>, String, f64) {
+    use edgebench_core::realtime::{clip_length, frames_per_inference, judge};
     let fps = cfg.realtime.fps;
-    let (unit, per_item_s) = match (m.model.task, clip_frames(m)) {
-        (Task::ActionRecognition, Some(t)) => {
-            let stride = cfg.realtime.clip_stride.unwrap_or(t);
-            ("clips", stride as f64 / fps)
-        }
-        _ => ("frames", 1.0 / fps),
+    let inputs = &m.model.inputs;
+    let (unit, required) = match clip_length(inputs) {
+        Some(_) => (
+            "clips",
+            fps / frames_per_inference(inputs, 1, cfg.realtime.clip_stride) as f64,
+        ),
+        None => ("frames", fps),
     };
-    let required = 1.0 / per_item_s;
-    let raw = &m.result.raw_ms;
-    if raw.is_empty() {
-        return (None, unit.into(), required);
-    }
-    let deadline_ms = per_item_s * 1e3 * m.batch as f64;
-    let median = edgebench_core::stats::median(raw);
-    let misses = raw.iter().filter(|&&x| x > deadline_ms).count();
-    (
-        Some(Realtime {
-            target_fps: fps,
-            deadline_ms,
-            meets: median <= deadline_ms,
-            miss_share: misses as f64 / raw.len() as f64,
-        }),
-        unit.into(),
-        required,
-    )
+    let frames = frames_per_inference(inputs, m.batch, cfg.realtime.clip_stride);
+    (judge(&m.result.raw_ms, fps, frames), unit.into(), required)
 }
 
 /// Computes the findings from the latest measurement of each job.

@@ -87,9 +87,10 @@ fn why_not(a: &Availability) -> String {
     match a {
         Availability::Available { .. } => "available".into(),
         Availability::Unavailable { reason, fix } => format!("{reason}; {fix}"),
-        Availability::NotCompiled { feature } => {
-            format!("not compiled in (cargo feature `{feature}`)")
-        }
+        Availability::NotCompiled { feature } => format!(
+            "not compiled into this build; {}",
+            Availability::not_compiled_fix(feature)
+        ),
     }
 }
 

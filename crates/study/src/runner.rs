@@ -209,6 +209,7 @@ fn run_job(
             ..measure_options(cfg)
         },
         target_fps: cfg.realtime.fps,
+        clip_stride: cfg.realtime.clip_stride,
         gate_inputs: cfg.measure.gate_inputs,
         result_path: result_path.clone(),
         outputs_path: outputs_path.clone(),

@@ -364,7 +364,8 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
     let stages: Vec<StageStats> = samples.iter().map(|(st, v)| stage(*st, v, seed)).collect();
     let predicted = raw.predictions.iter().filter(|p| !p.dropped).count();
     let dropped = raw.predictions.len() - predicted;
-    let clip_budget_ms = stride as f64 / fps * 1e3;
+    // One clip's budget: the time its `stride` new frames take to arrive (core's real-time rule).
+    let clip_budget_ms = edgebench_core::realtime::deadline_ms(fps, stride);
     let wall = raw.wall_s.max(1e-9);
     let inference_median = (!raw.inference_ms.is_empty()).then(|| stats::median(&raw.inference_ms));
     let throughput = Throughput {
