@@ -1,5 +1,8 @@
 //! `edgebench report DIR`: rebuild every report of a study from its results.jsonl, without
-//! measuring again.
+//! measuring again. `--markdown` (and `--bench`, `--video`) print compact Markdown tables of
+//! committed results instead (the README's tables).
+
+mod tables;
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
@@ -14,13 +17,44 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A study folder (it holds results.jsonl).
-    pub dir: PathBuf,
+    #[arg(required_unless_present_any = ["bench", "video"])]
+    pub dir: Option<PathBuf>,
     /// Print summary.json on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Print the study's average speed-ups as one Markdown table (a row per variant, a column
+    /// per task) on stdout and write nothing.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// Bench JSON files (`bench --export-json`): print one Markdown table with a column per
+    /// file and a row per variant (median ms [95% CI], speed-up [95% CI]), then each file's
+    /// threads, rounds and accuracy gate; no study folder.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["dir", "json"])]
+    pub bench: Vec<PathBuf>,
+    /// Video JSON files (`video --export-json`): print one Markdown table with a row per model
+    /// (unpaced inference and fps, paced end-to-end latency and verdict; several runs joined
+    /// with ` / `); no study folder.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["dir", "json"])]
+    pub video: Vec<PathBuf>,
+}
+
+/// The study folder form of `report`.
+struct StudyReport {
+    dir: PathBuf,
+    json: bool,
 }
 
 pub fn run(a: ReportArgs) -> Result<ExitCode> {
+    if !a.bench.is_empty() || !a.video.is_empty() {
+        return tables::files(&a.bench, &a.video);
+    }
+    let Some(dir) = a.dir else {
+        bail!("give a study folder, or --bench / --video files");
+    };
+    if a.markdown {
+        return tables::study(&dir);
+    }
+    let a = StudyReport { dir, json: a.json };
     let path = a.dir.join(results::RESULTS_FILE);
     if !path.is_file() {
         bail!(

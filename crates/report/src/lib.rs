@@ -11,6 +11,7 @@ pub mod study_csv;
 pub mod study_md;
 pub mod svg;
 pub mod table;
+pub mod tables;
 pub mod write;
 
 pub use write::write_atomic;
