@@ -33,7 +33,10 @@ fn have_ffmpeg() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        println!("ffmpeg not found: skipping (CI installs Debian's ffmpeg)");
+        edgebench_core::testing::skip_or_fail(
+            "ffmpeg",
+            "ffmpeg is not on PATH (CI installs Debian's ffmpeg)",
+        );
     }
     ok
 }
@@ -505,10 +508,8 @@ fn a_decoder_dying_mid_stream_keeps_the_results_so_far() {
     let dir = tempfile::tempdir().unwrap();
     let model = clip_model(dir.path());
     let video = testsrc(dir.path(), "v.mp4", "160x120", 10, 2);
-    let Some(bin) = dying_ffmpeg(dir.path(), 160 * 120 * 3) else {
-        println!("no `head` on PATH: skipping");
-        return;
-    };
+    let bin = dying_ffmpeg(dir.path(), 160 * 120 * 3)
+        .expect("ffmpeg and ffprobe were found above; `head` comes with coreutils");
     let json = dir.path().join("out.json");
     let preds = dir.path().join("p.jsonl");
     let csv = dir.path().join("s.csv");

@@ -1,7 +1,7 @@
 //! The conformance suite every engine runs: on the same inputs, each optimized engine computes
 //! what `tract:reference` computes, on a tiny CNN and on randomly generated small graphs
-//! (proptest). Engines whose library is absent here are skipped with a printed line; the
-//! `absent.rs` suite covers their absence.
+//! (proptest). Engines whose library is absent here are skipped with a printed line (a
+//! failure where `EDGEBENCH_REQUIRE` lists them); the `absent.rs` suite covers their absence.
 
 use edgebench_core::engine::{Availability, Engine, EngineSpec, PrepareOptions};
 use edgebench_core::gate::{compare, Tolerance};
@@ -20,7 +20,10 @@ fn candidates() -> Vec<(&'static str, Box<dyn Engine>)> {
         let e = edgebench_engines::find(&s.engine).unwrap();
         match e.availability() {
             Availability::Available { .. } => v.push((spec, e)),
-            other => eprintln!("skipping {spec}: {other:?}"),
+            other => edgebench_core::testing::skip_or_fail(
+                e.name(),
+                format_args!("{spec} is not available here: {other:?}"),
+            ),
         }
     }
     v

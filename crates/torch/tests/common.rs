@@ -7,19 +7,23 @@ use edgebench_core::tensor::{ConcreteSpec, HostTensor, TensorData};
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::*;
 
-/// A Python with torch, or None after printing why the test is skipped.
+/// A Python with torch, or None after printing why the test is skipped (a failure where
+/// `EDGEBENCH_REQUIRE` lists torch).
 pub fn torch_python(test: &str) -> Option<PathBuf> {
     match edgebench_torch::python::discover_with(None) {
         Ok(info) if info.hello.torch.is_some() => Some(info.path),
         Ok(info) => {
-            eprintln!(
-                "skipping {test}: {} has no torch (apt-get install python3-torch python3-torchvision)",
-                info.path.display()
+            edgebench_core::testing::skip_or_fail(
+                "torch",
+                format_args!(
+                    "{test}: {} has no torch (apt-get install python3-torch python3-torchvision)",
+                    info.path.display()
+                ),
             );
             None
         }
         Err(e) => {
-            eprintln!("skipping {test}: {e}");
+            edgebench_core::testing::skip_or_fail("torch", format_args!("{test}: {e}"));
             None
         }
     }
@@ -62,6 +66,27 @@ pub fn python_with_fake_torch(dir: &Path, torch_init: &str) -> PathBuf {
             any_python().display()
         ),
     )
+}
+
+/// A line for a fake worker's script that writes its process id to `pidfile` (a script that
+/// then `exec`s keeps that id).
+pub fn write_pid(pidfile: &Path) -> String {
+    format!("echo $$ > '{}'", pidfile.display())
+}
+
+/// Whether the process whose id is in `pidfile` has ended: gone, or dead and waiting for its
+/// parent to collect it.
+pub fn ended(pidfile: &Path) -> bool {
+    let pid = std::fs::read_to_string(pidfile)
+        .unwrap_or_else(|e| panic!("{}: {e}: the fake worker never ran", pidfile.display()));
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Err(_) => true,
+        // `pid (comm) S ...`: the state follows the command name's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X'])),
+    }
 }
 
 /// The repository's python/tests folder.

@@ -1,6 +1,7 @@
 //! The pipeline end to end on a fake session: clip boundaries, stride arithmetic, paced
 //! timing (within tolerance, never speed), drop policies, and every source kind. Tests that
-//! need `ffmpeg` print a message and return when it is absent.
+//! need `ffmpeg` print a message and return when it is absent, or fail where
+//! `EDGEBENCH_REQUIRE` lists ffmpeg.
 
 use edgebench_core::engine::{Session, SessionInfo};
 use edgebench_core::telemetry::energy::WindowKind;
@@ -221,9 +222,10 @@ fn paced_run_follows_the_source_clock() {
         &options(true, DropPolicy::Oldest, 2),
     );
     let last_due = (n - 1) as f64 / fps;
-    // Never ahead of the source clock; generous slack above it on a busy machine.
+    // Never ahead of the source clock: frame i is not released before i / fps, so the run
+    // cannot end before the last one is due. (No upper bound: how far behind a busy machine
+    // falls is not what this tests; every frame's release lateness is recorded below.)
     assert!(raw.wall_s >= last_due, "wall {} < {last_due}", raw.wall_s);
-    assert!(raw.wall_s < last_due + 2.0, "wall {}", raw.wall_s);
     assert_eq!(raw.release_lateness_ms.len() as u64, n);
     assert!(raw.release_lateness_ms.iter().all(|&l| l >= 0.0));
     for p in &raw.predictions {
@@ -238,15 +240,18 @@ fn paced_run_follows_the_source_clock() {
 #[test]
 fn unpaced_run_is_not_paced_and_drops_nothing() {
     let (mut fake, _) = Fake::new(2);
+    let (fps, n) = (0.01, 12u64);
     let raw = run(
         &mut fake,
-        synthetic(32, 32, 1.0, 12),
+        synthetic(32, 32, fps, n),
         2,
         16,
         &options(false, DropPolicy::Oldest, 2),
     );
-    // At 1 fps a paced run would take 11 s.
-    assert!(raw.wall_s < 5.0, "wall {}", raw.wall_s);
+    // At 0.01 fps a paced run cannot end before its last frame is due, 1100 s in: half of
+    // that is a bound only a paced (or hung) run can exceed, never a slow machine.
+    let last_due = (n - 1) as f64 / fps;
+    assert!(raw.wall_s < last_due / 2.0, "wall {}", raw.wall_s);
     assert!(raw.release_lateness_ms.is_empty());
     assert_eq!(raw.predictions.len(), 6);
     assert!(raw
@@ -258,12 +263,14 @@ fn unpaced_run_is_not_paced_and_drops_nothing() {
 
 #[test]
 fn slow_inference_drops_oldest_or_queues() {
-    // A clip every 20 ms, inference 80 ms: drop-oldest must drop, queue must not.
-    let clips = clip_count(40, 2, 2) as usize;
-    let (mut fake, _) = Fake::new(80);
+    // A clip every 20 ms, inference 200 ms (each run sleeps at least that long, and the
+    // source never releases frames early): ten times too slow, so drop-oldest must drop
+    // and queue must not, however busy the machine.
+    let clips = clip_count(20, 2, 2) as usize;
+    let (mut fake, _) = Fake::new(200);
     let dropping = run(
         &mut fake,
-        synthetic(32, 32, 100.0, 40),
+        synthetic(32, 32, 100.0, 20),
         2,
         16,
         &options(true, DropPolicy::Oldest, 2),
@@ -283,10 +290,10 @@ fn slow_inference_drops_oldest_or_queues() {
         .filter(|p| p.dropped)
         .all(|p| p.label.is_none() && p.latency_ms.is_none()));
 
-    let (mut fake, _) = Fake::new(80);
+    let (mut fake, _) = Fake::new(200);
     let queued = run(
         &mut fake,
-        synthetic(32, 32, 100.0, 40),
+        synthetic(32, 32, 100.0, 20),
         2,
         16,
         &options(true, DropPolicy::Queue, 2),
@@ -296,7 +303,8 @@ fn slow_inference_drops_oldest_or_queues() {
         clips
     );
     assert!(queued.max_queue_len > 1);
-    // Latency grows as the queue builds up.
+    // Latency grows as the queue builds up: the last clip waits for the nine before it
+    // (at least 1.8 s of inference), while the clips arrived within 0.2 s of each other.
     let first = queued.end_to_end_ms[0];
     let last = *queued.end_to_end_ms.last().unwrap();
     assert!(last > first, "{first} -> {last}");
@@ -388,7 +396,10 @@ fn have_ffmpeg() -> bool {
             .output()
             .is_ok_and(|o| o.status.success());
     if !ok {
-        println!("ffmpeg/ffprobe not found: skipping (CI installs Debian's ffmpeg)");
+        edgebench_core::testing::skip_or_fail(
+            "ffmpeg",
+            "ffmpeg or ffprobe is not on PATH (CI installs Debian's ffmpeg)",
+        );
     }
     ok
 }
