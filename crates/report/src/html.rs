@@ -804,6 +804,11 @@ fn table_section(o: &mut String, s: &Summary) {
     o.push_str("<h2 id=\"models\">Per model</h2>\n");
     let _ = writeln!(
         o,
+        "<p>Each model's variants were measured in {} interleaved round(s) (baseline, variants, baseline, ...), one process each. The speed-up is the geometric mean of the rounds' ratios of medians, its 95% interval the spread across the rounds (with one round, a bootstrap within that run); &#9888; marks rounds that disagree beyond their own intervals, and a side with too few samples gets no interval.</p>",
+        s.config.measure.rounds.max(1)
+    );
+    let _ = writeln!(
+        o,
         "<table><thead><tr><th>Model</th><th>Task</th><th>GFLOPs</th><th>Params</th><th>Before ms</th><th>Before /s</th><th>Variant</th><th>After ms [95% CI]</th><th>After /s</th><th>Speed-up [95% CI]</th><th>Gain</th><th>Verdict</th><th>Real time ({} fps)</th></tr></thead><tbody>",
         s.config.realtime.fps
     );
@@ -824,7 +829,7 @@ fn table_section(o: &mut String, s: &Summary) {
             esc(&r.spec),
             after,
             fps_cell(r),
-            speedup_cell(r),
+            esc(&speedup_cell(r)),
             r.speedup.as_ref().map_or("-".into(), |x| format!("{:+.1}%", x.percent)),
             esc(&verdict(r)),
             esc(&realtime_cell(r)),
@@ -848,16 +853,25 @@ fn table_section(o: &mut String, s: &Summary) {
         }
         o.push_str("</ul>\n");
     }
-    let warned: Vec<&Row> = s.rows.iter().filter(|r| !r.warnings.is_empty()).collect();
+    let warned: Vec<(&Row, Vec<String>)> = s
+        .rows
+        .iter()
+        .map(|r| {
+            let mut w = r.warnings.clone();
+            w.extend(crate::study_md::speedup_warnings(r));
+            (r, w)
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
     if !warned.is_empty() {
         o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul>\n");
-        for r in warned {
+        for (r, w) in warned {
             let _ = writeln!(
                 o,
                 "<li>{} <code>{}</code>: {}</li>",
                 esc(&r.model),
                 esc(&r.spec),
-                esc(&r.warnings.join("; "))
+                esc(&w.join("; "))
             );
         }
         o.push_str("</ul>\n");
@@ -902,10 +916,9 @@ fn provenance(o: &mut String, s: &Summary) {
             edgebench_core::engine::Availability::Unavailable { reason, .. } => {
                 format!("not available: {reason}")
             }
-            edgebench_core::engine::Availability::NotCompiled { feature } => format!(
-                "not compiled into this build: {}",
-                edgebench_core::engine::Availability::not_compiled_fix(feature)
-            ),
+            edgebench_core::engine::Availability::NotCompiled { feature } => {
+                format!("not compiled in (feature {feature})")
+            }
         };
         row(&format!("engine {}", e.name), esc(&v));
     }

@@ -3,11 +3,11 @@
 //! with the reason in `energy_na_reason`, never a zero.
 
 use crate::energy::throttle_key;
-use edgebench_core::schema::Status;
+use edgebench_core::schema::{IntervalMethod, Status};
 use edgebench_core::telemetry::energy::WindowKind;
 use edgebench_study::analysis::Summary;
 
-pub const COLUMNS: [&str; 43] = [
+pub const COLUMNS: [&str; 46] = [
     "model",
     "task",
     "batch",
@@ -26,9 +26,12 @@ pub const COLUMNS: [&str; 43] = [
     "per_s",
     "unit",
     "samples",
+    "rounds",
     "speedup",
     "speedup_ci95_low",
     "speedup_ci95_high",
+    "speedup_interval",
+    "speedup_warnings",
     "gain_percent",
     "verdict",
     "realtime_meets",
@@ -77,6 +80,7 @@ pub fn render(s: &Summary) -> Result<String, String> {
             Status::Ok => "ok",
             Status::GateFailed => "gate_failed",
             Status::Failed => "failed",
+            Status::Unverified => "unverified",
         };
         w.write_record([
             r.model.clone(),
@@ -97,9 +101,22 @@ pub fn render(s: &Summary) -> Result<String, String> {
             opt(r.fps),
             r.unit.clone(),
             r.samples.to_string(),
+            // Samples per interleaved round, `;`-separated.
+            r.rounds
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
             opt(r.speedup.as_ref().map(|x| x.ratio)),
-            opt(r.speedup.as_ref().map(|x| x.ci95_low)),
-            opt(r.speedup.as_ref().map(|x| x.ci95_high)),
+            opt(r.speedup.as_ref().and_then(|x| x.ci95_low)),
+            opt(r.speedup.as_ref().and_then(|x| x.ci95_high)),
+            // Where the interval comes from: `rounds`, `samples` (one run each) or `none`.
+            opt(r.speedup.as_ref().map(|x| match x.method {
+                IntervalMethod::Rounds => "rounds",
+                IntervalMethod::Samples => "samples",
+                IntervalMethod::None => "none",
+            })),
+            crate::study_md::speedup_warnings(r).join("; "),
             opt(r.speedup.as_ref().map(|x| x.percent)),
             opt(r.speedup.as_ref().map(|x| x.verdict.to_string())),
             opt(r.realtime.as_ref().map(|x| x.meets)),

@@ -6,7 +6,7 @@
 use crate::energy::{mj, throttle_cell};
 use crate::fmt::{ms, si, sig};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
-use edgebench_core::schema::{Status, Verdict};
+use edgebench_core::schema::{IntervalMethod, Speedup, SpeedupWarning, Status, Verdict};
 use edgebench_study::analysis::{Average, Row, RowEnergy, Summary, Trend, BEST};
 
 /// Escapes text for a Markdown table cell (GitHub renders inline HTML, so `<` is escaped
@@ -23,11 +23,52 @@ pub(crate) fn task_name(t: Option<edgebench_study::config::Task>) -> &'static st
     t.map_or("all", |t| t.name())
 }
 
+/// `2.31x [2.10, 2.55] (3 rounds)`, `2.31x [2.10, 2.55] (1 round)` (a bootstrap within one
+/// run of each side), or `2.31x (interval n/a: too few samples)`.
 pub(crate) fn speedup_cell(r: &Row) -> String {
-    match &r.speedup {
-        Some(s) => format!("{:.2}x [{:.2}, {:.2}]", s.ratio, s.ci95_low, s.ci95_high),
-        None => "-".into(),
+    let Some(s) = &r.speedup else {
+        return "-".into();
+    };
+    match (s.ci95_low, s.ci95_high) {
+        (Some(lo), Some(hi)) => {
+            let rounds = match s.method {
+                IntervalMethod::Rounds => format!(" ({} rounds)", s.round_ratios.len()),
+                _ => " (1 round)".into(),
+            };
+            let warn = if s
+                .warnings
+                .iter()
+                .any(|w| matches!(w, SpeedupWarning::RoundsDisagree { .. }))
+            {
+                " ⚠"
+            } else {
+                ""
+            };
+            format!("{:.2}x [{lo:.2}, {hi:.2}]{rounds}{warn}", s.ratio)
+        }
+        _ => format!("{:.2}x (interval n/a: {})", s.ratio, no_interval_reason(s)),
     }
+}
+
+/// Why a speed-up has no interval, in a few words.
+pub(crate) fn no_interval_reason(s: &Speedup) -> &'static str {
+    if s.warnings
+        .iter()
+        .any(|w| matches!(w, SpeedupWarning::FewSamples { .. }))
+    {
+        "too few samples"
+    } else {
+        "too few rounds"
+    }
+}
+
+/// The speed-up's own warnings (few samples, rounds that disagree, one round), each naming
+/// its fix.
+pub(crate) fn speedup_warnings(r: &Row) -> Vec<String> {
+    r.speedup
+        .as_ref()
+        .map(|s| s.warnings.iter().map(|w| w.to_string()).collect())
+        .unwrap_or_default()
 }
 
 pub(crate) fn verdict(r: &Row) -> String {
@@ -36,9 +77,11 @@ pub(crate) fn verdict(r: &Row) -> String {
             Verdict::Faster => "faster".into(),
             Verdict::Slower => "slower".into(),
             Verdict::WithinNoise => "within noise".into(),
+            Verdict::Undetermined => "undetermined".into(),
         },
         (None, Status::Failed) => "FAILED".into(),
         (None, Status::GateFailed) => "GATE FAILED".into(),
+        (None, Status::Unverified) => "NOT VERIFIED".into(),
         (None, Status::Ok) if !r.counted => "not counted".into(),
         (None, Status::Ok) => "-".into(),
     }
@@ -392,8 +435,9 @@ pub fn render(s: &Summary) -> String {
 
     o.push_str("\n## Speed-up per model\n\n");
     o.push_str(&format!(
-        "Before: {}. After: each optimized variant. Speed-up = baseline median / variant median, with a 95% bootstrap interval over both sample sets; gain = (speed-up - 1) x 100, the study's \"speed improvement\". Real time: {} frames per second{}.\n\n",
+        "Before: {}. After: each optimized variant. Speed-up = baseline median / variant median; each model's variants were measured in {} interleaved round(s) (baseline, variants, baseline, ...), one process each, and the speed-up is the geometric mean of the rounds' ratios with a 95% interval across the rounds, so that it covers the variation between runs (with one round: a bootstrap over both sample sets, which covers only the noise within that run); no interval when a side has too few samples; gain = (speed-up - 1) x 100, the study's \"speed improvement\". Real time: {} frames per second{}.\n\n",
         escape(&s.baseline),
+        s.config.measure.rounds.max(1),
         s.config.realtime.fps,
         match s.config.realtime.clip_stride {
             Some(st) => format!(", video models one clip every {st} frames"),
@@ -523,19 +567,28 @@ pub fn render(s: &Summary) -> String {
         }
     }
 
-    let warned: Vec<&Row> = s.rows.iter().filter(|r| !r.warnings.is_empty()).collect();
+    let warned: Vec<(&Row, Vec<String>)> = s
+        .rows
+        .iter()
+        .map(|r| {
+            let mut w = r.warnings.clone();
+            w.extend(speedup_warnings(r));
+            (r, w)
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
     if !warned.is_empty() {
         o.push_str("\n## Warnings\n\n");
-        for r in warned {
+        for (r, w) in warned {
             o.push_str(&format!(
                 "- {} `{}`: {}\n",
                 escape(&r.model),
                 escape(&r.spec),
-                escape(&r.warnings.join("; "))
+                escape(&w.join("; "))
             ));
         }
     }
-    o.push_str("\n## Method\n\nEach variant ran in its own process: model built or loaded, prepared by the engine, warmed up, then sampled until the 95% confidence interval of the median was narrow enough or the time limit was reached. Speed-ups compare medians; their intervals come from a bootstrap that resamples both sample sets. A variant counts only if its outputs agree with the reference's on the same random inputs (the accuracy gate). See docs/study.md.\n");
+    o.push_str("\n## Method\n\nEach variant ran in its own process once per interleaved round: model built or loaded, prepared by the engine, warmed up, then sampled until the 95% confidence interval of the median was narrow enough or the round's share of the time limit was reached; a variant whose first round took fewer than 3 samples got the time for 3 in each later round. Speed-ups compare medians round by round; their intervals come from the spread of the rounds' ratios (a bootstrap of both sample sets with one round), and a warning says when the rounds disagree beyond their own intervals. A variant counts only if its outputs agree with the reference's on the same random inputs in every round (the accuracy gate), and only if the reference itself ran. See docs/study.md.\n");
     o
 }
 

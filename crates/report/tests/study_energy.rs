@@ -166,6 +166,9 @@ fn study(baseline_j: Option<f64>, optimized_j: impl Fn(&str) -> Option<f64>) -> 
                 tolerance: Tolerance::for_precision("f32"),
                 passed: true,
                 reason: None,
+                decided_by: None,
+                top1_rows: None,
+                outputs: vec![],
             });
         }
         measurements.push(Measurement {

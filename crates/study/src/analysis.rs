@@ -12,9 +12,10 @@
 //! the "energy saving" as the speed-up is the time saving), and its geometric mean per task.
 
 use crate::config::{StudyConfig, Task};
-use crate::plan::{EngineStatus, Plan};
+use crate::plan::{EngineStatus, Job, Plan};
 use crate::results::{Loaded, Measurement};
 use crate::stats;
+use edgebench_core::bench::merge_rounds;
 use edgebench_core::gate::Agreement;
 use edgebench_core::host::HostInfo;
 use edgebench_core::schema::{Realtime, Speedup, Status, ToolInfo, VariantResult};
@@ -74,6 +75,9 @@ pub struct Row {
     /// Items per second at the median (frames for images, clips for video).
     pub fps: Option<f64>,
     pub samples: usize,
+    /// Samples of each interleaved round, in order (one entry: measured in one round).
+    #[serde(default)]
+    pub rounds: Vec<usize>,
     /// 0th, 5th, ..., 100th percentile of the samples (21 values), for distribution charts.
     pub quantiles_ms: Vec<f64>,
     pub speedup: Option<Speedup>,
@@ -303,6 +307,19 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// Samples per round of a (merged) result.
+fn round_counts(r: &VariantResult) -> Vec<usize> {
+    if r.rounds.is_empty() {
+        if r.raw_ms.is_empty() {
+            vec![]
+        } else {
+            vec![r.raw_ms.len()]
+        }
+    } else {
+        r.rounds.clone()
+    }
+}
+
 /// Percentiles 0, 5, ..., 100 of samples.
 fn quantiles(raw: &[f64]) -> Vec<f64> {
     if raw.is_empty() {
@@ -334,63 +351,179 @@ pub fn realtime(m: &Measurement, cfg: &StudyConfig) -> (Option<Realtime>, String
     (judge(&m.result.raw_ms, fps, frames), unit.into(), required)
 }
 
-/// Computes the findings from the latest measurement of each job.
+/// One variant (model x batch x engine spec) with its rounds merged.
+struct Merged {
+    m: Measurement,
+    /// Rounds measured, of those planned.
+    rounds_measured: usize,
+}
+
+/// Merges a variant's rounds (in round order) into one measurement: the first round that did
+/// not pass stands for the variant (a variant that crashes or disagrees in one round is not
+/// reliable), else the samples of every round, recomputed ([`merge_rounds`]).
+fn merge_variant(parts: &[&Measurement], planned: usize, cfg: &StudyConfig) -> Merged {
+    let first = parts[0];
+    if let Some((i, bad)) = parts
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.result.status != Status::Ok)
+    {
+        let mut m = (*bad).clone();
+        if planned > 1 {
+            if let Some(e) = m.result.error.as_mut() {
+                *e = format!("round {} of {planned}: {e}", i + 1);
+            }
+            if let Some(a) = m.result.accuracy.as_mut() {
+                if let Some(r) = a.reason.as_mut() {
+                    *r = format!("round {} of {planned}: {r}", i + 1);
+                }
+            }
+        }
+        return Merged {
+            m,
+            rounds_measured: parts.len(),
+        };
+    }
+    let mut m = first.clone();
+    if parts.len() > 1 {
+        let results: Vec<VariantResult> = parts.iter().map(|p| p.result.clone()).collect();
+        if let Some(r) = merge_rounds(
+            &results,
+            first.batch,
+            cfg.realtime.fps,
+            cfg.measure.target_ci_pct / 100.0,
+            cfg.seed,
+        ) {
+            m.result = r;
+        }
+        // Every round passed the gate against the same reference outputs: keep the round
+        // that agreed least.
+        m.result.accuracy = parts
+            .iter()
+            .filter_map(|p| p.result.accuracy.as_ref())
+            .min_by(|a, b| a.min_cosine.total_cmp(&b.min_cosine))
+            .cloned();
+        m.wall_s = parts.iter().map(|p| p.wall_s).sum();
+        m.finished_unix = parts.iter().map(|p| p.finished_unix).fold(0.0, f64::max);
+    }
+    Merged {
+        m,
+        rounds_measured: parts.len(),
+    }
+}
+
+/// Computes the findings from the latest measurement of each job, each variant's rounds
+/// merged into one.
 pub fn analyse(loaded: &Loaded) -> Option<Summary> {
     let session = loaded.sessions.last()?;
     let cfg = &session.config;
     let plan: &Plan = &session.plan;
     let latest = loaded.latest();
-    let find = |label: &str, batch: usize, spec: &str| {
-        latest
+    let by_key: std::collections::HashMap<&str, &Measurement> =
+        latest.iter().map(|m| (m.key.as_str(), *m)).collect();
+
+    // Variants in plan order (the first round's jobs), each with its rounds.
+    let mut pending = vec![];
+    let mut variants: Vec<(&Job, Option<Merged>)> = vec![];
+    for job in plan.jobs.iter().filter(|j| j.round <= 1) {
+        let mut rounds: Vec<&Job> = plan
+            .jobs
             .iter()
-            .copied()
-            .find(|m| m.model.label == label && m.batch == batch && m.spec == spec)
+            .filter(|j| j.model == job.model && j.batch == job.batch && j.spec == job.spec)
+            .collect();
+        rounds.sort_by_key(|j| j.round);
+        let mut parts: Vec<&Measurement> = vec![];
+        for r in &rounds {
+            match by_key.get(r.key.as_str()) {
+                Some(m) => parts.push(m),
+                // A round after one that did not pass is not run: nothing is pending.
+                None if parts.iter().any(|p| p.result.status != Status::Ok) => {}
+                None => pending.push(r.key.clone()),
+            }
+        }
+        let merged = (!parts.is_empty()).then(|| merge_variant(&parts, rounds.len(), cfg));
+        variants.push((job, merged));
+    }
+    let find = |model: usize, batch: usize, spec: &str| {
+        variants
+            .iter()
+            .find(|(j, _)| j.model == model && j.batch == batch && j.spec == spec)
+            .and_then(|(_, m)| m.as_ref())
     };
 
-    let passes = |m: &Measurement| -> (bool, Option<String>) {
-        match m.result.status {
-            Status::Failed => (false, m.result.error.clone()),
-            Status::GateFailed => (
+    // Whether a variant counts, and why not. A variant other than the reference counts only
+    // when its comparison ran and passed, and when the reference itself passed every round:
+    // a reference that failed leaves nothing verified for its model.
+    let verdict = |job: &Job, m: &Measurement| -> (Status, bool, Option<String>) {
+        let model = &plan.models[job.model];
+        let status = m.result.status;
+        match status {
+            Status::Failed | Status::Unverified => return (status, false, m.result.error.clone()),
+            Status::GateFailed => {
+                let why = m
+                    .result
+                    .accuracy
+                    .as_ref()
+                    .and_then(|a| a.reason.clone())
+                    .or_else(|| m.result.error.clone())
+                    .unwrap_or_default();
+                return (
+                    status,
+                    false,
+                    Some(format!("failed the accuracy gate: {why}")),
+                );
+            }
+            Status::Ok => {}
+        }
+        if job.is_reference {
+            return (Status::Ok, true, None);
+        }
+        if let Some(r) = find(job.model, job.batch, &model.reference) {
+            if r.m.result.status != Status::Ok {
+                let why =
+                    r.m.result
+                        .error
+                        .clone()
+                        .or_else(|| r.m.result.accuracy.as_ref().and_then(|a| a.reason.clone()))
+                        .unwrap_or_else(|| "no reason recorded".into());
+                return (
+                    Status::Unverified,
+                    false,
+                    Some(format!(
+                        "not verified: the gate reference {} failed for this model ({why}); no speed-up",
+                        model.reference
+                    )),
+                );
+            }
+        }
+        match &m.result.accuracy {
+            Some(a) if a.passed => (Status::Ok, true, None),
+            _ => (
+                Status::Unverified,
                 false,
                 Some(format!(
-                    "failed the accuracy gate: {}",
-                    m.result
-                        .accuracy
-                        .as_ref()
-                        .and_then(|a| a.reason.clone())
-                        .unwrap_or_default()
+                    "not verified: no comparison with the gate reference {} was recorded for this variant; no speed-up",
+                    model.reference
                 )),
             ),
-            Status::Ok if m.is_reference => (true, None),
-            Status::Ok => match &m.result.accuracy {
-                Some(a) if a.passed => (true, None),
-                _ => (
-                    false,
-                    Some(
-                        "not verified: the gate reference did not run or failed for this model"
-                            .to_string(),
-                    ),
-                ),
-            },
         }
     };
 
     let mut rows = vec![];
     let mut failures = vec![];
-    let mut pending = vec![];
-    for job in &plan.jobs {
+    for (job, merged) in &variants {
         let model = &plan.models[job.model];
-        let Some(m) = find(&model.label, job.batch, &job.spec) else {
-            pending.push(job.key.clone());
+        let Some(merged) = merged else {
             continue;
         };
-        let (counted, mut note) = passes(m);
-        if m.result.status != Status::Ok {
+        let m = &merged.m;
+        let (status, counted, mut note) = verdict(job, m);
+        if status != Status::Ok {
             failures.push(Failure {
                 model: model.label.clone(),
                 batch: job.batch,
                 spec: job.spec.clone(),
-                status: m.result.status,
+                status,
                 reason: note.clone().unwrap_or_else(|| "unknown".into()),
             });
         }
@@ -398,10 +531,19 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
         let (mut energy, energy_na) = row_energy(&m.result);
         let mut energy_ratio = None;
         if !job.is_baseline && counted {
-            match find(&model.label, job.batch, &model.baseline) {
-                Some(b) if passes(b).0 => {
-                    speedup = edgebench_core::bench::speedup(&b.result, &m.result, cfg.seed);
-                    match self::energy_ratio(&b.result, &m.result) {
+            let baseline_job = variants
+                .iter()
+                .map(|(j, _)| *j)
+                .find(|j| j.model == job.model && j.batch == job.batch && j.spec == model.baseline);
+            match (find(job.model, job.batch, &model.baseline), baseline_job) {
+                (Some(b), Some(bj)) if verdict(bj, &b.m).1 => {
+                    speedup = edgebench_core::bench::speedup(
+                        &b.m.result,
+                        &m.result,
+                        cfg.measure.min_samples,
+                        cfg.seed,
+                    );
+                    match self::energy_ratio(&b.m.result, &m.result) {
                         Ok(r) => energy_ratio = r,
                         Err(why) => {
                             if let Some(e) = energy.as_mut() {
@@ -410,19 +552,30 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                         }
                     }
                 }
-                Some(_) => {
+                (Some(_), _) => {
                     note = Some(format!(
                         "no speed-up: the baseline {} did not run or failed the gate",
                         model.baseline
                     ))
                 }
-                None => {
+                (None, _) => {
                     note = Some(format!(
                         "no speed-up yet: the baseline {} is not measured",
                         model.baseline
                     ))
                 }
             }
+        }
+        if merged.rounds_measured < cfg.measure.rounds.max(1) && status == Status::Ok {
+            let more = format!(
+                "{} of {} rounds measured (an interrupted study: --resume finishes it)",
+                merged.rounds_measured,
+                cfg.measure.rounds.max(1)
+            );
+            note = Some(match note {
+                Some(n) => format!("{n}; {more}"),
+                None => more,
+            });
         }
         let (rt, unit, required) = realtime(m, cfg);
         let summary = m.result.latency_ms.as_ref();
@@ -435,7 +588,7 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
             params: m.model.params,
             spec: job.spec.clone(),
             is_baseline: job.is_baseline,
-            status: m.result.status,
+            status,
             counted,
             note,
             engine_version: m.result.session.as_ref().map(|s| s.engine_version.clone()),
@@ -445,6 +598,7 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
             ci95_high_ms: summary.map(|s| s.ci95_high),
             fps: m.result.throughput_per_s,
             samples: m.result.samples,
+            rounds: round_counts(&m.result),
             quantiles_ms: quantiles(&m.result.raw_ms),
             speedup,
             realtime: rt,

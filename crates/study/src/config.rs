@@ -3,8 +3,6 @@
 //! is documented in `docs/study.md` and `examples/study.toml`.
 
 use crate::{Error, Result};
-use edgebench_core::measure::MeasureOptions;
-use edgebench_core::realtime::DEFAULT_TARGET_FPS;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -27,7 +25,8 @@ pub struct StudyConfig {
     pub seed: u64,
     pub measure: MeasureSettings,
     pub realtime: RealtimeSettings,
-    pub gate: GateSettings,
+    /// Overrides of the gate's per-precision tolerances (`[gate] atol, rtol`).
+    pub gate: edgebench_core::gate::ToleranceOverride,
     pub analysis: AnalysisSettings,
     pub output: OutputSettings,
     pub models: Vec<ModelConfig>,
@@ -46,22 +45,30 @@ pub struct MeasureSettings {
     pub timeout_s: f64,
     /// Random input sets the accuracy gate compares.
     pub gate_inputs: usize,
+    /// Interleaved rounds: each model's variants are measured `rounds` times in turn
+    /// (baseline, v1, v2, baseline, v1, v2, ...), one child per variant per round, each round
+    /// sampling `max_time_s / rounds`; the speed-up's interval comes from the rounds
+    /// (docs/study.md). Studies recorded before rounds existed measured one.
+    #[serde(default = "one_round")]
+    pub rounds: usize,
+}
+
+fn one_round() -> usize {
+    1
 }
 
 impl Default for MeasureSettings {
-    /// The measurement settings of `bench` ([`MeasureOptions::default`]), so that a study and
-    /// a bench of the same model sample the same way unless told otherwise.
     fn default() -> Self {
-        let m = MeasureOptions::default();
         MeasureSettings {
-            warmup_s: m.warmup_s,
-            min_warmup_runs: m.min_warmup_runs,
-            min_samples: m.min_samples,
-            max_samples: m.max_samples,
-            max_time_s: m.max_time_s,
-            target_ci_pct: m.target_rel_ci * 100.0,
+            warmup_s: 1.0,
+            min_warmup_runs: 3,
+            min_samples: 10,
+            max_samples: 10_000,
+            max_time_s: 10.0,
+            target_ci_pct: 1.0,
             timeout_s: 600.0,
             gate_inputs: 3,
+            rounds: edgebench_core::bench::DEFAULT_ROUNDS,
         }
     }
 }
@@ -79,17 +86,10 @@ pub struct RealtimeSettings {
 impl Default for RealtimeSettings {
     fn default() -> Self {
         RealtimeSettings {
-            fps: DEFAULT_TARGET_FPS,
+            fps: 30.0,
             clip_stride: None,
         }
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct GateSettings {
-    /// Override the per-precision tolerances of the accuracy gate.
-    pub atol: Option<f64>,
-    pub rtol: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,7 +204,7 @@ impl Default for StudyConfig {
             seed: 0,
             measure: MeasureSettings::default(),
             realtime: RealtimeSettings::default(),
-            gate: GateSettings::default(),
+            gate: Default::default(),
             analysis: AnalysisSettings::default(),
             output: OutputSettings::default(),
             models: vec![],
@@ -245,6 +245,7 @@ struct RawMeasure {
     target_ci_pct: Option<S<f64>>,
     timeout_s: Option<S<f64>>,
     gate_inputs: Option<S<i64>>,
+    rounds: Option<S<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -401,6 +402,9 @@ pub fn parse(text: &str, file: &str, base: &Path) -> Result<StudyConfig> {
         }
         if let Some(v) = &m.gate_inputs {
             d.gate_inputs = c.count("measure.gate_inputs", v, 1, 100)?;
+        }
+        if let Some(v) = &m.rounds {
+            d.rounds = c.count("measure.rounds", v, 1, 100)?;
         }
     }
     if let Some(r) = &raw.realtime {

@@ -1,6 +1,14 @@
 //! A config resolved against this build and this machine: which engines can run, the
 //! baseline (said plainly when it stands in for PyTorch eager), the candidate variants, and
-//! the list of jobs (one per model x batch x variant), in the order they run.
+//! the list of jobs (one per model x batch x variant x round), in the order they run.
+//!
+//! Rounds: each model's variants are measured in `measure.rounds` interleaved rounds
+//! (reference, baseline, v1, v2, ..., then again), one child process per variant per round, so
+//! that a drift of the machine's speed falls on every variant alike and the speed-up's interval
+//! covers the variation between runs. Every round is a job of its own with its own key:
+//! round 1 keeps the key of a study measured in one round (`label|source|batch=N|spec`),
+//! later rounds add `|round=K`. `--resume` skips every key `results.jsonl` holds, so an
+//! interrupted study finishes the rounds it lacks; the analysis merges a variant's rounds.
 
 use crate::config::{ModelConfig, StudyConfig, Task};
 use crate::{Error, Result};
@@ -62,6 +70,13 @@ pub struct Job {
     pub is_baseline: bool,
     /// The accuracy gate's reference: runs first for its model and batch.
     pub is_reference: bool,
+    /// The interleaved round, from 1 (plans written before rounds have only round 1).
+    #[serde(default = "first_round")]
+    pub round: usize,
+}
+
+fn first_round() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,8 +279,8 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         ));
     }
 
-    // Per model and batch: the reference first (its outputs gate the others), then the
-    // baseline, then the candidates.
+    // Per model and batch, in each round: the reference first (its outputs gate the others),
+    // then the baseline, then the candidates; then the next round in the same order.
     let mut jobs = vec![];
     for (mi, m) in models.iter().enumerate() {
         let mut order = vec![m.reference.clone()];
@@ -276,15 +291,18 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
             }
         }
         for &batch in &cfg.batch {
-            for spec in &order {
-                jobs.push(Job {
-                    key: job_key(&m.label, &m.source, batch, spec),
-                    model: mi,
-                    batch,
-                    spec: spec.clone(),
-                    is_baseline: *spec == m.baseline,
-                    is_reference: *spec == m.reference,
-                });
+            for round in 1..=cfg.measure.rounds.max(1) {
+                for spec in &order {
+                    jobs.push(Job {
+                        key: round_key(&m.label, &m.source, batch, spec, round),
+                        model: mi,
+                        batch,
+                        spec: spec.clone(),
+                        is_baseline: *spec == m.baseline,
+                        is_reference: *spec == m.reference,
+                        round,
+                    });
+                }
             }
         }
     }
@@ -314,9 +332,28 @@ impl Plan {
     }
 }
 
-/// The key `--resume` matches measurements on.
+/// The key of a variant (model, batch, engine spec), and of its first round.
 pub fn job_key(label: &str, source: &str, batch: usize, spec: &str) -> String {
     format!("{label}|{source}|batch={batch}|{spec}")
+}
+
+/// The key `--resume` matches measurements on: [`job_key`] for round 1 (so a study measured
+/// before rounds existed resumes as its first round), `|round=K` added for later rounds.
+pub fn round_key(label: &str, source: &str, batch: usize, spec: &str, round: usize) -> String {
+    let key = job_key(label, source, batch, spec);
+    if round <= 1 {
+        key
+    } else {
+        format!("{key}|round={round}")
+    }
+}
+
+impl Job {
+    /// The key of this job's variant in another round.
+    pub fn key_of_round(&self, plan: &Plan, round: usize) -> String {
+        let m = &plan.models[self.model];
+        round_key(&m.label, &m.source, self.batch, &self.spec, round)
+    }
 }
 
 fn normalize(spec: &str) -> Result<String> {

@@ -7,11 +7,11 @@
 //! runs).
 
 use crate::config::StudyConfig;
-use crate::lock::StudyLock;
 use crate::plan::{Job, Plan};
 use crate::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
 use crate::worker::{self, JobTelemetry, WorkerJob, WorkerProgress, WorkerResult};
 use crate::{io_err, Error, Result, STUDY_SCHEMA_VERSION};
+use edgebench_core::bench::round_options;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{compare, Tolerance};
 use edgebench_core::host::HostInfo;
@@ -56,6 +56,14 @@ pub enum Event<'a> {
         index: usize,
         measurement: &'a Measurement,
     },
+    /// A later round of a variant whose earlier round failed: not run (it could only fail
+    /// again), nothing recorded.
+    JobSkipped {
+        index: usize,
+        job: &'a Job,
+        label: &'a str,
+        reason: String,
+    },
 }
 
 /// The results file of a study folder, checked for `--resume`: refuses to start over a
@@ -85,23 +93,13 @@ pub fn open_dir(dir: &Path, resume: bool, cfg: &StudyConfig) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// Runs every job of the plan that `results.jsonl` does not hold yet. `lock` is the study
-/// folder's lock ([`StudyLock::acquire`] on `opts.dir`), taken by the caller so that it can
-/// cover the reports written after the run as well.
+/// Runs every job of the plan that `results.jsonl` does not hold yet.
 pub fn run(
     cfg: &StudyConfig,
     plan: &Plan,
     opts: &RunOptions,
-    lock: &StudyLock,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Loaded> {
-    if lock.dir() != opts.dir {
-        return Err(Error::Invalid(format!(
-            "the study lock is for {}, not {}: take the lock of the folder the study writes",
-            lock.dir().display(),
-            opts.dir.display()
-        )));
-    }
     std::fs::create_dir_all(&opts.dir).map_err(|e| io_err(&opts.dir, e))?;
     let outputs_dir = opts.dir.join("outputs");
     let work_dir = opts.dir.join("work");
@@ -135,12 +133,42 @@ pub fn run(
             continue;
         }
         let model = &plan.models[job.model];
+        let earlier = earlier_rounds(&loaded, plan, job);
+        if let Some(bad) = earlier.iter().find(|m| m.result.status != Status::Ok) {
+            on_event(Event::JobSkipped {
+                index,
+                job,
+                label: &model.label,
+                reason: format!(
+                    "round {} not run: round {} of this variant did not pass",
+                    job.round,
+                    plan_round(plan, &bad.key)
+                ),
+            });
+            continue;
+        }
+        let measure = round_measure(
+            cfg,
+            job.round,
+            opts.min_sampling_s,
+            earlier.first().copied(),
+        );
+        let reference_failure = reference_failure(&loaded, plan, job);
         on_event(Event::JobStart {
             index,
             job,
             label: &model.label,
         });
-        let m = run_job(cfg, plan, job, opts, &work_dir, &outputs_dir, on_event)?;
+        let m = run_job(
+            cfg,
+            plan,
+            job,
+            opts,
+            &measure,
+            reference_failure,
+            (&work_dir, &outputs_dir),
+            on_event,
+        )?;
         out.append(&Line::Measurement(Box::new(m.clone())))?;
         on_event(Event::JobDone {
             index,
@@ -164,6 +192,87 @@ pub fn reference_outputs_path(outputs_dir: &Path, plan: &Plan, job: &Job) -> Pat
     outputs_dir.join(format!("{}.json", short_hash(&key)))
 }
 
+/// The measurements of `job`'s variant in the rounds before its own, in round order.
+fn earlier_rounds<'a>(loaded: &'a Loaded, plan: &Plan, job: &Job) -> Vec<&'a Measurement> {
+    (1..job.round)
+        .filter_map(|r| {
+            let key = job.key_of_round(plan, r);
+            loaded.measurements.iter().rev().find(|m| m.key == key)
+        })
+        .collect()
+}
+
+fn plan_round(plan: &Plan, key: &str) -> usize {
+    plan.jobs
+        .iter()
+        .find(|j| j.key == key)
+        .map_or(1, |j| j.round)
+}
+
+/// Why the gate reference of `job`'s model and batch has no outputs to compare with: its
+/// first round failed (`None` when it passed or has not run).
+fn reference_failure(loaded: &Loaded, plan: &Plan, job: &Job) -> Option<String> {
+    let m = &plan.models[job.model];
+    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &m.reference);
+    let r = loaded.measurements.iter().rev().find(|x| x.key == key)?;
+    (r.result.status != Status::Ok).then(|| {
+        r.result
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("status {:?}", r.result.status))
+    })
+}
+
+/// Least samples a round of a slow variant gets after its first round (point 4 of the
+/// method: a speed-up over one sample ignores the baseline's uncertainty).
+pub const MIN_ROUND_SAMPLES: usize = 3;
+
+/// The sampling limits of one round's child (`round` from 1). The whole measurement
+/// (`[measure]`, with `min_sampling_s`, the least window the power sensors need) is shared
+/// out over the rounds by [`round_options`], except:
+///
+/// - every round warms up in full: each is a fresh process, cold caches and all;
+/// - the round with the sensors' window may sample twice that window: a limit no longer than
+///   the window leaves the confidence rule no time to stop sampling, and every variant stops
+///   at the limit;
+/// - when the variant's first round took fewer than [`MIN_ROUND_SAMPLES`] samples (a slow
+///   variant), this round gets the time for that many, from the first round's sample time,
+///   within the child's time limit (`measure.timeout_s`, less what the first child spent
+///   loading, preparing and warming up).
+pub fn round_measure(
+    cfg: &StudyConfig,
+    round: usize,
+    min_sampling_s: f64,
+    first: Option<&Measurement>,
+) -> MeasureOptions {
+    let rounds = cfg.measure.rounds.max(1);
+    let whole = MeasureOptions {
+        min_time_s: min_sampling_s,
+        ..measure_options(cfg)
+    };
+    let mut o = round_options(&whole, round.clamp(1, rounds) - 1, rounds);
+    o.warmup_s = whole.warmup_s;
+    o.min_warmup_runs = whole.min_warmup_runs;
+    if o.min_time_s > 0.0 {
+        o.max_time_s = o.max_time_s.max(2.0 * o.min_time_s);
+    }
+    let slow = first
+        .map(|f| &f.result.raw_ms)
+        .filter(|raw| !raw.is_empty() && raw.len() < MIN_ROUND_SAMPLES);
+    if let (Some(raw), Some(f)) = (slow, first) {
+        let sample_s = edgebench_core::stats::median(raw) / 1e3;
+        let sampled_s = raw.iter().sum::<f64>() / 1e3;
+        let overhead_s = (f.wall_s - sampled_s).max(0.0);
+        // The limit is checked after each sample: the last one may run past it.
+        let budget_s = 0.9 * cfg.measure.timeout_s - overhead_s - sample_s;
+        let wanted_s = sample_s * (MIN_ROUND_SAMPLES as f64 - 0.5);
+        o.max_time_s = o.max_time_s.max(wanted_s.min(budget_s));
+        o.min_samples = o.min_samples.max(MIN_ROUND_SAMPLES);
+        o.max_samples = o.max_samples.max(MIN_ROUND_SAMPLES);
+    }
+    o
+}
+
 pub fn measure_options(cfg: &StudyConfig) -> MeasureOptions {
     let m = &cfg.measure;
     MeasureOptions {
@@ -177,13 +286,15 @@ pub fn measure_options(cfg: &StudyConfig) -> MeasureOptions {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_job(
     cfg: &StudyConfig,
     plan: &Plan,
     job: &Job,
     opts: &RunOptions,
-    work_dir: &Path,
-    outputs_dir: &Path,
+    measure: &MeasureOptions,
+    reference_failure: Option<String>,
+    (work_dir, outputs_dir): (&Path, &Path),
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Measurement> {
     let model = &plan.models[job.model];
@@ -204,12 +315,8 @@ fn run_job(
         spec: job.spec.clone(),
         threads: cfg.threads,
         seed: cfg.seed,
-        measure: MeasureOptions {
-            min_time_s: opts.min_sampling_s,
-            ..measure_options(cfg)
-        },
+        measure: measure.clone(),
         target_fps: cfg.realtime.fps,
-        clip_stride: cfg.realtime.clip_stride,
         gate_inputs: cfg.measure.gate_inputs,
         result_path: result_path.clone(),
         outputs_path: outputs_path.clone(),
@@ -313,32 +420,55 @@ fn run_job(
     };
 
     let reference_path = reference_outputs_path(outputs_dir, plan, job);
+    // The reference's first round keeps its outputs for every other variant and round.
     if job.is_reference {
-        if result.status == Status::Ok {
+        if result.status == Status::Ok && job.round <= 1 {
             std::fs::rename(&outputs_path, &reference_path)
                 .map_err(|e| io_err(&reference_path, e))?;
         }
     } else if result.status == Status::Ok {
-        if let (Ok(reference), Ok(candidate)) = (
+        let model = &plan.models[job.model];
+        let compared = match (
             worker::read_outputs(&reference_path),
             worker::read_outputs(&outputs_path),
         ) {
-            let precision = result
-                .session
-                .as_ref()
-                .map(|s| s.precision.clone())
-                .unwrap_or_else(|| "f32".into());
-            let base = Tolerance::for_precision(&precision);
-            let tol = Tolerance {
-                atol: cfg.gate.atol.unwrap_or(base.atol),
-                rtol: cfg.gate.rtol.unwrap_or(base.rtol),
-                ..base
-            };
-            let agreement = compare(&reference, &candidate, tol);
-            if !agreement.passed {
-                result.status = Status::GateFailed;
+            (Ok(reference), Ok(candidate)) => {
+                let precision = result
+                    .session
+                    .as_ref()
+                    .map(|s| s.precision.clone())
+                    .unwrap_or_else(|| "f32".into());
+                Ok(compare(
+                    &reference,
+                    &candidate,
+                    Tolerance::resolve(&precision, &cfg.gate),
+                ))
             }
-            result.accuracy = Some(agreement);
+            (Err(e), _) => Err(match reference_failure {
+                Some(why) => format!(
+                    "not verified: the gate reference {} failed for this model, so nothing checks this variant's outputs ({why})",
+                    model.reference
+                ),
+                None => format!(
+                    "not verified: the outputs of the gate reference {} cannot be read ({e}); rerun the study into a new --out",
+                    model.reference
+                ),
+            }),
+            (_, Err(e)) => Err(format!(
+                "not verified: this variant's outputs cannot be read ({e})"
+            )),
+        };
+        match compared {
+            Ok(agreement) => {
+                if !agreement.passed {
+                    result.status = Status::GateFailed;
+                }
+                result.accuracy = Some(agreement);
+            }
+            Err(why) => {
+                result.status = Status::GateFailed;
+                result.error = Some(why);
+            }
         }
     }
     for p in [&job_path, &result_path, &outputs_path, &stderr_path] {

@@ -29,10 +29,6 @@ pub struct WorkerJob {
     pub seed: u64,
     pub measure: MeasureOptions,
     pub target_fps: f64,
-    /// The study's `realtime.clip_stride`: the real-time verdict of a video model counts this
-    /// many new frames per clip instead of the clip length.
-    #[serde(default)]
-    pub clip_stride: Option<usize>,
     pub gate_inputs: usize,
     /// Where the child writes its [`WorkerResult`].
     pub result_path: PathBuf,
@@ -78,7 +74,54 @@ pub enum WorkerProgress {
 struct StoredTensor {
     name: String,
     shape: Vec<usize>,
+    #[serde(with = "non_finite_as_text")]
     values: Vec<f64>,
+}
+
+/// JSON has no NaN or infinity (serde_json writes `null` and cannot read it back): they are
+/// stored as the strings `"NaN"`, `"inf"` and `"-inf"`, so that the gate sees them and fails
+/// the variant for them instead of finding the outputs unreadable.
+mod non_finite_as_text {
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(v.len()))?;
+        for x in v {
+            if x.is_finite() {
+                seq.serialize_element(x)?;
+            } else if x.is_nan() {
+                seq.serialize_element("NaN")?;
+            } else if *x > 0.0 {
+                seq.serialize_element("inf")?;
+            } else {
+                seq.serialize_element("-inf")?;
+            }
+        }
+        seq.end()
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Vec::<Value>::deserialize(d)?
+            .into_iter()
+            .map(|v| match v {
+                Value::Number(x) => Ok(x),
+                Value::Text(t) => match t.as_str() {
+                    "NaN" => Ok(f64::NAN),
+                    "inf" => Ok(f64::INFINITY),
+                    "-inf" => Ok(f64::NEG_INFINITY),
+                    _ => Err(serde::de::Error::custom(format!("`{t}` is not a number"))),
+                },
+            })
+            .collect()
+    }
 }
 
 /// Runs a job and writes its two files. Model and engine errors become a `failed` result;
@@ -149,17 +192,6 @@ pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<
         }
     };
     write_outputs(&job.outputs_path, &outputs)?;
-    let mut result = result;
-    if job.clip_stride.is_some() {
-        // bench judged with the default stride (the clip length); the study's own stride,
-        // by the same rule, so that results.jsonl and summary.json agree.
-        let frames = edgebench_core::realtime::frames_per_inference(
-            &facts.inputs,
-            job.batch,
-            job.clip_stride,
-        );
-        result.realtime = edgebench_core::realtime::judge(&result.raw_ms, job.target_fps, frames);
-    }
     let doc = WorkerResult {
         model: facts,
         result,
@@ -231,4 +263,28 @@ pub fn read_outputs(path: &Path) -> Result<Vec<Vec<HostTensor>>> {
                 .collect()
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NaN written as JSON `null` made the outputs unreadable and the variant "not
+    /// verified"; they must come back as NaN for the gate to fail it.
+    #[test]
+    fn non_finite_outputs_survive_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        let sets = vec![vec![HostTensor {
+            name: "scores".into(),
+            shape: vec![1, 4],
+            data: TensorData::F32(vec![0.5, f32::NAN, f32::INFINITY, f32::NEG_INFINITY]),
+        }]];
+        write_outputs(&path, &sets).unwrap();
+        let back = read_outputs(&path).unwrap();
+        let v = back[0][0].data.to_f64();
+        assert_eq!(v[0], 0.5);
+        assert!(v[1].is_nan());
+        assert_eq!((v[2], v[3]), (f64::INFINITY, f64::NEG_INFINITY));
+    }
 }

@@ -23,17 +23,6 @@ fn example_config_parses() {
 }
 
 #[test]
-fn unset_settings_are_benchs_defaults() {
-    let c = config::parse(MODEL, "s.toml", Path::new(".")).unwrap();
-    // The study samples exactly as `bench` does unless the config says otherwise.
-    assert_eq!(
-        edgebench_study::runner::measure_options(&c),
-        edgebench_core::measure::MeasureOptions::default()
-    );
-    assert_eq!(c.realtime.fps, edgebench_core::realtime::DEFAULT_TARGET_FPS);
-}
-
-#[test]
 fn a_full_config_parses() {
     let text = r#"
 name = "mine"
@@ -67,8 +56,10 @@ task = "other"
     let p = plan::resolve(&c).unwrap();
     assert_eq!(p.baseline, "tract:reference");
     assert_eq!(p.variants, vec!["tract:optimized"]);
-    // 2 models x 2 batch sizes x 2 variants, the reference first for each model and batch.
-    assert_eq!(p.jobs.len(), 8);
+    // 2 models x 2 batch sizes x 2 variants x 3 rounds, the reference first for each model,
+    // batch and round.
+    assert_eq!(c.measure.rounds, 3);
+    assert_eq!(p.jobs.len(), 24);
     assert!(p.jobs[0].is_reference && p.jobs[0].is_baseline);
     assert_eq!(p.models[0].task, Task::ActionRecognition);
 }
@@ -204,7 +195,7 @@ fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
     let specs = |label: &str| -> Vec<(String, bool, bool)> {
         p.jobs
             .iter()
-            .filter(|j| p.models[j.model].label == label)
+            .filter(|j| p.models[j.model].label == label && j.round == 1)
             .map(|j| (j.spec.clone(), j.is_baseline, j.is_reference))
             .collect()
     };
@@ -247,7 +238,7 @@ fn paper_gpu_preset_skips_pytorch_variants_where_pytorch_cannot_run() {
     let specs = |label: &str| -> Vec<String> {
         p.jobs
             .iter()
-            .filter(|j| p.models[j.model].label == label)
+            .filter(|j| p.models[j.model].label == label && j.round == 1)
             .map(|j| j.spec.clone())
             .collect()
     };
