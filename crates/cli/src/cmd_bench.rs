@@ -8,7 +8,7 @@ use crate::shared::{
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use edgebench_core::engine::{Engine, EngineSpec};
+use edgebench_core::engine::{Availability, Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::{BenchReport, ModelInfo, Settings};
@@ -64,8 +64,14 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     for spec in &specs {
         let engine = edgebench_engines::find(&spec.engine)?;
         engine.validate(spec)?;
-        if let Some(why) = engine.availability().refusal(&spec.to_string()) {
-            bail!(why)
+        match engine.availability() {
+            Availability::Available { .. } => {}
+            Availability::Unavailable { reason, fix } => {
+                bail!("engine {spec} is not available: {reason}; {fix}")
+            }
+            Availability::NotCompiled { feature } => {
+                bail!("engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`")
+            }
         }
         engines.push(engine);
     }
@@ -97,7 +103,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch,
     })?;
-    a.memory.check(&model, &inputs, &specs, a.measure.gate_inputs as usize)?;
+    a.memory.check(&model, &inputs, &specs, &a.measure)?;
     let opts = bench_options(
         &a.measure,
         &a.telemetry,
@@ -123,7 +129,6 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             seed: a.seed,
             target_fps: a.measure.fps,
             measure,
-            rounds: opts.rounds,
             gate_input_sets: opts.gate_input_sets,
             gate_enforced: !a.measure.no_gate,
             reference: a.reference.clone(),
@@ -132,5 +137,13 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     };
 
     let runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
-    conclude(runs, reference, &a.measure, a.seed, report, &a.output)
+    conclude(
+        runs,
+        reference,
+        a.measure.tolerance(),
+        a.seed,
+        report,
+        &a.output,
+        a.measure.no_gate,
+    )
 }

@@ -122,8 +122,14 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             }
             let engine = edgebench_engines::find(&spec.engine)?;
             engine.validate(&spec)?;
-            if let Some(why) = engine.availability().refusal(&spec.to_string()) {
-                bail!(why)
+            match engine.availability() {
+                Availability::Available { .. } => {}
+                Availability::Unavailable { reason, fix } => {
+                    bail!("engine {spec} is not available: {reason}; {fix}")
+                }
+                Availability::NotCompiled { feature } => bail!(
+                    "engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`"
+                ),
             }
             specs.push(spec);
             engines.push(engine);
@@ -156,7 +162,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| scratch.path().join(format!("{}.onnx", src.short_name())));
             let inputs = export_inputs(src, &a.shapes, a.batch)?;
-            a.memory.check_export(&crate::memory_args::export_specs(&inputs))?;
+            a.memory.check_export(&inputs)?;
             let bar = spinner(
                 a.output.quiet,
                 &format!("exporting {} with torch", src.label()),
@@ -209,7 +215,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    a.memory.check(&model, &inputs, &specs, a.measure.gate_inputs as usize)?;
+    a.memory.check(&model, &inputs, &specs, &a.measure)?;
     let opts = bench_options(
         &a.measure,
         &a.telemetry,
@@ -219,6 +225,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         a.seed,
     );
     let measure = opts.measure.clone();
+    let tolerance = a.measure.tolerance();
     let mut report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),
@@ -234,7 +241,6 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             seed: a.seed,
             target_fps: a.measure.fps,
             measure,
-            rounds: opts.rounds,
             gate_input_sets: opts.gate_input_sets,
             gate_enforced: !a.measure.no_gate,
             reference: Some(specs[0].to_string()),
@@ -268,7 +274,15 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         report.settings.engines = runs.iter().map(|r| r.result.spec.clone()).collect();
     }
     // The PyTorch baseline is both the speed-up baseline and the accuracy reference.
-    conclude(runs, 0, &a.measure, a.seed, report, &a.output)
+    conclude(
+        runs,
+        0,
+        tolerance,
+        a.seed,
+        report,
+        &a.output,
+        a.measure.no_gate,
+    )
 }
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {

@@ -49,6 +49,8 @@ pub struct StudyArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
 }
 
 pub fn run(a: StudyArgs) -> Result<ExitCode> {
@@ -116,6 +118,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         worker_args.push(p.display().to_string());
     }
     worker_args.push("worker".to_owned());
+    worker_args.extend(a.memory.worker_args());
     // The parent opens the sensors once, before any child runs, to measure idle power;
     // each child samples its own variant.
     let telemetry = a.telemetry.open(a.quiet);

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use edgebench_core::engine::{EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
+use edgebench_core::memory::Run;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
 use edgebench_report::fmt::ms;
@@ -134,6 +135,8 @@ pub struct VideoArgs {
     /// the source sets the run's length).
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
 }
 
 fn check_numbers(a: &VideoArgs) -> Result<()> {
@@ -242,6 +245,18 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         },
     )?;
     let info = source.info().clone();
+    // Refuses a run that could not fit in memory (the model's tensors, frames x clip length
+    // x resolution, the queue) before the engine or the stream allocates any of it.
+    let run = Run {
+        extra: plan.buffers(info.width, info.height, a.queue_depth as usize)?,
+        ..Run::bench(&spec, 1)
+    };
+    edgebench_core::memory::check(
+        &model,
+        &inputs,
+        &[(spec.to_string(), run)],
+        &a.memory.limit(),
+    )?;
     // Refuses frames smaller than the crop before anything runs.
     Preprocessor::new(&pre, info.width as usize, info.height as usize, &a.input)?;
     // Idle power is measured before the engine touches the device (as `bench` does); the

@@ -13,6 +13,9 @@ pub struct WorkerArgs {
     /// The job file written by `edgebench study`.
     #[arg(long, value_name = "FILE")]
     pub job: PathBuf,
+    /// The study's `--max-memory`, passed on.
+    #[command(flatten)]
+    pub memory: crate::memory_args::MemoryArgs,
 }
 
 pub fn run(a: WorkerArgs) -> Result<ExitCode> {
@@ -38,7 +41,7 @@ pub fn run(a: WorkerArgs) -> Result<ExitCode> {
         std::process::exit(3);
     });
     let mut stdout = std::io::stdout().lock();
-    worker::run(&job, &mut |p| {
+    worker::run(&job, &a.memory.limit(), &mut |p| {
         if let Ok(line) = serde_json::to_string(&p) {
             // The parent may have stopped reading; progress is best effort.
             let _ = writeln!(stdout, "{line}");

@@ -18,6 +18,7 @@ mod cmd_study;
 mod cmd_video;
 mod cmd_worker;
 mod cmd_zoo;
+mod memory_args;
 mod shared;
 mod source;
 

@@ -60,6 +60,34 @@ pub enum Error {
     },
     #[error("input `{input}` has element type {dtype}, which edgebench cannot generate yet: export the model with float32 inputs")]
     UnsupportedInputType { input: String, dtype: String },
+    #[error("input `{input}` at {shape}: its size in bytes does not fit in 64 bits; give realistic sizes with --shape (or a smaller --batch)")]
+    ShapeOverflow { input: String, shape: String },
+    #[error("model {model}: {what} claims dims {dims}, whose size does not fit in 64 bits; the file is corrupt or crafted: export the model again")]
+    DimsOverflow {
+        model: String,
+        what: String,
+        dims: String,
+    },
+    #[error("model {model}: the graph has a cycle (nodes {nodes} wait on their own outputs), so no order can run it; the file is corrupt or crafted: export the model again")]
+    CyclicGraph { model: String, nodes: String },
+    #[error("model {model}: {what} has dims {dims}, but {reason}; the file is corrupt or crafted: export the model again")]
+    StoredData {
+        model: String,
+        what: String,
+        dims: String,
+        reason: String,
+    },
+    #[error("{subject}: {engine} would need about {need} of memory ({parts}), more than {limit}; use smaller input shapes (--shape, --batch or zoo:NAME?batch=N), or raise the limit with --max-memory GIB if the memory is really there")]
+    OutOfMemory {
+        /// What the user can change: the largest input with its shape and size.
+        subject: String,
+        engine: String,
+        need: String,
+        /// The parts of the need, largest first.
+        parts: String,
+        /// The limit and where it comes from.
+        limit: String,
+    },
     #[error("{0}")]
     InvalidArgument(String),
     #[error("engine {engine} failed: {reason}")]

@@ -13,7 +13,13 @@ pub fn random_inputs(specs: &[ConcreteSpec], seed: u64) -> Result<Vec<HostTensor
     specs
         .iter()
         .map(|s| {
-            let n: usize = s.shape.iter().product();
+            let bytes = crate::memory::tensor_bytes(&s.name, &s.shape, s.dtype)?;
+            let n = usize::try_from(bytes / s.dtype.size().max(1) as u64).map_err(|_| {
+                Error::ShapeOverflow {
+                    input: s.name.clone(),
+                    shape: crate::tensor::shape_string(&s.shape),
+                }
+            })?;
             let data = match s.dtype {
                 DType::F32 => TensorData::F32((0..n).map(|_| nonzero(&mut rng) as f32).collect()),
                 DType::F64 => TensorData::F64((0..n).map(|_| nonzero(&mut rng)).collect()),

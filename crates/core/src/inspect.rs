@@ -92,10 +92,14 @@ pub fn inspect(model: &Model, inputs: &[ConcreteSpec]) -> Result<Inspection> {
         op_histogram,
         nodes: graph.node.len(),
         params: count_parameters(graph, &stored),
-        stored_values: stored.values().map(|t| t.elements).sum(),
-        weights_bytes: stored.values().map(|t| t.bytes).sum(),
+        stored_values: stored
+            .values()
+            .fold(0u64, |acc, t| acc.saturating_add(t.elements)),
+        weights_bytes: stored
+            .values()
+            .fold(0u64, |acc, t| acc.saturating_add(t.bytes)),
         macs,
-        flops: 2 * macs,
+        flops: macs.saturating_mul(2),
         other_ops,
         largest_activation_bytes: largest.1,
         largest_activation: largest.0,
@@ -118,13 +122,7 @@ fn costs(model: &Model, inputs: &[ConcreteSpec], typed: &TypedModel) -> Result<C
             continue;
         }
         for (ix, out) in node.outputs.iter().enumerate() {
-            let elems = out
-                .fact
-                .shape
-                .as_concrete()
-                .map(|s| s.iter().product::<usize>() as u64)
-                .unwrap_or(0);
-            let bytes = elems * out.fact.datum_type.size_of() as u64;
+            let bytes = crate::memory::fact_bytes(&out.fact);
             if bytes > largest.1 {
                 let label = typed
                     .outlet_label(OutletId::new(node.id, ix))
@@ -139,14 +137,14 @@ fn costs(model: &Model, inputs: &[ConcreteSpec], typed: &TypedModel) -> Result<C
         for (kind, amount) in cost {
             let amount = amount.to_i64().map_err(|e| rejected(&e))?.max(0) as u64;
             match kind {
-                Cost::FMA(_) if is_mac => n_mac += amount,
-                Cost::FMA(_) | Cost::Div(_) => n_other += amount,
+                Cost::FMA(_) if is_mac => n_mac = n_mac.saturating_add(amount),
+                Cost::FMA(_) | Cost::Div(_) => n_other = n_other.saturating_add(amount),
                 _ => {}
             }
         }
-        macs += n_mac;
-        other += n_other;
-        if n_mac + n_other > 0 {
+        macs = macs.saturating_add(n_mac);
+        other = other.saturating_add(n_other);
+        if n_mac.saturating_add(n_other) > 0 {
             per_node.push(NodeCost {
                 name: node.name.clone(),
                 op,
@@ -168,11 +166,15 @@ struct Stored {
 /// Initializers and Constant-node outputs by name (Identity of a stored tensor is followed).
 fn stored_tensors(graph: &pb::GraphProto) -> HashMap<String, Stored> {
     let describe = |t: &pb::TensorProto| {
-        let elements = t.dims.iter().map(|&d| d.max(0) as u64).product::<u64>();
+        // Saturating: a crafted file may claim dims whose product overflows.
+        let elements = t
+            .dims
+            .iter()
+            .fold(1u64, |acc, &d| acc.saturating_mul(d.max(0) as u64));
         let dt = DType::from_onnx(t.data_type);
         Stored {
             elements,
-            bytes: elements * dt.size() as u64,
+            bytes: elements.saturating_mul(dt.size() as u64),
             float: dt.is_float(),
         }
     };
@@ -242,8 +244,7 @@ fn count_parameters(graph: &pb::GraphProto, stored: &HashMap<String, Stored>) ->
     learnable
         .iter()
         .filter_map(|n| stored.get(*n))
-        .map(|t| t.elements)
-        .sum()
+        .fold(0u64, |acc, t| acc.saturating_add(t.elements))
 }
 
 #[cfg(test)]

@@ -91,6 +91,8 @@ impl Model {
             });
         }
         check_external_data(&name, path.as_deref(), graph)?;
+        check_stored_data(&name, graph)?;
+        check_acyclic(&name, graph)?;
         let initializers: std::collections::HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let inputs = graph
@@ -223,6 +225,9 @@ impl Model {
                     hint: "every dimension must be at least 1".into(),
                 });
             }
+            // Sizes that overflow are refused here, where shapes become concrete, so that no
+            // later product of these dimensions can wrap.
+            crate::memory::tensor_bytes(&input.name, &shape, input.dtype)?;
             out.push(ConcreteSpec {
                 name: input.name.clone(),
                 dtype: input.dtype,
@@ -277,6 +282,11 @@ fn value_info_spec(v: &pb::ValueInfoProto) -> TensorSpec {
                 shape.push(match &d.value {
                     Some(pb::tensor_shape_proto::dimension::Value::DimValue(n)) if *n > 0 => {
                         Dim::Fixed(*n as usize)
+                    }
+                    // Zero or negative: not a size to run at; shown as declared, so that the
+                    // error asks for a size with --shape.
+                    Some(pb::tensor_shape_proto::dimension::Value::DimValue(n)) => {
+                        Dim::Symbolic(n.to_string())
                     }
                     Some(pb::tensor_shape_proto::dimension::Value::DimParam(p))
                         if !p.is_empty() =>
@@ -376,8 +386,153 @@ fn check_external_data(model: &str, path: Option<&Path>, graph: &pb::GraphProto)
         if !file.starts_with(&dir) {
             return Err(escape());
         }
+        // The file must hold what the dims claim, from the offset on.
+        let claimed = t
+            .dims
+            .iter()
+            .try_fold(onnx_elem_size(t.data_type).unwrap_or(1), |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            });
+        let offset = t
+            .external_data
+            .iter()
+            .find(|kv| kv.key == "offset")
+            .and_then(|kv| kv.value.parse::<u64>().ok())
+            .unwrap_or(0);
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if claimed.is_none_or(|c| offset.saturating_add(c) > size) {
+            return Err(Error::StoredData {
+                model: model.into(),
+                what: format!("initializer `{}`", t.name),
+                dims: shape_string(&t.dims),
+                reason: format!("external data file `{location}` holds only {size} bytes of them"),
+            });
+        }
     }
     Ok(())
+}
+
+/// Every tensor stored inline (initializers and Constant nodes) must hold as many values as
+/// its dims claim: a crafted file can claim dims of terabytes with a few bytes of data, and
+/// loaders size their buffers from the dims. External data is checked against its file.
+fn check_stored_data(model: &str, graph: &pb::GraphProto) -> Result<()> {
+    let constants = graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "Constant")
+        .flat_map(|n| {
+            n.attribute
+                .iter()
+                .filter_map(move |a| a.t.as_ref().map(|t| (n, t)))
+        });
+    let named = graph
+        .initializer
+        .iter()
+        .map(|t| (format!("initializer `{}`", t.name), t))
+        .chain(constants.map(|(n, t)| (format!("constant node `{}`", n.name), t)));
+    for (what, t) in named {
+        if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
+            continue;
+        }
+        let dims = shape_string(&t.dims);
+        let claimed = t
+            .dims
+            .iter()
+            .try_fold(1u64, |acc, &d| {
+                u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+            })
+            .ok_or_else(|| Error::StoredData {
+                model: model.to_owned(),
+                what: what.clone(),
+                dims: dims.clone(),
+                reason: "one is negative or their product overflows 64 bits".into(),
+            })?;
+        // Complex, 4-bit and unknown types pack values in ways not worth modelling here.
+        let Some(elem) = onnx_elem_size(t.data_type) else {
+            continue;
+        };
+        let held = (t.float_data.len()
+            + t.int32_data.len()
+            + t.int64_data.len()
+            + t.double_data.len()
+            + t.uint64_data.len()
+            + t.string_data.len()) as u64
+            + t.raw_data.len() as u64 / elem;
+        if held != claimed {
+            return Err(Error::StoredData {
+                model: model.to_owned(),
+                what,
+                dims,
+                reason: format!("the file holds {held} of its {claimed} values"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The nodes of an ONNX graph must be orderable (ONNX requires them sorted): a node that
+/// reads, directly or not, its own output can never run, and some loaders loop on it.
+fn check_acyclic(model: &str, graph: &pb::GraphProto) -> Result<()> {
+    use std::collections::HashMap;
+    let producer: HashMap<&str, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+        .filter(|(o, _)| !o.is_empty())
+        .collect();
+    let mut waiting: Vec<usize> = vec![0; graph.node.len()];
+    let mut readers: Vec<Vec<usize>> = vec![vec![]; graph.node.len()];
+    for (i, n) in graph.node.iter().enumerate() {
+        for input in n.input.iter().filter(|s| !s.is_empty()) {
+            if let Some(&p) = producer.get(input.as_str()) {
+                waiting[i] += 1;
+                readers[p].push(i);
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..graph.node.len()).filter(|&i| waiting[i] == 0).collect();
+    let mut done = 0;
+    while let Some(i) = ready.pop() {
+        done += 1;
+        for &r in &readers[i] {
+            waiting[r] -= 1;
+            if waiting[r] == 0 {
+                ready.push(r);
+            }
+        }
+    }
+    if done == graph.node.len() {
+        return Ok(());
+    }
+    let stuck: Vec<String> = (0..graph.node.len())
+        .filter(|&i| waiting[i] > 0)
+        .take(4)
+        .map(|i| {
+            let n = &graph.node[i];
+            if n.name.is_empty() {
+                format!("#{i} ({})", n.op_type)
+            } else {
+                format!("`{}` ({})", n.name, n.op_type)
+            }
+        })
+        .collect();
+    Err(Error::CyclicGraph {
+        model: model.to_owned(),
+        nodes: stuck.join(", "),
+    })
+}
+
+/// Bytes of one element of an ONNX `TensorProto.data_type` stored one value per element
+/// (strings count one); `None` for complex, packed 4-bit and unknown types.
+fn onnx_elem_size(code: i32) -> Option<u64> {
+    Some(match code {
+        2 | 3 | 8 | 9 | 17..=20 => 1,
+        4 | 5 | 10 | 16 => 2,
+        1 | 6 | 12 => 4,
+        7 | 11 | 13 => 8,
+        _ => return None,
+    })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -170,6 +170,8 @@ pub fn model(graph: pb::GraphProto) -> pb::ModelProto {
 pub enum Dim {
     F(usize),
     S(&'static str),
+    /// Any i64 as written in the file, zero and negative included (hostile-input tests).
+    I(i64),
 }
 
 pub fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
@@ -180,6 +182,7 @@ pub fn value_info(name: &str, dims: &[Dim]) -> pb::ValueInfoProto {
             value: Some(match d {
                 Dim::F(n) => Value::DimValue(*n as i64),
                 Dim::S(s) => Value::DimParam((*s).into()),
+                Dim::I(n) => Value::DimValue(*n),
             }),
             ..Default::default()
         })
@@ -271,4 +274,30 @@ pub fn move_to_external_data(m: &mut pb::ModelProto, tensor: &str, location: &st
         ];
     }
     raw
+}
+
+/// Replaces the declared shape of input `input` of `m` (hostile-input tests: huge, zero,
+/// negative or overflowing dimensions).
+pub fn set_input_dims(m: &mut pb::ModelProto, input: &str, dims: &[Dim]) {
+    if let Some(g) = m.graph.as_mut() {
+        for i in g.input.iter_mut().filter(|i| i.name == input) {
+            *i = value_info(input, dims);
+        }
+    }
+}
+
+/// A graph whose two nodes read each other's output (`a = input + b`, `b = relu(a)`): no
+/// order can run it.
+pub fn cyclic() -> pb::ModelProto {
+    let graph = pb::GraphProto {
+        name: "cyclic".into(),
+        node: vec![
+            node("Add", "add", &["input", "b"], &["a"], vec![]),
+            node("Relu", "relu", &["a"], &["b"], vec![]),
+        ],
+        input: vec![value_info("input", &[Dim::F(1), Dim::F(4)])],
+        output: vec![value_info("b", &[Dim::F(1), Dim::F(4)])],
+        ..Default::default()
+    };
+    model(graph)
 }

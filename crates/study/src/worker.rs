@@ -8,6 +8,7 @@ use crate::{io_err, Result};
 use edgebench_core::bench::{run_variant, BenchOptions};
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::memory::{self, Limit, Run};
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::VariantResult;
 use edgebench_core::telemetry::{ProbeOptions, Telemetry};
@@ -124,9 +125,11 @@ mod non_finite_as_text {
     }
 }
 
-/// Runs a job and writes its two files. Model and engine errors become a `failed` result;
-/// only an unreadable job or an unwritable folder is an error.
-pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<()> {
+/// Runs a job and writes its two files. Model and engine errors become a `failed` result,
+/// and so does a run that would need more memory than `limit` (checked before anything
+/// whose size comes from the model is allocated); only an unreadable job or an unwritable
+/// folder is an error.
+pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(WorkerProgress)) -> Result<()> {
     progress(WorkerProgress::Loading);
     let spec = EngineSpec::parse(&job.spec)?;
     let mut facts = ModelFacts {
@@ -139,7 +142,7 @@ pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<
         macs: None,
         flops: None,
     };
-    let (result, outputs) = match load(job) {
+    let (result, outputs) = match load(job, &spec, limit) {
         Err(e) => (VariantResult::failed(&spec, e.to_string()), vec![]),
         Ok((model, inputs)) => {
             facts.sha256 = Some(model.sha256.clone());
@@ -199,7 +202,11 @@ pub fn run(job: &WorkerJob, progress: &mut dyn FnMut(WorkerProgress)) -> Result<
     write_json(&job.result_path, &doc)
 }
 
-fn load(job: &WorkerJob) -> Result<(Model, Vec<edgebench_core::tensor::ConcreteSpec>)> {
+fn load(
+    job: &WorkerJob,
+    spec: &EngineSpec,
+    limit: &Limit,
+) -> Result<(Model, Vec<edgebench_core::tensor::ConcreteSpec>)> {
     let model = if let Some(rest) = job.source.strip_prefix("zoo:") {
         let mut spec = edgebench_zoo::ZooSpec::parse(rest)
             .map_err(|e| crate::Error::Invalid(e.to_string()))?;
@@ -219,6 +226,12 @@ fn load(job: &WorkerJob) -> Result<(Model, Vec<edgebench_core::tensor::ConcreteS
         shapes,
         batch: Some(job.batch),
     })?;
+    let run = Run {
+        // The outputs of every gate set are written as JSON for the parent.
+        outputs_as_json: true,
+        ..Run::bench(spec, job.gate_inputs)
+    };
+    memory::check(&model, &inputs, &[(spec.to_string(), run)], limit)?;
     Ok((model, inputs))
 }
 

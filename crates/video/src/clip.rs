@@ -72,6 +72,44 @@ impl ModelPlan {
         })
     }
 
+    /// Buffers of the pipeline whose size comes from the model's input and the source's
+    /// frame size, for the run's memory check (`edgebench_core::memory`): source frames
+    /// (one being decoded, one being preprocessed), the clip's preprocessed frames and the
+    /// next one, and the clips waiting in the queue or being assembled. The input tensor
+    /// the engine gets, and the warm-up's, are counted by the check itself.
+    pub fn buffers(
+        &self,
+        frame_w: u32,
+        frame_h: u32,
+        queue_depth: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        let input = edgebench_core::memory::tensor_bytes(&self.input, &self.shape, DType::F32)?;
+        let frame = (frame_w as u64)
+            .saturating_mul(frame_h as u64)
+            .saturating_mul(3);
+        let preprocessed = input / self.frames.max(1) as u64;
+        let clips = queue_depth.saturating_add(1) as u64;
+        let human = edgebench_core::memory::human;
+        Ok(vec![
+            (
+                format!("source frames {frame_w}x{frame_h} {} x2", human(frame)),
+                frame.saturating_mul(2),
+            ),
+            (
+                format!(
+                    "preprocessed frames {} x{}",
+                    human(preprocessed),
+                    self.frames + 1
+                ),
+                preprocessed.saturating_mul(self.frames as u64 + 1),
+            ),
+            (
+                format!("clips in the queue {} x{clips}", human(input)),
+                input.saturating_mul(clips),
+            ),
+        ])
+    }
+
     pub fn is_video(&self) -> bool {
         self.layout != Layout::Nchw
     }
@@ -212,6 +250,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("2 inputs"), "{e}");
+    }
+
+    #[test]
+    fn buffers_count_frames_clip_length_resolution_and_queue() {
+        let p = ModelPlan::from_inputs(&[spec(&[1, 3, 16, 112, 112], DType::F32)]).unwrap();
+        let b = p.buffers(320, 240, 2).unwrap();
+        let clip = 3 * 16 * 112 * 112 * 4u64;
+        let bytes: Vec<u64> = b.iter().map(|x| x.1).collect();
+        // two source frames, T + 1 preprocessed frames, queue depth + 1 clips
+        assert_eq!(bytes, [2 * 320 * 240 * 3, clip / 16 * 17, clip * 3]);
+        let huge = ModelPlan::from_inputs(&[spec(&[1, 3, 1 << 31, 1 << 31, 1 << 31], DType::F32)]);
+        let e = huge.unwrap().buffers(64, 48, 1).unwrap_err().to_string();
+        assert!(e.contains("64 bits"), "{e}");
     }
 
     #[test]

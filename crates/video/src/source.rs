@@ -549,7 +549,11 @@ impl Ffmpeg {
             stdout,
             stderr: Some(stderr),
             stderr_text: None,
-            frame_bytes: width as usize * height as usize * 3,
+            // Saturating: a crafted file may declare any size; the run's memory check refuses
+            // frames this large before the first one is read.
+            frame_bytes: (width as usize)
+                .saturating_mul(height as usize)
+                .saturating_mul(3),
             next: 0,
             done: false,
         })

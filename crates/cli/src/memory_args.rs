@@ -1,0 +1,82 @@
+//! `--max-memory GIB`: the most memory a run may need before anything is allocated (default:
+//! the memory available now). The rule itself is `edgebench_core::memory`.
+
+use crate::shared::MeasureArgs;
+use anyhow::Result;
+use clap::Args;
+use edgebench_core::engine::EngineSpec;
+use edgebench_core::memory::{self, Limit, Run};
+use edgebench_core::model::Model;
+use edgebench_core::tensor::ConcreteSpec;
+use edgebench_torch::export::ExportInput;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct MemoryArgs {
+    /// Refuse, before anything is allocated, a run that would need more than GIB of memory
+    /// (inputs, weights, the largest activation, the gate's outputs; default: the memory
+    /// available now). Raise it when you know the memory is there.
+    #[arg(long, value_name = "GIB", value_parser = parse_gib)]
+    pub max_memory: Option<f64>,
+}
+
+fn parse_gib(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a size in GiB: give a positive number, e.g. --max-memory 16"
+        )),
+    }
+}
+
+impl MemoryArgs {
+    pub fn limit(&self) -> Limit {
+        Limit::new(self.max_memory)
+    }
+
+    /// The flag as the study passes it on to its children.
+    pub fn worker_args(&self) -> Vec<String> {
+        match self.max_memory {
+            Some(g) => vec!["--max-memory".into(), g.to_string()],
+            None => vec![],
+        }
+    }
+
+    /// Refuses a `bench` or `pipeline` run of `model` at `inputs` that one of `specs` could
+    /// not hold in memory, with the output sets of `measure`'s accuracy gate.
+    pub fn check(
+        &self,
+        model: &Model,
+        inputs: &[ConcreteSpec],
+        specs: &[EngineSpec],
+        measure: &MeasureArgs,
+    ) -> Result<()> {
+        let gate_sets = measure.gate_inputs as usize;
+        let runs: Vec<(String, Run)> = specs
+            .iter()
+            .map(|s| (s.to_string(), Run::bench(s, gate_sets)))
+            .collect();
+        memory::check(model, inputs, &runs, &self.limit())?;
+        Ok(())
+    }
+
+    /// Refuses inputs that PyTorch could not hold while exporting (checked before Python
+    /// allocates them).
+    pub fn check_export(&self, inputs: &[ExportInput]) -> Result<()> {
+        let spec = EngineSpec::parse("torch:eager")?;
+        let run = [(spec.to_string(), Run::bench(&spec, 1))];
+        memory::check_inputs(&export_specs(inputs), &run, &self.limit())?;
+        Ok(())
+    }
+}
+
+/// PyTorch export inputs as the float32 tensors PyTorch allocates for them.
+fn export_specs(inputs: &[ExportInput]) -> Vec<ConcreteSpec> {
+    inputs
+        .iter()
+        .map(|i| ConcreteSpec {
+            name: i.name.clone(),
+            dtype: edgebench_core::tensor::DType::F32,
+            shape: i.shape.clone(),
+        })
+        .collect()
+}
