@@ -8,7 +8,7 @@ use crate::shared::{
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
-use edgebench_core::engine::{Availability, Engine, EngineSpec};
+use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::host::HostInfo;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::{BenchReport, ModelInfo, Settings};
@@ -64,14 +64,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     for spec in &specs {
         let engine = edgebench_engines::find(&spec.engine)?;
         engine.validate(spec)?;
-        match engine.availability() {
-            Availability::Available { .. } => {}
-            Availability::Unavailable { reason, fix } => {
-                bail!("engine {spec} is not available: {reason}; {fix}")
-            }
-            Availability::NotCompiled { feature } => {
-                bail!("engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`")
-            }
+        if let Some(why) = engine.availability().refusal(&spec.to_string()) {
+            bail!(why)
         }
         engines.push(engine);
     }
@@ -129,6 +123,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             seed: a.seed,
             target_fps: a.measure.fps,
             measure,
+            rounds: opts.rounds,
             gate_input_sets: opts.gate_input_sets,
             gate_enforced: !a.measure.no_gate,
             reference: a.reference.clone(),
@@ -137,13 +132,5 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     };
 
     let runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
-    conclude(
-        runs,
-        reference,
-        a.measure.tolerance(),
-        a.seed,
-        report,
-        &a.output,
-        a.measure.no_gate,
-    )
+    conclude(runs, reference, &a.measure, a.seed, report, &a.output)
 }

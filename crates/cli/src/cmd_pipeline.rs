@@ -122,14 +122,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             }
             let engine = edgebench_engines::find(&spec.engine)?;
             engine.validate(&spec)?;
-            match engine.availability() {
-                Availability::Available { .. } => {}
-                Availability::Unavailable { reason, fix } => {
-                    bail!("engine {spec} is not available: {reason}; {fix}")
-                }
-                Availability::NotCompiled { feature } => bail!(
-                    "engine {spec} is not compiled into this build: rebuild with `cargo build --release --features {feature}`"
-                ),
+            if let Some(why) = engine.availability().refusal(&spec.to_string()) {
+                bail!(why)
             }
             specs.push(spec);
             engines.push(engine);
@@ -225,7 +219,6 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         a.seed,
     );
     let measure = opts.measure.clone();
-    let tolerance = a.measure.tolerance();
     let mut report = BenchReport {
         schema_version: edgebench_core::SCHEMA_VERSION,
         tool: crate::tool_info(),
@@ -241,6 +234,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             seed: a.seed,
             target_fps: a.measure.fps,
             measure,
+            rounds: opts.rounds,
             gate_input_sets: opts.gate_input_sets,
             gate_enforced: !a.measure.no_gate,
             reference: Some(specs[0].to_string()),
@@ -274,15 +268,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         report.settings.engines = runs.iter().map(|r| r.result.spec.clone()).collect();
     }
     // The PyTorch baseline is both the speed-up baseline and the accuracy reference.
-    conclude(
-        runs,
-        0,
-        tolerance,
-        a.seed,
-        report,
-        &a.output,
-        a.measure.no_gate,
-    )
+    conclude(runs, 0, &a.measure, a.seed, report, &a.output)
 }
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {
