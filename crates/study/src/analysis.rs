@@ -412,17 +412,30 @@ fn merge_variant(parts: &[&Measurement], planned: usize, cfg: &StudyConfig) -> M
     }
 }
 
-/// Computes the findings from the latest measurement of each job, each variant's rounds
-/// merged into one.
-pub fn analyse(loaded: &Loaded) -> Option<Summary> {
-    let session = loaded.sessions.last()?;
-    let cfg = &session.config;
-    let plan: &Plan = &session.plan;
+/// Every variant of the latest session's plan that has a measurement, its rounds merged into
+/// one measurement (key: its first round's), in plan order: what `compare` and other readers
+/// of a study should take instead of the rounds one by one.
+pub fn merged_variants(loaded: &Loaded) -> Vec<Measurement> {
+    let Some(session) = loaded.sessions.last() else {
+        return vec![];
+    };
+    let (variants, _) = variants_of(loaded, &session.plan, &session.config);
+    variants
+        .into_iter()
+        .filter_map(|(_, m)| m.map(|m| m.m))
+        .collect()
+}
+
+/// The plan's variants (its first round's jobs) with their rounds merged, and the keys of the
+/// rounds not measured yet (a round after one that did not pass is never run: not pending).
+fn variants_of<'a>(
+    loaded: &Loaded,
+    plan: &'a Plan,
+    cfg: &StudyConfig,
+) -> (Vec<(&'a Job, Option<Merged>)>, Vec<String>) {
     let latest = loaded.latest();
     let by_key: std::collections::HashMap<&str, &Measurement> =
         latest.iter().map(|m| (m.key.as_str(), *m)).collect();
-
-    // Variants in plan order (the first round's jobs), each with its rounds.
     let mut pending = vec![];
     let mut variants: Vec<(&Job, Option<Merged>)> = vec![];
     for job in plan.jobs.iter().filter(|j| j.round <= 1) {
@@ -444,6 +457,16 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
         let merged = (!parts.is_empty()).then(|| merge_variant(&parts, rounds.len(), cfg));
         variants.push((job, merged));
     }
+    (variants, pending)
+}
+
+/// Computes the findings from the latest measurement of each job, each variant's rounds
+/// merged into one.
+pub fn analyse(loaded: &Loaded) -> Option<Summary> {
+    let session = loaded.sessions.last()?;
+    let cfg = &session.config;
+    let plan: &Plan = &session.plan;
+    let (variants, pending) = variants_of(loaded, plan, cfg);
     let find = |model: usize, batch: usize, spec: &str| {
         variants
             .iter()

@@ -466,7 +466,7 @@ fn run_job(
                 result.accuracy = Some(agreement);
             }
             Err(why) => {
-                result.status = Status::GateFailed;
+                result.status = Status::Unverified;
                 result.error = Some(why);
             }
         }

@@ -704,3 +704,19 @@ fn an_interrupted_variant_says_how_many_rounds_it_has() {
         .unwrap()
         .contains("2 of 3 rounds measured"));
 }
+
+#[test]
+fn merged_variants_give_one_measurement_per_variant() {
+    let loaded = study(false);
+    let merged = edgebench_study::analysis::merged_variants(&loaded);
+    // 4 models x 2 variants, each from its 3 rounds of 21 samples (c3d_small's variant failed
+    // the gate: its first failing round stands for it).
+    assert_eq!(merged.len(), 8);
+    let r = merged
+        .iter()
+        .find(|m| m.model.label == "resnet18" && m.spec == "tract:optimized")
+        .unwrap();
+    assert_eq!(r.result.rounds, vec![21, 21, 21]);
+    assert_eq!(r.result.raw_ms.len(), 63);
+    assert!(!r.key.contains("|round="));
+}
