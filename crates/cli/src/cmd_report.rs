@@ -120,7 +120,8 @@ pub fn write_reports(dir: &Path, s: &Summary) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// 1 when a variant failed or failed the accuracy gate (listed in the report), else 0.
+/// 1 when a variant failed, failed the accuracy gate or could not be verified (listed in the
+/// report), else 0.
 pub fn exit_code(s: &Summary) -> ExitCode {
     let gate = s
         .failures
@@ -132,9 +133,14 @@ pub fn exit_code(s: &Summary) -> ExitCode {
         .iter()
         .filter(|f| f.status == Status::Failed)
         .count();
-    if gate + failed > 0 {
+    let unverified = s
+        .failures
+        .iter()
+        .filter(|f| f.status == Status::Unverified)
+        .count();
+    if gate + failed + unverified > 0 {
         eprintln!(
-            "edgebench: {failed} variant(s) failed to run and {gate} failed the accuracy gate; they are listed in the report and not counted"
+            "edgebench: {failed} variant(s) failed to run, {gate} failed the accuracy gate and {unverified} could not be verified (their gate reference failed or their outputs were unreadable); they are listed in the report and not counted"
         );
         return ExitCode::from(1);
     }

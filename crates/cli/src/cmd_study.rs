@@ -80,10 +80,11 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     runner::open_dir(&a.out, a.resume, &cfg)?;
 
     eprintln!(
-        "edgebench study `{}`: {} models, {} jobs, into {}",
+        "edgebench study `{}`: {} models, {} jobs ({} interleaved round(s) per variant), into {}",
         cfg.name,
         plan.models.len(),
         plan.jobs.len(),
+        cfg.measure.rounds.max(1),
         a.out.display()
     );
     eprintln!("  {}", plan.baseline_note);
@@ -192,10 +193,15 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         }
         Event::JobStart { job, label, .. } => {
             current = format!(
-                "{label} · {}{}",
+                "{label} · {}{}{}",
                 job.spec,
                 if job.batch > 1 {
                     format!(" · batch {}", job.batch)
+                } else {
+                    String::new()
+                },
+                if cfg.measure.rounds > 1 {
+                    format!(" · round {}/{}", job.round, cfg.measure.rounds)
                 } else {
                     String::new()
                 }
@@ -219,6 +225,13 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
                 ),
             }
         )),
+        Event::JobSkipped {
+            job, label, reason, ..
+        } => {
+            bar.inc(1);
+            let spec = job.spec.clone();
+            bar.suspend(|| eprintln!("  {label} · {spec}: {reason}"));
+        }
         Event::JobDone { measurement, .. } => {
             bar.inc(1);
             if let Some(e) = &measurement.result.error {

@@ -39,6 +39,7 @@ min_samples = 3
 max_time_s = 0.2
 timeout_s = 120
 gate_inputs = 1
+rounds = 2
 [[model]]
 source = "zoo:mobilenet_v3_small?classes=2"
 [[model]]
@@ -256,15 +257,20 @@ fn compare_flags_regressions() {
         .success();
     assert!(String::from_utf8_lossy(&o.get_output().stdout).contains("within noise"));
 
-    // B: every sample of one variant three times slower.
+    // B: every sample of one variant three times slower, in each of its rounds.
     let b_dir = dir.path().join("b");
     std::fs::create_dir(&b_dir).unwrap();
     let text = std::fs::read_to_string(a_dir.join("results.jsonl")).unwrap();
     let mut out = String::new();
-    let mut slowed = false;
+    let mut slowed: Option<Value> = None;
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
-        if !slowed && v["type"] == "measurement" && v["spec"] == "tract:optimized" {
+        let model = &v["model"]["label"];
+        if v["type"] == "measurement"
+            && v["spec"] == "tract:optimized"
+            && slowed.as_ref().is_none_or(|m| m == model)
+        {
+            slowed = Some(model.clone());
             let raw: Vec<f64> = v["result"]["raw_ms"]
                 .as_array()
                 .unwrap()
@@ -272,7 +278,6 @@ fn compare_flags_regressions() {
                 .map(|x| x.as_f64().unwrap() * 3.0)
                 .collect();
             v["result"]["raw_ms"] = serde_json::json!(raw);
-            slowed = true;
         }
         out.push_str(&serde_json::to_string(&v).unwrap());
         out.push('\n');
@@ -472,4 +477,88 @@ fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(out.join("summary.json").is_file());
+}
+
+/// One model measured in two interleaved rounds: one row per variant with its rounds and a
+/// speed-up whose interval comes from the rounds. Then the gate reference's stored outputs
+/// are made unreadable and the variant measured again: it is not verified, gets no speed-up,
+/// and the study exits 1 (it used to count as "not verified" and exit 0).
+#[test]
+fn rounds_give_the_speed_up_and_an_unverifiable_variant_fails_the_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("one.toml");
+    let one = TINY
+        .split("[[model]]")
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("[[model]]");
+    std::fs::write(&cfg, one).unwrap();
+    let out = dir.path().join("s");
+    let study = |resume: bool| {
+        let mut c = Command::new(bin());
+        c.args(["study", "--quiet", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .timeout(Duration::from_secs(300));
+        if resume {
+            c.arg("--resume");
+        }
+        c.assert()
+    };
+    study(false).success();
+    let results = out.join("results.jsonl");
+    // 2 variants x 2 rounds, the second round keyed as such.
+    let ms = measurements(&results);
+    assert_eq!(ms.len(), 4);
+    assert!(ms[2]["key"].as_str().unwrap().ends_with("|round=2"));
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let rows = summary["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let opt = rows
+        .iter()
+        .find(|r| r["spec"] == "tract:optimized")
+        .unwrap();
+    assert_eq!(opt["rounds"].as_array().unwrap().len(), 2);
+    assert_eq!(opt["status"], "ok");
+    assert_eq!(opt["speedup"]["round_ratios"].as_array().unwrap().len(), 2);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("(2 rounds)"), "{md}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",rounds,"));
+
+    // Drop the variant's measurements, spoil the reference's outputs, and resume.
+    let text = std::fs::read_to_string(&results).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            !(v["type"] == "measurement" && v["spec"] == "tract:optimized")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&results, kept).unwrap();
+    for f in std::fs::read_dir(out.join("outputs")).unwrap() {
+        std::fs::write(f.unwrap().path(), b"not outputs").unwrap();
+    }
+    let a = study(true).code(1);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("could not be verified"), "{err}");
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let opt = summary["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["spec"] == "tract:optimized")
+        .unwrap();
+    assert_eq!(opt["status"], "unverified");
+    assert!(opt["speedup"].is_null());
+    assert!(opt["note"]
+        .as_str()
+        .unwrap()
+        .contains("outputs of the gate reference tract:reference cannot be read"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("NOT VERIFIED"), "{md}");
 }
