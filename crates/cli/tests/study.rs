@@ -375,9 +375,11 @@ fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
     let pid = first.id();
     // Holding the lock (its pid is in the lock file) and running (its session line is in).
     let start = Instant::now();
-    while !(std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("\"pid\":{pid},")))
-        && !lines(&results).is_empty())
-    {
+    let caught = || {
+        std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("\"pid\":{pid},")))
+            && !lines(&results).is_empty()
+    };
+    while !caught() {
         assert!(
             start.elapsed() < Duration::from_secs(300),
             "the first study never took the lock"
