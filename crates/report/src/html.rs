@@ -916,9 +916,10 @@ fn provenance(o: &mut String, s: &Summary) {
             edgebench_core::engine::Availability::Unavailable { reason, .. } => {
                 format!("not available: {reason}")
             }
-            edgebench_core::engine::Availability::NotCompiled { feature } => {
-                format!("not compiled in (feature {feature})")
-            }
+            edgebench_core::engine::Availability::NotCompiled { feature } => format!(
+                "not compiled into this build: {}",
+                edgebench_core::engine::Availability::not_compiled_fix(feature)
+            ),
         };
         row(&format!("engine {}", e.name), esc(&v));
     }

@@ -3,6 +3,8 @@
 //! is documented in `docs/study.md` and `examples/study.toml`.
 
 use crate::{Error, Result};
+use edgebench_core::measure::MeasureOptions;
+use edgebench_core::realtime::DEFAULT_TARGET_FPS;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -58,14 +60,17 @@ fn one_round() -> usize {
 }
 
 impl Default for MeasureSettings {
+    /// The measurement settings of `bench` ([`MeasureOptions::default`]), so that a study and
+    /// a bench of the same model sample the same way unless told otherwise.
     fn default() -> Self {
+        let m = MeasureOptions::default();
         MeasureSettings {
-            warmup_s: 1.0,
-            min_warmup_runs: 3,
-            min_samples: 10,
-            max_samples: 10_000,
-            max_time_s: 10.0,
-            target_ci_pct: 1.0,
+            warmup_s: m.warmup_s,
+            min_warmup_runs: m.min_warmup_runs,
+            min_samples: m.min_samples,
+            max_samples: m.max_samples,
+            max_time_s: m.max_time_s,
+            target_ci_pct: m.target_rel_ci * 100.0,
             timeout_s: 600.0,
             gate_inputs: 3,
             rounds: edgebench_core::bench::DEFAULT_ROUNDS,
@@ -86,7 +91,7 @@ pub struct RealtimeSettings {
 impl Default for RealtimeSettings {
     fn default() -> Self {
         RealtimeSettings {
-            fps: 30.0,
+            fps: DEFAULT_TARGET_FPS,
             clip_stride: None,
         }
     }

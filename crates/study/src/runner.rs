@@ -7,6 +7,7 @@
 //! runs).
 
 use crate::config::StudyConfig;
+use crate::lock::StudyLock;
 use crate::plan::{Job, Plan};
 use crate::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
 use crate::worker::{self, JobTelemetry, WorkerJob, WorkerProgress, WorkerResult};
@@ -93,13 +94,23 @@ pub fn open_dir(dir: &Path, resume: bool, cfg: &StudyConfig) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// Runs every job of the plan that `results.jsonl` does not hold yet.
+/// Runs every job of the plan that `results.jsonl` does not hold yet. `lock` is the study
+/// folder's lock ([`StudyLock::acquire`] on `opts.dir`), taken by the caller so that it can
+/// cover the reports written after the run as well.
 pub fn run(
     cfg: &StudyConfig,
     plan: &Plan,
     opts: &RunOptions,
+    lock: &StudyLock,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Loaded> {
+    if lock.dir() != opts.dir {
+        return Err(Error::Invalid(format!(
+            "the study lock is for {}, not {}: take the lock of the folder the study writes",
+            lock.dir().display(),
+            opts.dir.display()
+        )));
+    }
     std::fs::create_dir_all(&opts.dir).map_err(|e| io_err(&opts.dir, e))?;
     let outputs_dir = opts.dir.join("outputs");
     let work_dir = opts.dir.join("work");
@@ -317,6 +328,7 @@ fn run_job(
         seed: cfg.seed,
         measure: measure.clone(),
         target_fps: cfg.realtime.fps,
+        clip_stride: cfg.realtime.clip_stride,
         gate_inputs: cfg.measure.gate_inputs,
         result_path: result_path.clone(),
         outputs_path: outputs_path.clone(),

@@ -30,6 +30,10 @@ pub struct WorkerJob {
     pub seed: u64,
     pub measure: MeasureOptions,
     pub target_fps: f64,
+    /// The study's `realtime.clip_stride`: the real-time verdict of a video model counts this
+    /// many new frames per clip instead of the clip length.
+    #[serde(default)]
+    pub clip_stride: Option<usize>,
     pub gate_inputs: usize,
     /// Where the child writes its [`WorkerResult`].
     pub result_path: PathBuf,
@@ -164,6 +168,7 @@ pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(WorkerProgre
                         threads: job.threads,
                         seed: job.seed,
                         measure: job.measure.clone(),
+                        rounds: 1,
                         target_fps: job.target_fps,
                         gate_input_sets: job.gate_inputs,
                         telemetry: job.telemetry.as_ref().map(|t| {
@@ -195,6 +200,17 @@ pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(WorkerProgre
         }
     };
     write_outputs(&job.outputs_path, &outputs)?;
+    let mut result = result;
+    if job.clip_stride.is_some() {
+        // bench judged with the default stride (the clip length); the study's own stride,
+        // by the same rule, so that results.jsonl and summary.json agree.
+        let frames = edgebench_core::realtime::frames_per_inference(
+            &facts.inputs,
+            job.batch,
+            job.clip_stride,
+        );
+        result.realtime = edgebench_core::realtime::judge(&result.raw_ms, job.target_fps, frames);
+    }
     let doc = WorkerResult {
         model: facts,
         result,

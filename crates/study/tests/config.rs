@@ -23,6 +23,17 @@ fn example_config_parses() {
 }
 
 #[test]
+fn unset_settings_are_benchs_defaults() {
+    let c = config::parse(MODEL, "s.toml", Path::new(".")).unwrap();
+    // The study samples exactly as `bench` does unless the config says otherwise.
+    assert_eq!(
+        edgebench_study::runner::measure_options(&c),
+        edgebench_core::measure::MeasureOptions::default()
+    );
+    assert_eq!(c.realtime.fps, edgebench_core::realtime::DEFAULT_TARGET_FPS);
+}
+
+#[test]
 fn a_full_config_parses() {
     let text = r#"
 name = "mine"
