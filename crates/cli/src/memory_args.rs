@@ -50,7 +50,7 @@ impl MemoryArgs {
         specs: &[EngineSpec],
         measure: &MeasureArgs,
     ) -> Result<()> {
-        let gate_sets = measure.gate_inputs as usize;
+        let gate_sets = measure.gate_inputs;
         let runs: Vec<(String, Run)> = specs
             .iter()
             .map(|s| (s.to_string(), Run::bench(s, gate_sets)))

@@ -45,12 +45,12 @@ pub struct MeasureArgs {
     #[arg(long, default_value_t = edgebench_core::realtime::DEFAULT_TARGET_FPS)]
     pub fps: f64,
     /// Random input sets the accuracy gate compares.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    pub gate_inputs: u32,
-    /// Absolute tolerance of the accuracy gate (overrides the per-precision default).
+    #[arg(long, default_value_t = edgebench_core::bench::DEFAULT_GATE_INPUT_SETS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub gate_inputs: usize,
+    /// Absolute tolerance of the accuracy gate (replaces only the per-precision atol).
     #[arg(long)]
     pub atol: Option<f64>,
-    /// Relative tolerance of the accuracy gate (overrides the per-precision default).
+    /// Relative tolerance of the accuracy gate (replaces only the per-precision rtol).
     #[arg(long)]
     pub rtol: Option<f64>,
     /// Report accuracy-gate failures without failing the command (exit 0 instead of 1).
@@ -222,7 +222,7 @@ pub fn bench_options(
         },
         rounds: measure.rounds,
         target_fps: measure.fps,
-        gate_input_sets: measure.gate_inputs as usize,
+        gate_input_sets: measure.gate_inputs,
         telemetry: tel,
     }
 }

@@ -38,6 +38,9 @@ pub struct BenchOptions {
     pub telemetry: Option<Arc<Telemetry>>,
 }
 
+/// Random input sets the accuracy gate compares unless told (the measured one included).
+pub const DEFAULT_GATE_INPUT_SETS: usize = 3;
+
 /// Interleaved rounds a run uses unless told: three is the fewest that give an interval
 /// across rounds with a usable width (Student's t with 2 degrees of freedom).
 pub const DEFAULT_ROUNDS: usize = 3;
