@@ -72,7 +72,7 @@ impl Default for MeasureSettings {
             max_time_s: m.max_time_s,
             target_ci_pct: m.target_rel_ci * 100.0,
             timeout_s: 600.0,
-            gate_inputs: 3,
+            gate_inputs: edgebench_core::bench::DEFAULT_GATE_INPUT_SETS,
             rounds: edgebench_core::bench::DEFAULT_ROUNDS,
         }
     }
