@@ -79,14 +79,14 @@ fn load(p: &Path) -> Result<Vec<(String, VariantResult)>> {
     }
     let is_jsonl = file.extension().is_some_and(|e| e == "jsonl");
     if is_jsonl {
+        // One entry per variant, its interleaved rounds (one line each) merged.
         let loaded = results::load(&file)?;
-        return Ok(loaded
-            .latest()
+        return Ok(edgebench_study::analysis::merged_variants(&loaded)
             .into_iter()
             .map(|m| {
                 (
                     format!("{} · batch {} · {}", m.model.label, m.batch, m.spec),
-                    m.result.clone(),
+                    m.result,
                 )
             })
             .collect());
