@@ -92,7 +92,7 @@ def main():
 
     bench = [a.edgebench, "--python", a.python, "bench", "zoo:" + a.model, "-e", spec,
              "--threads", str(a.threads), "--warmup", str(a.warmup), "--max-time", str(a.time),
-             "--no-telemetry", "--json"]
+             "--no-telemetry", "--json", "--rounds", "1"]  # this script interleaves the rounds
     plain = [a.python, os.path.join(HERE, "plain_loop.py"), "--builder", builder, "--weights", weights,
              "--classes", str(out_shape[-1]), "--shape", shape, "--device", a.device,
              "--threads", str(a.threads), "--warmup", str(a.warmup), "--time", str(a.time),

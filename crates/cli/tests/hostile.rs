@@ -4,41 +4,15 @@
 //! The first entry of the issue that started it: an input declared `1x3x1000000x1000000`
 //! aborted `bench` with "memory allocation of 12000000000000 bytes failed" (exit 134).
 
-use assert_cmd::Command;
+mod common;
+
+use common::{edgebench, write_model as write, FAST};
 use edgebench_core::testmodel::{
     cyclic, encode, move_to_external_data, set_input_dims, tiny_cnn, tiny_cnn_bytes, Dim, TinyCnn,
 };
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-fn edgebench() -> Command {
-    let mut c = Command::cargo_bin("edgebench").expect("binary built");
-    // A loader stuck in a loop on a crafted graph fails the test instead of hanging it.
-    c.timeout(Duration::from_secs(120));
-    c
-}
-
-/// Fast settings: these tests check refusals, never timings.
-const FAST: &[&str] = &[
-    "--warmup",
-    "0",
-    "--min-warmup-runs",
-    "1",
-    "--max-time",
-    "0.2",
-    "--min-samples",
-    "3",
-    "--no-telemetry",
-    "-q",
-];
 
 const HUGE: &[Dim] = &[Dim::F(1), Dim::F(3), Dim::F(1_000_000), Dim::F(1_000_000)];
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
 
 /// Runs `args` (with `--export-json` to a temporary path for the commands that take it) and
 /// expects exit 2, exactly one stderr line holding every needle, nothing on stdout and no
@@ -50,10 +24,16 @@ fn refused(args: &[&str], needles: &[&str]) {
     cmd.args(args);
     match args[0] {
         "bench" => {
-            cmd.arg("--export-json").arg(&out).args(FAST);
+            cmd.arg("--export-json")
+                .arg(&out)
+                .args(FAST)
+                .arg("--no-telemetry");
         }
         "pipeline" => {
-            cmd.arg("--export-json").arg(&out).args(FAST);
+            cmd.arg("--export-json")
+                .arg(&out)
+                .args(FAST)
+                .arg("--no-telemetry");
         }
         "video" => {
             cmd.arg("--export-json")
@@ -231,6 +211,7 @@ fn a_huge_shape_given_with_the_flag_is_refused() {
         ])
         .arg(&out)
         .args(FAST)
+        .arg("--no-telemetry")
         .assert()
         .success();
     assert!(out.exists());

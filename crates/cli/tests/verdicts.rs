@@ -1,38 +1,12 @@
 //! Verdicts a user acts on: no speed-up without a passed comparison, a failed variant fails
 //! the command, and `compare` judges changes across each run's rounds.
 
-use assert_cmd::Command;
-use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
+mod common;
+
+use common::{edgebench, tiny_model as model, FAST};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-
-fn edgebench() -> Command {
-    Command::cargo_bin("edgebench").expect("binary built")
-}
-
-/// Fast measurement settings: these tests check behaviour, never timings.
-const FAST: &[&str] = &[
-    "--warmup",
-    "0",
-    "--min-warmup-runs",
-    "1",
-    "--max-time",
-    "0.3",
-    "--min-samples",
-    "3",
-    "--rounds",
-    "3",
-    "--no-telemetry",
-    "-q",
-    "--json",
-];
-
-fn model(dir: &Path) -> PathBuf {
-    let p = dir.join("tiny.onnx");
-    std::fs::write(&p, tiny_cnn_bytes(&TinyCnn::default())).unwrap();
-    p
-}
+use std::path::Path;
 
 /// A folder holding a `trtexec` that announces itself like TensorRT 10 and then fails, so that
 /// a `tensorrt:` variant is available but fails to run on any machine.
