@@ -57,11 +57,11 @@ fn tables(readme: &str) -> Vec<Table> {
     out
 }
 
-#[test]
-fn readme_tables_are_rebuilt_from_committed_results() {
+/// Runs every marked table's command; returns the number of tables and one message per table
+/// that differs from what its command prints.
+fn check(readme: &str) -> (usize, Vec<String>) {
     let root = root();
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
-    let tables = tables(&readme);
+    let tables = tables(readme);
     assert!(
         tables.len() >= 4,
         "README.md has {} marked tables; every measured table is marked with {OPEN}COMMAND --> ... {CLOSE}",
@@ -113,7 +113,55 @@ fn readme_tables_are_rebuilt_from_committed_results() {
             ));
         }
     }
+    (tables.len(), failures)
+}
+
+#[test]
+fn readme_tables_are_rebuilt_from_committed_results() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
+    let (_, failures) = check(&readme);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_changed_figure_is_caught() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
+    // Change the first digit of the first table's first data row.
+    let start = readme.find(OPEN).expect("a marked table");
+    let row = start
+        + readme[start..]
+            .match_indices("\n| ")
+            .nth(2)
+            .expect("a data row")
+            .0;
+    let digit = row
+        + readme[row..]
+            .find(|c: char| c.is_ascii_digit())
+            .expect("a digit");
+    let d = readme.as_bytes()[digit];
+    let mut changed = readme.clone();
+    changed.replace_range(digit..digit + 1, if d == b'9' { "8" } else { "9" });
+    let (n, failures) = check(&changed);
+    assert_eq!(failures.len(), 1, "{n} tables, failures: {failures:?}");
+}
+
+#[test]
+fn report_refuses_files_of_the_wrong_kind() {
+    let out = Command::new(env!("CARGO_BIN_EXE_edgebench"))
+        .args(["report", "--bench", "README.md"])
+        .current_dir(root())
+        .output()
+        .expect("run edgebench");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a bench JSON file"));
+    let out = Command::new(env!("CARGO_BIN_EXE_edgebench"))
+        .args(["report", "--video", "results/vm-2core/cpu-resnet18.json"])
+        .current_dir(root())
+        .output()
+        .expect("run edgebench");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a video JSON file"));
 }
 
 #[test]
