@@ -63,7 +63,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         },
     };
     let mut cfg = cfg;
-    export_pytorch_models(&mut cfg)?;
+    export_pytorch_models(&mut cfg, &a.memory)?;
     let plan = plan::resolve(&cfg)?;
     if a.out.exists() && !a.out.is_dir() {
         bail!("--out {}: it is a file; give a folder", a.out.display());
@@ -270,7 +270,10 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
 /// PyTorch sources in a config (`tv:NAME`, `file.py:factory`) are exported to ONNX once (into
 /// the cache folder) and studied as that file; the export records the source, so PyTorch
 /// eager is their baseline.
-fn export_pytorch_models(cfg: &mut StudyConfig) -> Result<()> {
+fn export_pytorch_models(
+    cfg: &mut StudyConfig,
+    memory: &crate::memory_args::MemoryArgs,
+) -> Result<()> {
     use edgebench_study::config::Task;
     use edgebench_torch::export::{export_cached, input_names, ExportInput};
     use edgebench_torch::TorchSource;
@@ -307,6 +310,8 @@ fn export_pytorch_models(cfg: &mut StudyConfig) -> Result<()> {
                 .map(|(name, shape)| ExportInput { name, shape })
                 .collect()
         };
+        // PyTorch allocates these inputs: the same memory rule as every other path.
+        memory.check_export(&inputs)?;
         let py = match &python {
             Some(p) => p,
             None => python.insert(edgebench_torch::python::discover()?),

@@ -475,3 +475,37 @@ source = "zoo:squeezenet1_1?classes=2"
         }
     }
 }
+
+/// A PyTorch source in a study config is exported by the parent before any child runs: a
+/// huge input shape there is refused by the same memory rule, before Python is started.
+#[test]
+fn study_refuses_a_huge_pytorch_export_before_python_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("study.toml");
+    std::fs::write(
+        &config,
+        r#"
+name = "hostile-export"
+baseline = "tract:reference"
+variants = ["tract:optimized"]
+[[model]]
+source = "tv:resnet18"
+shapes = ["input:1x3x1000000x1000000"]
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = edgebench()
+        .args(["study", "--quiet", "--no-telemetry", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .env("EDGEBENCH_PYTHON", "/nonexistent/python3")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--max-memory"), "{stderr}");
+    assert!(!out.join("results.jsonl").exists());
+}

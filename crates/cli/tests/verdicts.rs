@@ -38,6 +38,7 @@ fn bench(
         .arg("bench")
         .arg(model)
         .args(FAST)
+        .args(["--rounds", "3", "--no-telemetry", "--json"])
         .args(extra);
     for e in engines {
         cmd.args(["--engine", e]);
@@ -45,8 +46,12 @@ fn bench(
     let o = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let v = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stderr}"));
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    });
     (o.status.code(), v, stderr)
 }
 
