@@ -3,34 +3,11 @@
 //! checked for real; its absence is checked everywhere (a wrong --ort-lib / --openvino-lib,
 //! a PATH without trtexec, a machine without CUDA): one line, exit 2.
 
-use assert_cmd::Command;
-use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
+mod common;
+
+use common::{edgebench, tiny_model as model, FAST};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn edgebench() -> Command {
-    Command::cargo_bin("edgebench").expect("binary built")
-}
-
-const FAST: &[&str] = &[
-    "--warmup",
-    "0",
-    "--min-warmup-runs",
-    "1",
-    "--max-time",
-    "0.2",
-    "--min-samples",
-    "3",
-    "--gate-inputs",
-    "2",
-    "-q",
-];
-
-fn model(dir: &Path) -> PathBuf {
-    let p = dir.join("tiny.onnx");
-    std::fs::write(&p, tiny_cnn_bytes(&TinyCnn::default())).unwrap();
-    p
-}
+use std::path::Path;
 
 fn engines_json(extra: &[&str]) -> Vec<Value> {
     let o = edgebench()
@@ -73,6 +50,7 @@ fn bench_json(model: &Path, engines: &[&str], extra: &[&str]) -> Value {
     cmd.arg("bench")
         .arg(model)
         .args(FAST)
+        .args(["--gate-inputs", "2"])
         .arg("--json")
         .args(extra);
     for e in engines {
