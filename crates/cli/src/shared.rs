@@ -8,7 +8,7 @@ use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::gate::ToleranceOverride;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
-use edgebench_core::schema::{BenchReport, Status};
+use edgebench_core::schema::{BenchReport, Status, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
 use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -296,6 +296,18 @@ pub fn measure_variants(
     let bar = spinner(output.quiet, "");
     let n = specs.len();
     let mut export_error = None;
+    // Partial results are only built when there is an export to keep them in.
+    let exports = output.export_paths().next().is_some();
+    let mut write_partial = |results: &[VariantResult]| {
+        if export_error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
+            return;
+        }
+        let mut partial = report.clone();
+        partial.results = results.to_vec();
+        if let Err(e) = output.write(&partial) {
+            export_error = Some(e);
+        }
+    };
     let runs = run_variants(
         &variants,
         model,
@@ -324,16 +336,7 @@ pub fn measure_variants(
                 bar.set_message("outputs for the accuracy gate");
             }
         },
-        &mut |results| {
-            if export_error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
-                return;
-            }
-            let mut partial = report.clone();
-            partial.results = results.to_vec();
-            if let Err(e) = output.write(&partial) {
-                export_error = Some(e);
-            }
-        },
+        exports.then_some(&mut write_partial as &mut dyn FnMut(&[VariantResult])),
     );
     bar.finish_and_clear();
     if let Some(e) = export_error {

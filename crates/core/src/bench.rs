@@ -74,6 +74,7 @@ pub fn run_variant(
         let inputs = random_inputs(&opts.inputs, opts.seed)?;
         let (mut session, prepare_ms) = prepare(engine, model, spec, opts, &inputs)?;
         let (m, energy) = measure_round(
+            spec,
             session.as_mut(),
             &opts.measure,
             opts.telemetry.as_deref(),
@@ -89,6 +90,9 @@ pub fn run_variant(
         outputs: vec![],
     })
 }
+
+/// What [`run_variants`] hands the results measured so far after each round.
+pub type OnRound<'a> = dyn FnMut(&[VariantResult]) + 'a;
 
 /// Where a [`run_variants`] is.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,15 +114,16 @@ pub enum RoundProgress {
 /// Prepares every variant, then measures them in `opts.rounds` interleaved rounds (A B C, A B
 /// C, ...), so that a slow drift of the machine's speed falls on every variant alike and shows
 /// up between rounds instead of inside one variant's figure; then takes each variant's
-/// outputs for the gate. `on_round` gets the results measured so far after every round, for
-/// exports that must survive an interruption. A variant that fails at any step becomes a
+/// outputs for the gate. `on_round`, when given, gets the results measured so far after every
+/// round, for exports that must survive an interruption (building them costs a bootstrap per
+/// variant, so callers without exports pass `None`). A variant that fails at any step becomes a
 /// `Failed` result; the others go on.
 pub fn run_variants(
     variants: &[(&dyn Engine, &EngineSpec)],
     model: &Model,
     opts: &BenchOptions,
     progress: &mut dyn FnMut(RoundProgress),
-    on_round: &mut dyn FnMut(&[VariantResult]),
+    mut on_round: Option<&mut OnRound>,
 ) -> Vec<VariantRun> {
     struct Live {
         session: Option<Box<dyn crate::engine::Session>>,
@@ -184,14 +189,22 @@ pub fn run_variants(
             let mopts = round_options(&opts.measure, round, rounds);
             // Energy over the last round, which samples at least as long as the sensors need.
             let telemetry = opts.telemetry.as_deref().filter(|_| round + 1 == rounds);
-            match measure_round(session.as_mut(), &mopts, telemetry, opts.batch, &mut |p| {
-                progress(RoundProgress::Measuring {
-                    variant: i,
-                    round,
-                    rounds,
-                    progress: p,
-                })
-            }) {
+            let spec = variants[i].1;
+            match measure_round(
+                spec,
+                session.as_mut(),
+                &mopts,
+                telemetry,
+                opts.batch,
+                &mut |p| {
+                    progress(RoundProgress::Measuring {
+                        variant: i,
+                        round,
+                        rounds,
+                        progress: p,
+                    })
+                },
+            ) {
                 Ok((m, energy)) => {
                     l.rounds.push(m);
                     if energy.is_some() {
@@ -201,7 +214,9 @@ pub fn run_variants(
                 Err(e) => l.error = Some(e.to_string()),
             }
         }
-        on_round(&snapshot(&live));
+        if let Some(on_round) = on_round.as_mut() {
+            on_round(&snapshot(&live));
+        }
     }
     live.iter_mut()
         .zip(variants)
@@ -292,6 +307,7 @@ fn prepare(
 /// One measurement of a prepared session (the measured inputs loaded), with telemetry over
 /// its sampling window when `telemetry` is given.
 fn measure_round(
+    spec: &EngineSpec,
     session: &mut dyn crate::engine::Session,
     mopts: &MeasureOptions,
     telemetry: Option<&Telemetry>,
@@ -309,7 +325,7 @@ fn measure_round(
     let m = m?;
     if m.samples_ms.is_empty() {
         return Err(crate::Error::Engine {
-            engine: session.info().device,
+            engine: spec.to_string(),
             reason: "no samples were taken".into(),
         });
     }
@@ -368,20 +384,8 @@ fn build_result(
         .iter()
         .flat_map(|m| m.samples_ms.iter().copied())
         .collect();
-    // The whole run stopped at its target only if every round did.
-    let stop_reason = if rounds
-        .iter()
-        .all(|m| m.stop_reason == StopReason::TargetReached)
-    {
-        StopReason::TargetReached
-    } else if rounds
-        .iter()
-        .any(|m| m.stop_reason == StopReason::TimeLimit)
-    {
-        StopReason::TimeLimit
-    } else {
-        StopReason::SampleLimit
-    };
+    let stop_reason = combined_stop_reason(rounds.iter().map(|m| m.stop_reason))
+        .unwrap_or(StopReason::TargetReached);
     let mut r = VariantResult::failed(spec, String::new());
     r.status = Status::Ok;
     r.error = None;
@@ -407,6 +411,19 @@ fn build_result(
         opts.seed,
     )?;
     Ok(r)
+}
+
+/// Why a run measured in rounds stopped: at its target only if every round did, else at the
+/// time limit if any round hit it, else at the sample limit. `None` without rounds.
+fn combined_stop_reason(
+    rounds: impl Iterator<Item = crate::measure::StopReason>,
+) -> Option<crate::measure::StopReason> {
+    use crate::measure::StopReason;
+    rounds.max_by_key(|s| match s {
+        StopReason::TargetReached => 0,
+        StopReason::SampleLimit => 1,
+        StopReason::TimeLimit => 2,
+    })
 }
 
 /// Fills a result's statistics from its raw samples: summary, outliers, throughput, the
@@ -473,14 +490,7 @@ pub fn merge_rounds(
     r.rounds = parts.iter().map(|p| p.raw_ms.len()).collect();
     r.warmup_runs = parts.iter().map(|p| p.warmup_runs).sum();
     r.energy = parts.iter().rev().find_map(|p| p.energy.clone());
-    r.stop_reason = parts
-        .iter()
-        .filter_map(|p| p.stop_reason)
-        .max_by_key(|s| match s {
-            crate::measure::StopReason::TargetReached => 0,
-            crate::measure::StopReason::SampleLimit => 1,
-            crate::measure::StopReason::TimeLimit => 2,
-        });
+    r.stop_reason = combined_stop_reason(parts.iter().filter_map(|p| p.stop_reason));
     r.speedup = None;
     r.accuracy = None;
     // The rounds' own verdicts know the model's frames per inference (a clip's stride).
