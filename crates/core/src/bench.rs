@@ -10,7 +10,7 @@ use crate::model::Model;
 use crate::schema::{
     IntervalMethod, Speedup, SpeedupWarning, Status, VariantResult, Verdict, Warning,
 };
-use crate::stats::{bootstrap_ci, median, summarize, tukey_outliers};
+use crate::stats::{bootstrap_ci, mean, median, summarize, tukey_outliers};
 use crate::tensor::{ConcreteSpec, HostTensor};
 use edgebench_telemetry::energy::{summarize as summarize_energy, Window, WindowKind};
 use edgebench_telemetry::{Energy, Telemetry, Trace};
@@ -661,19 +661,11 @@ pub fn speedup(
     })
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
 /// Student's t interval of the mean of `v` (at least two values).
 pub fn t_interval(v: &[f64], level: f64) -> Option<(f64, f64)> {
     use statrs::distribution::{ContinuousCDF, StudentsT};
     let n = v.len();
-    if n < 2 {
-        return None;
-    }
-    let m = mean(v);
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let (m, var) = crate::stats::mean_and_variance(v)?;
     let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
         .ok()?
         .inverse_cdf(0.5 + level / 2.0);

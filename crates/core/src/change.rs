@@ -4,7 +4,7 @@
 //! the noise inside one run.
 
 use crate::schema::VariantResult;
-use crate::stats::{bootstrap_ci, median};
+use crate::stats::{bootstrap_ci, mean, mean_and_variance, median};
 use serde::{Deserialize, Serialize};
 
 /// Changes smaller than this (either way) are never a verdict, however narrow their interval:
@@ -68,7 +68,7 @@ pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64)
         r.round_samples().iter().map(|s| median(s).ln()).collect()
     };
     let (la, lb) = (log_medians(a), log_medians(b));
-    let geo = |l: &[f64]| (l.iter().sum::<f64>() / l.len() as f64).exp();
+    let geo = |l: &[f64]| mean(l).exp();
     let (mut a_ms, mut b_ms) = (geo(&la), geo(&lb));
     let (ratio, lo, hi, method) = match welch(&la, &lb) {
         Some((d, lo, hi)) => (d.exp(), lo.exp(), hi.exp(), "rounds"),
@@ -105,15 +105,9 @@ pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64)
 /// Welch's 95% interval of mean(b) - mean(a); `None` unless both have at least two values.
 fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     use statrs::distribution::{ContinuousCDF, StudentsT};
-    if a.len() < 2 || b.len() < 2 {
-        return None;
-    }
-    let mv = |v: &[f64]| {
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
-        (m, var / v.len() as f64)
-    };
-    let ((ma, sa), (mb, sb)) = (mv(a), mv(b));
+    // Each side's mean and the variance of that mean.
+    let mv = |v: &[f64]| mean_and_variance(v).map(|(m, var)| (m, var / v.len() as f64));
+    let ((ma, sa), (mb, sb)) = (mv(a)?, mv(b)?);
     let d = mb - ma;
     let se2 = sa + sb;
     if se2 <= 0.0 {

@@ -113,6 +113,21 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
 }
 
+/// Arithmetic mean (NaN when empty).
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Mean and sample variance (n - 1 in the denominator); `None` with fewer than two values.
+pub fn mean_and_variance(v: &[f64]) -> Option<(f64, f64)> {
+    if v.len() < 2 {
+        return None;
+    }
+    let m = mean(v);
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    Some((m, var))
+}
+
 /// Median of unsorted data.
 pub fn median(samples: &[f64]) -> f64 {
     let mut v = samples.to_vec();
