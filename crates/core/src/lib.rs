@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod measure;
 pub mod memory;
 pub mod model;
+pub mod process;
 pub mod realtime;
 pub mod schema;
 pub mod stats;
