@@ -81,7 +81,7 @@ fn load(p: &Path) -> Result<Vec<(String, VariantResult)>> {
     if is_jsonl {
         // One entry per variant, its interleaved rounds (one line each) merged.
         let loaded = results::load(&file)?;
-        return Ok(edgebench_study::analysis::merged_variants(&loaded)
+        return Ok(edgebench_core::analysis::merged_variants(&loaded)
             .into_iter()
             .map(|m| {
                 (

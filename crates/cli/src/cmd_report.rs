@@ -6,9 +6,9 @@ mod tables;
 
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
+use edgebench_core::analysis;
+use edgebench_core::schema::study::{Format, StudySummary};
 use edgebench_core::schema::Status;
-use edgebench_study::analysis::{self, Summary};
-use edgebench_study::config::Format;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::results;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,7 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
 }
 
 /// Writes the formats the study's config asks for. Returns the paths written.
-pub fn write_reports(dir: &Path, s: &Summary) -> Result<Vec<PathBuf>> {
+pub fn write_reports(dir: &Path, s: &StudySummary) -> Result<Vec<PathBuf>> {
     use edgebench_report::{html, study_csv, study_md, write_atomic};
     let mut written = vec![];
     for f in &s.config.output.formats {
@@ -122,7 +122,7 @@ pub fn write_reports(dir: &Path, s: &Summary) -> Result<Vec<PathBuf>> {
 
 /// 1 when a variant failed, failed the accuracy gate or could not be verified (listed in the
 /// report), else 0.
-pub fn exit_code(s: &Summary) -> ExitCode {
+pub fn exit_code(s: &StudySummary) -> ExitCode {
     let gate = s
         .failures
         .iter()

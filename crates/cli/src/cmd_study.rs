@@ -3,11 +3,13 @@
 use crate::shared::TelemetryArgs;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use edgebench_core::analysis;
+use edgebench_core::schema::study::StudyConfig;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::runner::{self, Event, RunOptions};
 use edgebench_study::worker::JobTelemetry;
 use edgebench_study::worker::WorkerProgress;
-use edgebench_study::{analysis, config, plan, preset, StudyConfig};
+use edgebench_study::{config, plan, preset};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -274,7 +276,7 @@ fn export_pytorch_models(
     cfg: &mut StudyConfig,
     memory: &crate::memory_args::MemoryArgs,
 ) -> Result<()> {
-    use edgebench_study::config::Task;
+    use edgebench_core::schema::study::Task;
     use edgebench_torch::export::{export_cached, input_names, ExportInput};
     use edgebench_torch::TorchSource;
     let dynamic_batch = cfg.batch.iter().any(|&b| b != 1);

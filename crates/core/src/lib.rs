@@ -4,10 +4,12 @@
 //! [`engine::Engine::prepare`] -> [`measure::measure`] (warm-up and sampling) ->
 //! [`stats::Summary`] -> [`schema`] (the versioned result document).
 
+pub mod analysis;
 pub mod bench;
 pub mod change;
 pub mod engine;
 pub mod error;
+pub mod fixtures;
 pub mod gate;
 pub mod host;
 pub mod inputs;

@@ -11,6 +11,8 @@ use edgebench_telemetry::Energy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod study;
+
 fn one() -> usize {
     1
 }

@@ -14,9 +14,8 @@ use crate::study_md::{
     row_throttle_cell, speedup_cell, task_name, throttled_rows, verdict,
 };
 use crate::svg::{tick_label, LinAxis, LogAxis, Stroke, Svg, BASELINE_COLOUR, PALETTE};
+use edgebench_core::schema::study::{Row, StudySummary, Task, Trend, BEST};
 use edgebench_core::schema::Status;
-use edgebench_study::analysis::{Row, Summary, Trend, BEST};
-use edgebench_study::config::Task;
 use std::fmt::Write;
 
 /// Escapes text for HTML element content and quoted attributes.
@@ -50,7 +49,7 @@ pre{background:#f0f0f0;padding:.6em;overflow-x:auto;font-size:.8em}
 code{font-size:.9em}";
 
 /// The colour of a spec: grey for baselines, the palette in plan order for the variants.
-fn colour(s: &Summary, spec: &str) -> &'static str {
+fn colour(s: &StudySummary, spec: &str) -> &'static str {
     // Anything that is not a variant is a baseline (a model PyTorch cannot run has its own).
     match s.variants.iter().position(|v| v == spec) {
         Some(i) => PALETTE[i % PALETTE.len()],
@@ -58,7 +57,7 @@ fn colour(s: &Summary, spec: &str) -> &'static str {
     }
 }
 
-fn legend(s: &Summary, with_baseline: bool) -> String {
+fn legend(s: &StudySummary, with_baseline: bool) -> String {
     let mut o = String::from("<div class=\"legend\">");
     let specs = with_baseline
         .then_some(&s.baseline)
@@ -82,14 +81,14 @@ fn legend(s: &Summary, with_baseline: bool) -> String {
 }
 
 /// The tasks present, in a stable order.
-fn tasks(s: &Summary) -> Vec<Task> {
+fn tasks(s: &StudySummary) -> Vec<Task> {
     let mut t: Vec<Task> = s.rows.iter().map(|r| r.task).collect();
     t.sort();
     t.dedup();
     t
 }
 
-pub fn render(s: &Summary) -> String {
+pub fn render(s: &StudySummary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -116,7 +115,7 @@ pub fn render(s: &Summary) -> String {
     o
 }
 
-fn findings(o: &mut String, s: &Summary) {
+fn findings(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"findings\">Findings</h2>\n");
     o.push_str("<p>Average speed-up over the baseline, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the ratios (the right average for ratios); and the energy ratio, the baseline's energy per inference over the variant's (above 1: less energy for the same work), averaged geometrically over the models whose energy was measured on both sides.</p>\n");
     o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>Models</th><th>Mean of % gains</th><th>Geometric mean of ratios</th><th>Energy ratio (geometric mean)</th></tr></thead><tbody>\n");
@@ -161,7 +160,7 @@ fn findings(o: &mut String, s: &Summary) {
 }
 
 /// Horizontal bars of items per second, log scale, grouped by model, one chart per task.
-fn fps_section(o: &mut String, s: &Summary) {
+fn fps_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"fps\">Frames per second, before and after</h2>\n");
     o.push_str(&legend(s, true));
     for task in tasks(s) {
@@ -270,7 +269,7 @@ fn fps_section(o: &mut String, s: &Summary) {
 /// energy ratio against the speed-up, and the energy table with the throttled variants
 /// marked. Where no variant has an energy per inference, one line says why instead of the
 /// charts.
-fn energy_section(o: &mut String, s: &Summary) {
+fn energy_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"energy\">Energy per inference</h2>\n");
     o.push_str("<p>Measured by the device's sensors over each variant's sampling window: energy per inference in millijoules (the device's counters where it has them, else its power readings integrated). Throttled variants are marked &#9888;. Method and sources: docs/energy.md.</p>\n");
     match energy_all_na(s) {
@@ -373,7 +372,7 @@ fn energy_section(o: &mut String, s: &Summary) {
 
 /// Horizontal bars of millijoules per inference, log scale, grouped by model, one chart per
 /// task; a throttled variant's bar is marked.
-fn energy_bars(o: &mut String, s: &Summary) {
+fn energy_bars(o: &mut String, s: &StudySummary) {
     for task in tasks(s) {
         // Every row that ran, with its millijoules where measured; a chart only where at
         // least one was.
@@ -491,7 +490,7 @@ fn energy_bars(o: &mut String, s: &Summary) {
 /// Energy ratio against speed-up, both over the baseline, log scales. On the diagonal the
 /// variant draws the baseline's average power; above it, less power (it saves more energy
 /// than time); below it, more.
-fn ratio_scatter(o: &mut String, s: &Summary) {
+fn ratio_scatter(o: &mut String, s: &StudySummary) {
     let pts: Vec<(&Row, f64, f64)> = s
         .rows
         .iter()
@@ -616,7 +615,7 @@ fn axis_x_log_with(
 }
 
 /// Speed-up against FLOPs per item (log scale), one chart per task group.
-fn trend_section(o: &mut String, s: &Summary) {
+fn trend_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"trend\">Speed-up against FLOPs</h2>\n");
     o.push_str("<p>Each point is one model and variant; each line the least-squares fit of that variant; exceptions to the trend are circled and named. The dotted line is no speed-up (1x).</p>\n");
     o.push_str(&legend(s, false));
@@ -717,7 +716,7 @@ fn trend_section(o: &mut String, s: &Summary) {
 
 /// Box plots of the samples (box: 25th-75th percentile, line: median, whisker: 5th-95th,
 /// dots: min and max), log scale.
-fn latency_section(o: &mut String, s: &Summary) {
+fn latency_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"latency\">Latency distributions</h2>\n");
     o.push_str("<p>Per model and variant: the box spans the 25th to 75th percentile of the samples, the bar inside is the median, the whisker runs from the 5th to the 95th percentile and the dots are the fastest and slowest sample.</p>\n");
     o.push_str(&legend(s, true));
@@ -800,7 +799,7 @@ fn task_chart(o: &mut String, task: Task, svg: Svg) {
     );
 }
 
-fn table_section(o: &mut String, s: &Summary) {
+fn table_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"models\">Per model</h2>\n");
     let _ = writeln!(
         o,
@@ -878,7 +877,7 @@ fn table_section(o: &mut String, s: &Summary) {
     }
 }
 
-fn provenance(o: &mut String, s: &Summary) {
+fn provenance(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"provenance\">Provenance</h2>\n<table><tbody>\n");
     let mut row = |k: &str, v: String| {
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), v);

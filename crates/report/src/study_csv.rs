@@ -3,9 +3,9 @@
 //! with the reason in `energy_na_reason`, never a zero.
 
 use crate::energy::throttle_key;
+use edgebench_core::schema::study::StudySummary;
 use edgebench_core::schema::{IntervalMethod, Status};
 use edgebench_core::telemetry::energy::WindowKind;
-use edgebench_study::analysis::Summary;
 
 pub const COLUMNS: [&str; 46] = [
     "model",
@@ -70,7 +70,7 @@ fn window_key(k: WindowKind) -> &'static str {
     }
 }
 
-pub fn render(s: &Summary) -> Result<String, String> {
+pub fn render(s: &StudySummary) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(vec![]);
     let err = |e: csv::Error| format!("cannot write CSV: {e}");
     w.write_record(COLUMNS).map_err(err)?;

@@ -6,8 +6,8 @@
 use crate::energy::{mj, throttle_cell};
 use crate::fmt::{ms, si, sig};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use edgebench_core::schema::study::{Average, Row, RowEnergy, StudySummary, Task, Trend, BEST};
 use edgebench_core::schema::{IntervalMethod, Speedup, SpeedupWarning, Status, Verdict};
-use edgebench_study::analysis::{Average, Row, RowEnergy, Summary, Trend, BEST};
 
 /// Escapes text for a Markdown table cell (GitHub renders inline HTML, so `<` is escaped
 /// too).
@@ -19,7 +19,7 @@ pub fn escape(s: &str) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-pub(crate) fn task_name(t: Option<edgebench_study::config::Task>) -> &'static str {
+pub(crate) fn task_name(t: Option<Task>) -> &'static str {
     t.map_or("all", |t| t.name())
 }
 
@@ -118,7 +118,7 @@ pub(crate) fn gflops(r: &Row) -> String {
 
 /// The baseline's median, with its spec when it is not the study's baseline (a model PyTorch
 /// cannot run falls back to another baseline).
-pub(crate) fn before_ms(s: &Summary, b: Option<&Row>) -> String {
+pub(crate) fn before_ms(s: &StudySummary, b: Option<&Row>) -> String {
     match b {
         Some(b) if b.spec != s.baseline => {
             format!("{} ({})", b.median_ms.map_or("-".into(), ms), b.spec)
@@ -129,7 +129,7 @@ pub(crate) fn before_ms(s: &Summary, b: Option<&Row>) -> String {
 }
 
 /// Pairs of (baseline row, candidate row) per model and batch, in plan order.
-pub(crate) fn pairs(s: &Summary) -> Vec<(Option<&Row>, &Row)> {
+pub(crate) fn pairs(s: &StudySummary) -> Vec<(Option<&Row>, &Row)> {
     s.rows
         .iter()
         .filter(|r| !r.is_baseline)
@@ -208,7 +208,7 @@ pub(crate) fn check_cell(r: &Row) -> String {
 }
 
 /// Rows that ran but have no energy per inference, grouped by reason: `(reason, rows)`.
-pub(crate) fn energy_na(s: &Summary) -> Vec<(String, Vec<&Row>)> {
+pub(crate) fn energy_na(s: &StudySummary) -> Vec<(String, Vec<&Row>)> {
     let mut out: Vec<(String, Vec<&Row>)> = vec![];
     for r in s.rows.iter().filter(|r| r.status != Status::Failed) {
         if let Some(why) = &r.energy_na {
@@ -222,7 +222,7 @@ pub(crate) fn energy_na(s: &Summary) -> Vec<(String, Vec<&Row>)> {
 }
 
 /// No row has an energy per inference: the reason of the first row that ran.
-pub(crate) fn energy_all_na(s: &Summary) -> Option<String> {
+pub(crate) fn energy_all_na(s: &StudySummary) -> Option<String> {
     let any = s.rows.iter().any(|r| {
         r.energy
             .as_ref()
@@ -242,7 +242,7 @@ pub(crate) fn energy_all_na(s: &Summary) -> Option<String> {
 }
 
 /// Rows whose device slowed down while they were sampled.
-pub(crate) fn throttled_rows(s: &Summary) -> Vec<(&Row, &RowEnergy)> {
+pub(crate) fn throttled_rows(s: &StudySummary) -> Vec<(&Row, &RowEnergy)> {
     s.rows
         .iter()
         .filter_map(|r| Some((r, r.energy.as_ref().filter(|e| e.throttled())?)))
@@ -285,7 +285,7 @@ fn variant_name(v: &str) -> String {
 }
 
 /// The summary table for the terminal.
-pub fn terminal_table(s: &Summary) -> String {
+pub fn terminal_table(s: &StudySummary) -> String {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
@@ -422,7 +422,7 @@ pub fn terminal_table(s: &Summary) -> String {
 }
 
 /// `report.md`.
-pub fn render(s: &Summary) -> String {
+pub fn render(s: &StudySummary) -> String {
     let mut o = String::new();
     o.push_str(&format!("# edgebench study: {}\n\n", escape(&s.name)));
     o.push_str(&provenance(s));
@@ -593,7 +593,7 @@ pub fn render(s: &Summary) -> String {
 }
 
 /// The energy table, why figures are n/a, the throttled variants and the telemetry's caveats.
-fn energy_md(o: &mut String, s: &Summary) {
+fn energy_md(o: &mut String, s: &StudySummary) {
     o.push_str("\n## Energy per inference\n\n");
     o.push_str("Measured by the device's sensors over each variant's sampling window (docs/energy.md): average power, energy per inference in millijoules (counters where the device has them), the same with the idle power subtracted, the energy ratio over the baseline (baseline mJ / variant mJ, above 1: less energy for the same work), inferences per joule, items per second per watt, CO2 when a grid intensity was given, and the check: average sampled power x window per inference, with its gap to the counters. A figure nothing measured is n/a, with the reason below, never zero.\n\n");
     if let Some(why) = energy_all_na(s) {
@@ -670,7 +670,7 @@ fn energy_md(o: &mut String, s: &Summary) {
     }
 }
 
-fn provenance(s: &Summary) -> String {
+fn provenance(s: &StudySummary) -> String {
     let mut o = String::new();
     for h in &s.hosts {
         o.push_str(&format!(

@@ -159,23 +159,15 @@ pub fn notes(report: &BenchReport) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::energy::fixtures;
-    use edgebench_core::engine::EngineSpec;
-    use edgebench_core::host::HostInfo;
-    use edgebench_core::schema::{ModelInfo, Settings, Speedup, ToolInfo, Verdict};
+    use edgebench_core::schema::{ModelInfo, Settings, Speedup, Verdict};
     use edgebench_core::telemetry::Energy;
     use edgebench_core::tensor::{ConcreteSpec, DType};
 
     fn variant(spec: &str, median_ms: f64, energy: Option<Energy>) -> VariantResult {
-        let mut r = VariantResult::failed(&EngineSpec::parse(spec).unwrap(), String::new());
         let raw: Vec<f64> = (0..20)
             .map(|i| median_ms * (1.0 + i as f64 * 1e-3))
             .collect();
-        r.status = Status::Ok;
-        r.error = None;
-        r.latency_ms = edgebench_core::stats::summarize(&raw, 0);
-        r.throughput_per_s = r.latency_ms.as_ref().map(|s| 1e3 / s.median);
-        r.samples = raw.len();
-        r.raw_ms = raw;
+        let mut r = edgebench_core::fixtures::measured(spec, raw);
         r.energy = energy;
         r
     }
@@ -206,20 +198,8 @@ pub(crate) mod tests {
         }
         BenchReport {
             schema_version: 1,
-            tool: ToolInfo {
-                name: "edgebench".into(),
-                version: "0".into(),
-                git_commit: "test".into(),
-            },
-            host: HostInfo {
-                cpu: "test cpu".into(),
-                physical_cores: Some(2),
-                logical_cpus: 2,
-                memory_bytes: 1 << 30,
-                os: "test".into(),
-                kernel: "0".into(),
-                arch: "x86_64".into(),
-            },
+            tool: edgebench_core::fixtures::tool(),
+            host: edgebench_core::fixtures::host(),
             model: ModelInfo {
                 path: "model.onnx".into(),
                 sha256: "0123456789abcdef".into(),
@@ -249,7 +229,7 @@ pub(crate) mod tests {
                 variant("tract:reference", 10.0, a),
                 fast,
                 VariantResult::failed(
-                    &EngineSpec::parse("ort:all").unwrap(),
+                    &edgebench_core::engine::EngineSpec::parse("ort:all").unwrap(),
                     "no onnxruntime".into(),
                 ),
             ],

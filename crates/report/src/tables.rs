@@ -6,8 +6,8 @@
 
 use crate::fmt::ms;
 use crate::study_md::{escape, task_name};
+use edgebench_core::schema::study::{StudySummary, BEST};
 use edgebench_core::schema::{BenchReport, Status, VariantResult};
-use edgebench_study::analysis::{Summary, BEST};
 
 /// The column heading of one run: its model and the shape of its first input
 /// (`zoo:resnet18 1x3x224x224`).
@@ -112,7 +112,7 @@ pub fn bench_matrix(runs: &[BenchReport]) -> String {
 /// order the analysis gives them, `all` last); each cell the arithmetic mean of the percentage
 /// gains / the geometric mean of the ratios and the number of models, then the energy ratio
 /// (geometric mean) where energy was measured on both sides. One table per batch size.
-pub fn study_averages(s: &Summary) -> String {
+pub fn study_averages(s: &StudySummary) -> String {
     let mut o = String::new();
     let mut batches: Vec<usize> = vec![];
     for a in &s.averages {

@@ -2,138 +2,51 @@
 //! of a made-up study whose telemetry is built by hand; the n/a path shows the reason and
 //! never a zero; a throttled variant is marked with its detail; user text stays escaped.
 
-use edgebench_core::engine::EngineSpec;
-use edgebench_core::gate::{Agreement, Tolerance};
-use edgebench_core::host::HostInfo;
-use edgebench_core::schema::{Status, ToolInfo, VariantResult};
-use edgebench_core::telemetry::energy::{
-    DevicePower, Energy, EnergyMethod, SamplerCost, Throttle, ThrottleVerdict, Totals, WindowInfo,
-    WindowKind,
-};
-use edgebench_core::tensor::{ConcreteSpec, DType};
+use edgebench_core::analysis::analyse;
+use edgebench_core::fixtures::{self, agreement, Model, Study, NO_SENSOR};
+use edgebench_core::schema::study::{StudySummary, Task};
 use edgebench_report::{html, study_csv, study_md};
-use edgebench_study::analysis::{analyse, Summary};
-use edgebench_study::config;
-use edgebench_study::plan;
-use edgebench_study::results::{Loaded, Measurement, ModelFacts, Session};
-use std::path::Path;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
-
-const CONFIG: &str = r#"
-name = "energy views"
-baseline = "tract:reference"
-variants = ["tract:optimized"]
-[[model]]
-source = "zoo:mobilenet_v3_small?classes=2"
-label = "<script>alert(1)</script>"
-[[model]]
-source = "zoo:resnet18?classes=2"
-[[model]]
-source = "zoo:c3d_small?classes=4"
-"#;
-
-const NO_SENSOR: &str = "no power sensor: rapl: no /sys/class/powercap";
-
-/// One GPU's telemetry: `j` joules per inference over 100 inferences in 2 s (counter), its
-/// sampled power 5% higher; `None`: no power sensor.
-fn energy(j: Option<f64>, throttled: bool) -> Energy {
-    let total = j.map(|j| Totals {
-        devices: vec!["gpu0".into()],
-        avg_power_w: j * 50.0,
-        peak_power_w: Some(j * 60.0),
-        energy_j: j * 100.0,
-        energy_per_inference_j: j,
-        inferences_per_j: 1.0 / j,
-        fps_per_w: Some(1.0 / j),
-        idle_power_w: Some(10.0),
-        energy_per_inference_above_idle_j: Some(j - 0.2),
-        grid_gco2_per_kwh: Some(400.0),
-        co2_g_per_1000_inferences: Some(j * 1000.0 / 3.6e6 * 400.0),
-    });
-    Energy {
-        window: WindowInfo {
-            kind: WindowKind::Sampling,
-            duration_s: 2.0,
-            inferences: 100,
-            samples: 40,
-        },
-        devices: total
-            .iter()
-            .map(|t| DevicePower {
-                device: "gpu0".into(),
-                source: "nvml".into(),
-                in_total: true,
-                avg_power_w: Some(t.avg_power_w * 1.05),
-                peak_power_w: t.peak_power_w,
-                energy_j: Some(t.energy_j),
-                method: Some(EnergyMethod::Counter),
-                power_x_time_j: Some(t.energy_j * 1.05),
-                idle_power_w: Some(10.0),
-                temperature_max_c: None,
-                utilization_mean_pct: None,
-                memory_used_max_mib: None,
-            })
-            .collect(),
-        total_na: total.is_none().then(|| NO_SENSOR.to_owned()),
-        total,
-        clocks: vec![],
-        throttle: if throttled {
-            Throttle {
-                verdict: ThrottleVerdict::Throttled,
-                reasons: vec!["gpu0: sw_power_cap".into()],
-                detail: format!("throttle reasons fired: gpu0: sw_power_cap {HOSTILE}"),
-            }
-        } else {
-            Throttle {
-                verdict: ThrottleVerdict::Ok,
-                reasons: vec![],
-                detail: "no throttle reason fired".into(),
-            }
-        },
-        unavailable: vec![],
-        sampler: SamplerCost {
-            period_ms: 50.0,
-            readings: 50,
-            mean_read_ms: 0.1,
-            max_read_ms: 0.2,
-            busy_pct: 0.2,
-        },
-        notes: vec![],
-        work_unmeasured: None,
-    }
-}
 
 /// Baselines at 10 ms and 4 J per inference (c3d_small 500 ms per clip); the optimized
 /// variant twice as fast; its energy per inference from `optimized_j`. `baseline_j` None:
 /// no sensor anywhere.
-fn study(baseline_j: Option<f64>, optimized_j: impl Fn(&str) -> Option<f64>) -> Summary {
-    let cfg = config::parse(CONFIG, "energy.toml", Path::new(".")).unwrap();
-    let plan = plan::resolve(&cfg).unwrap();
-    let session = Session {
-        schema_version: 1,
-        started_unix: 0.0,
-        resumed: false,
-        tool: ToolInfo {
-            name: "edgebench".into(),
-            version: "0".into(),
-            git_commit: "test".into(),
-        },
-        host: HostInfo {
-            cpu: "test cpu".into(),
-            physical_cores: Some(2),
-            logical_cpus: 2,
-            memory_bytes: 1 << 30,
-            os: "test".into(),
-            kernel: "0".into(),
-            arch: "x86_64".into(),
-        },
-        config: cfg.clone(),
-        plan: plan.clone(),
-    };
+fn study(baseline_j: Option<f64>, optimized_j: impl Fn(&str) -> Option<f64>) -> StudySummary {
+    let image = [1, 3, 224, 224];
+    let models = vec![
+        Model::new(
+            HOSTILE,
+            "zoo:mobilenet_v3_small?classes=2",
+            Task::Classification,
+            2_000_000,
+            &image,
+        ),
+        Model::new(
+            "resnet18",
+            "zoo:resnet18?classes=2",
+            Task::Classification,
+            2_000_000,
+            &image,
+        ),
+        Model::new(
+            "c3d_small",
+            "zoo:c3d_small?classes=4",
+            Task::ActionRecognition,
+            2_000_000,
+            &[1, 3, 16, 112, 112],
+        ),
+    ];
+    let study = Study::new(
+        "energy views",
+        "tract:reference",
+        &["tract:optimized"],
+        models,
+    );
+    let throttled = format!("throttle reasons fired: gpu0: sw_power_cap {HOSTILE}");
     let mut measurements = vec![];
-    for job in &plan.jobs {
-        let m = &plan.models[job.model];
+    for job in &study.plan.jobs {
+        let m = study.model(job);
         let video = m.label == "c3d_small";
         let base_ms = if video { 500.0 } else { 10.0 };
         let ms = if job.is_baseline {
@@ -142,76 +55,24 @@ fn study(baseline_j: Option<f64>, optimized_j: impl Fn(&str) -> Option<f64>) -> 
             base_ms / 2.0
         };
         let raw: Vec<f64> = (0..21).map(|i| ms * (1.0 + i as f64 * 1e-3)).collect();
-        let mut r = VariantResult::failed(&EngineSpec::parse(&job.spec).unwrap(), String::new());
-        r.status = Status::Ok;
-        r.error = None;
-        r.latency_ms = edgebench_core::stats::summarize(&raw, 0);
-        r.throughput_per_s = r.latency_ms.as_ref().map(|s| 1e3 / s.median);
-        r.samples = raw.len();
-        r.raw_ms = raw;
-        let (j, throttled) = if job.is_baseline {
-            (baseline_j, false)
+        let mut r = fixtures::measured(&job.spec, raw);
+        let (j, throttle) = if job.is_baseline {
+            (baseline_j, None)
         } else {
-            (optimized_j(&m.label), m.label == "resnet18")
+            let throttle = (m.label == "resnet18").then_some(throttled.as_str());
+            (optimized_j(&m.label), throttle)
         };
-        r.energy = Some(energy(j, throttled));
+        r.energy = Some(fixtures::energy(j, &["gpu0"], throttle));
         if !job.is_reference {
-            r.accuracy = Some(Agreement {
-                max_abs_err: 0.0,
-                max_rel_err: 0.0,
-                min_cosine: 1.0,
-                top1: None,
-                top5: None,
-                input_sets: 1,
-                tolerance: Tolerance::for_precision("f32"),
-                passed: true,
-                reason: None,
-                decided_by: None,
-                top1_rows: None,
-                outputs: vec![],
-            });
+            r.accuracy = Some(agreement(true));
         }
-        measurements.push(Measurement {
-            schema_version: 1,
-            key: job.key.clone(),
-            model: ModelFacts {
-                label: m.label.clone(),
-                source: m.source.clone(),
-                task: m.task,
-                sha256: None,
-                inputs: vec![ConcreteSpec {
-                    name: "input".into(),
-                    dtype: DType::F32,
-                    shape: if video {
-                        vec![1, 3, 16, 112, 112]
-                    } else {
-                        vec![1, 3, 224, 224]
-                    },
-                }],
-                params: Some(1000),
-                macs: Some(1_000_000),
-                flops: Some(2_000_000),
-            },
-            batch: 1,
-            spec: job.spec.clone(),
-            is_baseline: job.is_baseline,
-            is_reference: job.is_reference,
-            result: r,
-            wall_s: 1.0,
-            finished_unix: 0.0,
-        });
+        measurements.push(study.measurement(job, r));
     }
-    analyse(&Loaded {
-        sessions: vec![session],
-        measurements,
-        torn: false,
-        valid_len: 0,
-    })
-    .unwrap()
+    analyse(&study.loaded(measurements)).unwrap()
 }
 
 /// mobilenet 4 J -> 1 J, resnet18 4 J -> 2 J (throttled), c3d_small: no sensor on the variant.
-fn measured() -> Summary {
+fn measured() -> StudySummary {
     study(Some(4.0), |m| match m {
         "resnet18" => Some(2.0),
         "c3d_small" => None,
@@ -219,7 +80,7 @@ fn measured() -> Summary {
     })
 }
 
-fn none_measured() -> Summary {
+fn none_measured() -> StudySummary {
     study(None, |_| None)
 }
 

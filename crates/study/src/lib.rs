@@ -4,23 +4,18 @@
 //!
 //! Data flow: [`config`] (TOML or a [`preset`]) -> [`plan`] (resolved against the engines of
 //! this build: baseline, variants, jobs) -> [`runner`] (children running [`worker`], records
-//! appended by [`results`]) -> [`analysis`] (speed-ups, averages, FLOPs trend, real time).
+//! appended by [`results`]) -> `edgebench_core::analysis` (speed-ups, averages, FLOPs trend,
+//! real time). The documents themselves (config, plan, `results.jsonl` lines, `summary.json`)
+//! are `edgebench_core::schema::study`, so that their views (the report crate) need no engine.
 //! Nothing here prints; the CLI renders.
 
-pub mod analysis;
 pub mod config;
 pub mod lock;
 pub mod plan;
 pub mod preset;
 pub mod results;
 pub mod runner;
-pub mod stats;
 pub mod worker;
-
-pub use config::StudyConfig;
-
-/// Version of `results.jsonl` lines and `summary.json`. Bump it on any breaking change.
-pub const STUDY_SCHEMA_VERSION: u32 = 1;
 
 /// Errors of the study. Every message is one lowercase line naming the file, line, key or
 /// flag, and the fix.

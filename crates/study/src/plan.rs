@@ -9,11 +9,14 @@
 //! round 1 keeps the key of a study measured in one round (`label|source|batch=N|spec`),
 //! later rounds add `|round=K`. `--resume` skips every key `results.jsonl` holds, so an
 //! interrupted study finishes the rounds it lacks; the analysis merges a variant's rounds.
+//! The plan's types (a document: `results.jsonl` records it) are
+//! `edgebench_core::schema::study`; this module builds one.
 
-use crate::config::{ModelConfig, StudyConfig, Task};
 use crate::{Error, Result};
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
-use serde::{Deserialize, Serialize};
+use edgebench_core::schema::study::{
+    round_key, EngineStatus, Job, ModelConfig, Plan, PlannedModel, StudyConfig, Task,
+};
 
 /// The baseline the study wants: PyTorch eager, as in the published study.
 pub const PREFERRED_BASELINE: &str = "torch:eager";
@@ -33,66 +36,6 @@ const OPTIMIZED: &[(&str, &[&str])] = &[
     // PyTorch is the baseline engine: `auto` adds no optimized variant of it.
     ("torch", &[]),
 ];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EngineStatus {
-    pub name: String,
-    pub availability: Availability,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlannedModel {
-    pub label: String,
-    pub source: String,
-    pub task: Task,
-    pub shapes: Vec<String>,
-    /// MACs known before running (zoo models, default head), for the time estimate only.
-    pub known_macs: Option<u64>,
-    /// This model's baseline: the study's, or the fallback when PyTorch cannot run it.
-    /// (Empty in files written before per-model baselines: read as the study's.)
-    #[serde(default)]
-    pub baseline: String,
-    /// This model's accuracy-gate reference.
-    #[serde(default)]
-    pub reference: String,
-    /// Set when the model's baseline differs from the study's: why.
-    #[serde(default)]
-    pub baseline_note: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    /// Unique within a study; what `--resume` matches on.
-    pub key: String,
-    pub model: usize,
-    pub batch: usize,
-    pub spec: String,
-    pub is_baseline: bool,
-    /// The accuracy gate's reference: runs first for its model and batch.
-    pub is_reference: bool,
-    /// The interleaved round, from 1 (plans written before rounds have only round 1).
-    #[serde(default = "first_round")]
-    pub round: usize,
-}
-
-fn first_round() -> usize {
-    1
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub baseline: String,
-    /// How the baseline was chosen, in a sentence for the report.
-    pub baseline_note: String,
-    pub reference: String,
-    /// Candidate variants (the baseline excluded), in run order.
-    pub variants: Vec<String>,
-    /// Engines left out and why.
-    pub notes: Vec<String>,
-    pub engines: Vec<EngineStatus>,
-    pub models: Vec<PlannedModel>,
-    pub jobs: Vec<Job>,
-}
 
 fn available(e: &dyn Engine) -> bool {
     matches!(e.availability(), Availability::Available { .. })
@@ -316,44 +259,6 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         models,
         jobs,
     })
-}
-
-impl Plan {
-    /// Fills per-model fields that older files left out.
-    pub fn fill_defaults(&mut self) {
-        for m in &mut self.models {
-            if m.baseline.is_empty() {
-                m.baseline = self.baseline.clone();
-            }
-            if m.reference.is_empty() {
-                m.reference = self.reference.clone();
-            }
-        }
-    }
-}
-
-/// The key of a variant (model, batch, engine spec), and of its first round.
-pub fn job_key(label: &str, source: &str, batch: usize, spec: &str) -> String {
-    format!("{label}|{source}|batch={batch}|{spec}")
-}
-
-/// The key `--resume` matches measurements on: [`job_key`] for round 1 (so a study measured
-/// before rounds existed resumes as its first round), `|round=K` added for later rounds.
-pub fn round_key(label: &str, source: &str, batch: usize, spec: &str, round: usize) -> String {
-    let key = job_key(label, source, batch, spec);
-    if round <= 1 {
-        key
-    } else {
-        format!("{key}|round={round}")
-    }
-}
-
-impl Job {
-    /// The key of this job's variant in another round.
-    pub fn key_of_round(&self, plan: &Plan, round: usize) -> String {
-        let m = &plan.models[self.model];
-        round_key(&m.label, &m.source, self.batch, &self.spec, round)
-    }
 }
 
 fn normalize(spec: &str) -> Result<String> {

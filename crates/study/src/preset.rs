@@ -1,7 +1,7 @@
 //! Built-in studies: `paper`, the published study on this device, and its `--quick` smoke
 //! version.
 
-use crate::config::{MeasureSettings, ModelConfig, StudyConfig};
+use edgebench_core::schema::study::{MeasureSettings, ModelConfig, StudyConfig};
 
 /// Names accepted by `--preset`.
 pub const PRESETS: &[&str] = &["paper", "paper-gpu"];

@@ -4,98 +4,16 @@
 //!
 //! A process killed while writing can leave a last line without its newline (or cut short):
 //! [`load`] ignores such a torn last line and reports it, and [`Appender::open`] cuts it off
-//! before appending, so the file stays one valid document per line.
+//! before appending, so the file stays one valid document per line. The lines themselves are
+//! `edgebench_core::schema::study::Line`.
 
-use crate::config::{StudyConfig, Task};
-use crate::plan::Plan;
 use crate::{io_err, Error, Result};
-use edgebench_core::host::HostInfo;
-use edgebench_core::schema::{ToolInfo, VariantResult};
-use edgebench_core::tensor::ConcreteSpec;
-use serde::{Deserialize, Serialize};
+use edgebench_core::schema::study::{Line, Loaded};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file name inside a study folder.
 pub const RESULTS_FILE: &str = "results.jsonl";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Line {
-    Session(Box<Session>),
-    Measurement(Box<Measurement>),
-}
-
-/// Written when a study starts or resumes: where and how the measurements that follow were
-/// taken.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    pub schema_version: u32,
-    pub started_unix: f64,
-    pub resumed: bool,
-    pub tool: ToolInfo,
-    pub host: HostInfo,
-    pub config: StudyConfig,
-    pub plan: Plan,
-}
-
-/// What is known about a model, from the worker that loaded it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelFacts {
-    pub label: String,
-    pub source: String,
-    pub task: Task,
-    pub sha256: Option<String>,
-    pub inputs: Vec<ConcreteSpec>,
-    pub params: Option<u64>,
-    /// Multiply-accumulates per inference (one call, `batch` items).
-    pub macs: Option<u64>,
-    /// 2 x MACs.
-    pub flops: Option<u64>,
-}
-
-/// One finished variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Measurement {
-    pub schema_version: u32,
-    pub key: String,
-    pub model: ModelFacts,
-    pub batch: usize,
-    pub spec: String,
-    pub is_baseline: bool,
-    pub is_reference: bool,
-    /// Status `failed` with the reason when the child crashed, hung or could not run it;
-    /// `gate_failed` when its outputs disagree with the reference's.
-    pub result: VariantResult,
-    /// Wall time of the child process.
-    pub wall_s: f64,
-    pub finished_unix: f64,
-}
-
-/// The content of a results file.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Loaded {
-    pub sessions: Vec<Session>,
-    pub measurements: Vec<Measurement>,
-    /// A torn last line was found (and ignored).
-    pub torn: bool,
-    /// Length in bytes of the valid part (everything before a torn line).
-    pub valid_len: u64,
-}
-
-impl Loaded {
-    /// The latest measurement of each key, in file order of first appearance.
-    pub fn latest(&self) -> Vec<&Measurement> {
-        let mut order: Vec<&str> = vec![];
-        let mut by_key: std::collections::HashMap<&str, &Measurement> = Default::default();
-        for m in &self.measurements {
-            if by_key.insert(&m.key, m).is_none() {
-                order.push(&m.key);
-            }
-        }
-        order.iter().map(|k| by_key[k]).collect()
-    }
-}
 
 /// Reads a results file. Every complete line must parse, except the last: a last line that
 /// does not parse, or that has no newline, is a torn write and is ignored.

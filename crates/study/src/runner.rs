@@ -6,18 +6,20 @@
 //! per model and batch, so a resumed study can still gate), `work/` (one job's files while it
 //! runs).
 
-use crate::config::StudyConfig;
 use crate::lock::StudyLock;
-use crate::plan::{Job, Plan};
-use crate::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
+use crate::results::{self, Appender};
 use crate::worker::{self, JobTelemetry, WorkerJob, WorkerProgress, WorkerResult};
-use crate::{io_err, Error, Result, STUDY_SCHEMA_VERSION};
+use crate::{io_err, Error, Result};
 use edgebench_core::bench::round_options;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{compare, Tolerance};
 use edgebench_core::host::HostInfo;
 use edgebench_core::measure::MeasureOptions;
+use edgebench_core::schema::study::{
+    Job, Line, Loaded, ModelFacts, Plan, StudyConfig, StudyMeasurement, StudySession,
+};
 use edgebench_core::schema::{Status, ToolInfo, VariantResult};
+use edgebench_core::SCHEMA_VERSION;
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -55,7 +57,7 @@ pub enum Event<'a> {
     Worker(WorkerProgress),
     JobDone {
         index: usize,
-        measurement: &'a Measurement,
+        measurement: &'a StudyMeasurement,
     },
     /// A later round of a variant whose earlier round failed: not run (it could only fail
     /// again), nothing recorded.
@@ -120,8 +122,8 @@ pub fn run(
     let path = opts.dir.join(results::RESULTS_FILE);
     let mut loaded = open_dir(&opts.dir, opts.resume, cfg)?;
     let mut out = Appender::open(&path, loaded.valid_len)?;
-    let session = Session {
-        schema_version: STUDY_SCHEMA_VERSION,
+    let session = StudySession {
+        schema_version: SCHEMA_VERSION,
         started_unix: results::now_unix(),
         resumed: !loaded.sessions.is_empty(),
         tool: opts.tool.clone(),
@@ -199,12 +201,12 @@ fn short_hash(s: &str) -> String {
 /// Where the gate reference's outputs for a model and batch are kept.
 pub fn reference_outputs_path(outputs_dir: &Path, plan: &Plan, job: &Job) -> PathBuf {
     let m = &plan.models[job.model];
-    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &m.reference);
+    let key = edgebench_core::schema::study::job_key(&m.label, &m.source, job.batch, &m.reference);
     outputs_dir.join(format!("{}.json", short_hash(&key)))
 }
 
 /// The measurements of `job`'s variant in the rounds before its own, in round order.
-fn earlier_rounds<'a>(loaded: &'a Loaded, plan: &Plan, job: &Job) -> Vec<&'a Measurement> {
+fn earlier_rounds<'a>(loaded: &'a Loaded, plan: &Plan, job: &Job) -> Vec<&'a StudyMeasurement> {
     (1..job.round)
         .filter_map(|r| {
             let key = job.key_of_round(plan, r);
@@ -224,7 +226,7 @@ fn plan_round(plan: &Plan, key: &str) -> usize {
 /// first round failed (`None` when it passed or has not run).
 fn reference_failure(loaded: &Loaded, plan: &Plan, job: &Job) -> Option<String> {
     let m = &plan.models[job.model];
-    let key = crate::plan::job_key(&m.label, &m.source, job.batch, &m.reference);
+    let key = edgebench_core::schema::study::job_key(&m.label, &m.source, job.batch, &m.reference);
     let r = loaded.measurements.iter().rev().find(|x| x.key == key)?;
     (r.result.status != Status::Ok).then(|| {
         r.result
@@ -254,7 +256,7 @@ pub fn round_measure(
     cfg: &StudyConfig,
     round: usize,
     min_sampling_s: f64,
-    first: Option<&Measurement>,
+    first: Option<&StudyMeasurement>,
 ) -> MeasureOptions {
     let rounds = cfg.measure.rounds.max(1);
     let whole = MeasureOptions {
@@ -307,7 +309,7 @@ fn run_job(
     reference_failure: Option<String>,
     (work_dir, outputs_dir): (&Path, &Path),
     on_event: &mut dyn FnMut(Event),
-) -> Result<Measurement> {
+) -> Result<StudyMeasurement> {
     let model = &plan.models[job.model];
     let h = short_hash(&job.key);
     let job_path = work_dir.join(format!("{h}.job.json"));
@@ -486,8 +488,8 @@ fn run_job(
     for p in [&job_path, &result_path, &outputs_path, &stderr_path] {
         let _ = std::fs::remove_file(p);
     }
-    Ok(Measurement {
-        schema_version: STUDY_SCHEMA_VERSION,
+    Ok(StudyMeasurement {
+        schema_version: SCHEMA_VERSION,
         key: job.key.clone(),
         model: facts,
         batch: job.batch,

@@ -2,14 +2,13 @@
 //! variant, and write its result and the outputs the accuracy gate needs to files. The
 //! parent reads them back; a child that crashes or hangs loses only its own measurement.
 
-use crate::config::Task;
-use crate::results::ModelFacts;
 use crate::{io_err, Result};
 use edgebench_core::bench::{run_variant, BenchOptions};
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::memory::{self, Limit, Run};
 use edgebench_core::model::{Model, ShapeRequest};
+use edgebench_core::schema::study::{ModelFacts, Task};
 use edgebench_core::schema::VariantResult;
 use edgebench_core::telemetry::{ProbeOptions, Telemetry};
 use edgebench_core::tensor::{HostTensor, TensorData};

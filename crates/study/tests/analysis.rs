@@ -2,120 +2,71 @@
 //! FLOPs trend, real time for images and clips, gate failures left out, and the energy
 //! figures with the energy ratio over the baseline.
 
+use edgebench_core::analysis::{analyse, trend};
 use edgebench_core::engine::EngineSpec;
-use edgebench_core::gate::{Agreement, GateRule, Tolerance};
-use edgebench_core::host::HostInfo;
-use edgebench_core::schema::{
-    IntervalMethod, SpeedupWarning, Status, ToolInfo, VariantResult, Verdict,
-};
-use edgebench_core::telemetry::energy::{
-    DevicePower, Energy, EnergyMethod, SamplerCost, Throttle, ThrottleVerdict, Totals, WindowInfo,
-    WindowKind,
-};
-use edgebench_core::tensor::{ConcreteSpec, DType};
-use edgebench_study::analysis::{analyse, Row, Summary};
-use edgebench_study::config::{self, Task};
-use edgebench_study::plan;
-use edgebench_study::results::{self, Appender, Line, Loaded, Measurement, ModelFacts, Session};
-use std::path::Path;
-
-const CONFIG: &str = r#"
-name = "known answers"
-baseline = "tract:reference"
-variants = ["tract:optimized"]
-[[model]]
-source = "zoo:mobilenet_v3_small?classes=2"
-[[model]]
-source = "zoo:resnet18?classes=2"
-[[model]]
-source = "zoo:vgg11?classes=2"
-[[model]]
-source = "zoo:c3d_small?classes=4"
-"#;
+use edgebench_core::fixtures::{self, agreement, measured, Model, Study};
+use edgebench_core::schema::study::{Line, Loaded, Row, StudyMeasurement, StudySummary, Task};
+use edgebench_core::schema::{IntervalMethod, SpeedupWarning, Status, VariantResult, Verdict};
+use edgebench_core::telemetry::energy::ThrottleVerdict;
+use edgebench_study::results::{self, Appender};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
-fn host() -> HostInfo {
-    HostInfo {
-        cpu: "test cpu".into(),
-        physical_cores: Some(2),
-        logical_cpus: 2,
-        memory_bytes: 1 << 30,
-        os: "test".into(),
-        kernel: "0".into(),
-        arch: "x86_64".into(),
-    }
-}
-
-fn variant(spec: &str, raw: Vec<f64>) -> VariantResult {
-    let mut r = VariantResult::failed(&EngineSpec::parse(spec).unwrap(), String::new());
-    r.status = Status::Ok;
-    r.error = None;
-    r.latency_ms = edgebench_core::stats::summarize(&raw, 0);
-    r.throughput_per_s = r.latency_ms.as_ref().map(|s| 1e3 / s.median);
-    r.samples = raw.len();
-    r.raw_ms = raw;
-    r
-}
-
-fn agreement(passed: bool) -> Agreement {
-    Agreement {
-        max_abs_err: if passed { 0.0 } else { 1.0 },
-        max_rel_err: 0.0,
-        min_cosine: 1.0,
-        top1: None,
-        top5: None,
-        input_sets: 1,
-        tolerance: Tolerance::for_precision("f32"),
-        passed,
-        reason: (!passed).then(|| "output `logits` differs".to_string()),
-        decided_by: Some(if passed {
-            GateRule::Cosine
-        } else {
-            GateRule::Elementwise
-        }),
-        top1_rows: None,
-        outputs: vec![],
-    }
-}
-
 /// The study: mobilenet 1e8 FLOPs 4x, resnet18 1e9 FLOPs 2x, vgg11 1e10 FLOPs 1x, c3d_small
 /// fails the gate. Baselines take 10 ms (c3d_small 500 ms per clip).
 fn study(skip_last: bool) -> Loaded {
-    let cfg = config::parse(CONFIG, "known.toml", Path::new(".")).unwrap();
-    let plan = plan::resolve(&cfg).unwrap();
-    let session = Session {
-        schema_version: 1,
-        started_unix: 0.0,
-        resumed: false,
-        tool: ToolInfo {
-            name: "edgebench".into(),
-            version: "0".into(),
-            git_commit: "test".into(),
-        },
-        host: host(),
-        config: cfg.clone(),
-        plan: plan.clone(),
-    };
-    let facts: [(&str, f64, f64, Vec<usize>); 4] = [
-        ("mobilenet_v3_small", 1e8, 4.0, vec![1, 3, 224, 224]),
-        ("resnet18", 1e9, 2.0, vec![1, 3, 224, 224]),
-        ("vgg11", 1e10, 1.0, vec![1, 3, 224, 224]),
-        ("c3d_small", 1e11, 3.0, vec![1, 3, 16, 112, 112]),
+    let image = [1, 3, 224, 224];
+    let clip = [1, 3, 16, 112, 112];
+    let classification = Task::Classification;
+    let models = vec![
+        Model::new(
+            "mobilenet_v3_small",
+            "zoo:mobilenet_v3_small?classes=2",
+            classification,
+            100_000_000,
+            &image,
+        ),
+        Model::new(
+            "resnet18",
+            "zoo:resnet18?classes=2",
+            classification,
+            1_000_000_000,
+            &image,
+        ),
+        Model::new(
+            "vgg11",
+            "zoo:vgg11?classes=2",
+            classification,
+            10_000_000_000,
+            &image,
+        ),
+        Model::new(
+            "c3d_small",
+            "zoo:c3d_small?classes=4",
+            Task::ActionRecognition,
+            100_000_000_000,
+            &clip,
+        ),
     ];
+    let study = Study::new(
+        "known answers",
+        "tract:reference",
+        &["tract:optimized"],
+        models,
+    );
+    let ratios = [4.0, 2.0, 1.0, 3.0];
     let mut measurements = vec![];
-    for job in &plan.jobs {
-        let m = &plan.models[job.model];
-        let (_, flops, ratio, shape) = facts.iter().find(|f| f.0 == m.label).unwrap();
+    for job in &study.plan.jobs {
+        let m = study.model(job);
         let base_ms = if m.label == "c3d_small" { 500.0 } else { 10.0 };
         let raw = if job.is_baseline {
             vec![base_ms; 21]
         } else {
-            vec![base_ms / ratio; 21]
+            vec![base_ms / ratios[job.model]; 21]
         };
-        let mut result = variant(&job.spec, raw);
+        let mut result = measured(&job.spec, raw);
         if !job.is_reference {
             let pass = m.label != "c3d_small";
             result.accuracy = Some(agreement(pass));
@@ -123,41 +74,12 @@ fn study(skip_last: bool) -> Loaded {
                 result.status = Status::GateFailed;
             }
         }
-        measurements.push(Measurement {
-            schema_version: 1,
-            key: job.key.clone(),
-            model: ModelFacts {
-                label: m.label.clone(),
-                source: m.source.clone(),
-                task: m.task,
-                sha256: None,
-                inputs: vec![ConcreteSpec {
-                    name: "input".into(),
-                    dtype: DType::F32,
-                    shape: shape.clone(),
-                }],
-                params: Some(1000),
-                macs: Some(*flops as u64 / 2),
-                flops: Some(*flops as u64),
-            },
-            batch: 1,
-            spec: job.spec.clone(),
-            is_baseline: job.is_baseline,
-            is_reference: job.is_reference,
-            result,
-            wall_s: 1.0,
-            finished_unix: 0.0,
-        });
+        measurements.push(study.measurement(job, result));
     }
     if skip_last {
         measurements.pop();
     }
-    Loaded {
-        sessions: vec![session],
-        measurements,
-        torn: false,
-        valid_len: 0,
-    }
+    study.loaded(measurements)
 }
 
 #[test]
@@ -234,7 +156,6 @@ fn known_study_gives_known_findings() {
 
 #[test]
 fn an_outlier_model_is_named_as_an_exception() {
-    use edgebench_study::analysis::trend;
     let s = analyse(&study(false)).unwrap();
     let base = s.rows.iter().find(|r| !r.is_baseline).unwrap();
     // Nine models on the line ratio = 10 - log10(FLOPs), one far above it.
@@ -289,7 +210,7 @@ fn results_file_round_trip_with_torn_line() {
     // serde_json (without its `float_roundtrip` feature) may read a float back one unit in
     // the last place off (0.9523809523809523, a lag-1 autocorrelation here): compare with
     // what a write and a read give.
-    let expected: Vec<Measurement> = loaded
+    let expected: Vec<StudyMeasurement> = loaded
         .measurements
         .iter()
         .map(|m| serde_json::from_str(&serde_json::to_string(m).unwrap()).unwrap())
@@ -327,85 +248,6 @@ fn results_file_round_trip_with_torn_line() {
     assert!(e.contains("line 1"), "{e}");
 }
 
-/// Telemetry of a run on one GPU: `j_per_inference` joules per inference from its counter
-/// over 100 inferences in 2 s, its sampled power giving 5% more; `None` for no power sensor.
-fn energy(j_per_inference: Option<f64>, devices: &[&str], throttled: bool) -> Energy {
-    let n = 100.0;
-    let total = j_per_inference.map(|j| {
-        let e = j * n;
-        Totals {
-            devices: devices.iter().map(|d| d.to_string()).collect(),
-            avg_power_w: e / 2.0,
-            peak_power_w: Some(e / 2.0 * 1.1),
-            energy_j: e,
-            energy_per_inference_j: j,
-            inferences_per_j: 1.0 / j,
-            fps_per_w: Some(50.0 / (e / 2.0)),
-            idle_power_w: Some(10.0),
-            energy_per_inference_above_idle_j: Some((e - 20.0) / n),
-            grid_gco2_per_kwh: None,
-            co2_g_per_1000_inferences: None,
-        }
-    });
-    let dev = |d: &str| DevicePower {
-        device: d.into(),
-        source: "nvml".into(),
-        in_total: true,
-        avg_power_w: total.as_ref().map(|t| t.avg_power_w),
-        peak_power_w: None,
-        energy_j: total.as_ref().map(|t| t.energy_j / devices.len() as f64),
-        method: Some(EnergyMethod::Counter),
-        power_x_time_j: total
-            .as_ref()
-            .map(|t| t.energy_j / devices.len() as f64 * 1.05),
-        idle_power_w: Some(10.0),
-        temperature_max_c: None,
-        utilization_mean_pct: None,
-        memory_used_max_mib: None,
-    };
-    Energy {
-        window: WindowInfo {
-            kind: WindowKind::Sampling,
-            duration_s: 2.0,
-            inferences: 100,
-            samples: 40,
-        },
-        devices: if total.is_some() {
-            devices.iter().map(|d| dev(d)).collect()
-        } else {
-            vec![]
-        },
-        total_na: total
-            .is_none()
-            .then(|| "no power sensor: rapl: no /sys/class/powercap".to_string()),
-        total,
-        clocks: vec![],
-        throttle: Throttle {
-            verdict: if throttled {
-                ThrottleVerdict::Throttled
-            } else {
-                ThrottleVerdict::Ok
-            },
-            reasons: vec![],
-            detail: if throttled {
-                "throttle reasons fired: gpu0: sw_power_cap".into()
-            } else {
-                "no throttle reason fired".into()
-            },
-        },
-        unavailable: vec![],
-        sampler: SamplerCost {
-            period_ms: 50.0,
-            readings: 50,
-            mean_read_ms: 0.1,
-            max_read_ms: 0.2,
-            busy_pct: 0.2,
-        },
-        notes: vec![],
-        work_unmeasured: None,
-    }
-}
-
 #[test]
 fn energy_ratio_is_baseline_joules_over_the_variants() {
     let mut loaded = study(false);
@@ -419,7 +261,8 @@ fn energy_ratio_is_baseline_joules_over_the_variants() {
             _ => Some(4.0),
         };
         let throttled = m.model.label == "resnet18" && !m.is_baseline;
-        m.result.energy = Some(energy(j, &["gpu0"], throttled));
+        let throttle = throttled.then_some("throttle reasons fired: gpu0: sw_power_cap");
+        m.result.energy = Some(fixtures::energy(j, &["gpu0"], throttle));
     }
     let s = analyse(&loaded).unwrap();
     let row = |model: &str, spec: &str| {
@@ -487,7 +330,7 @@ fn energy_over_other_devices_gives_no_ratio_and_says_why() {
         } else {
             &["gpu0"]
         };
-        m.result.energy = Some(energy(Some(2.0), devices, false));
+        m.result.energy = Some(fixtures::energy(Some(2.0), devices, None));
     }
     // One variant without telemetry at all (in every round).
     let key = loaded.measurements[0].key.clone();
@@ -518,7 +361,7 @@ fn energy_over_other_devices_gives_no_ratio_and_says_why() {
     assert!(s.rows[0].energy.is_none());
 }
 
-fn row<'a>(s: &'a Summary, model: &str, spec: &str) -> &'a Row {
+fn row<'a>(s: &'a StudySummary, model: &str, spec: &str) -> &'a Row {
     s.rows
         .iter()
         .find(|r| r.model == model && r.spec == spec)
@@ -526,7 +369,7 @@ fn row<'a>(s: &'a Summary, model: &str, spec: &str) -> &'a Row {
 }
 
 /// The round (from 1) of a measurement, from its key.
-fn round_of(m: &Measurement) -> usize {
+fn round_of(m: &StudyMeasurement) -> usize {
     m.key
         .rsplit_once("|round=")
         .map_or(1, |(_, r)| r.parse().unwrap())
@@ -539,7 +382,7 @@ fn each_variant_is_one_row_with_its_rounds_merged() {
     for m in &mut loaded.measurements {
         if m.model.label == "resnet18" && m.is_baseline {
             let ms = [10.0, 12.0, 11.0][round_of(m) - 1];
-            m.result = variant(&m.spec, vec![ms; 21]);
+            m.result = measured(&m.spec, vec![ms; 21]);
         }
     }
     let s = analyse(&loaded).unwrap();
@@ -668,7 +511,7 @@ fn a_baseline_with_too_few_samples_gives_no_interval() {
     // One 10 ms sample per round: 3 in all, fewer than the config's minimum of 10.
     for m in &mut loaded.measurements {
         if m.model.label == "resnet18" && m.is_baseline {
-            m.result = variant(&m.spec, vec![10.0]);
+            m.result = measured(&m.spec, vec![10.0]);
         }
     }
     let s = analyse(&loaded).unwrap();
@@ -708,7 +551,7 @@ fn an_interrupted_variant_says_how_many_rounds_it_has() {
 #[test]
 fn merged_variants_give_one_measurement_per_variant() {
     let loaded = study(false);
-    let merged = edgebench_study::analysis::merged_variants(&loaded);
+    let merged = edgebench_core::analysis::merged_variants(&loaded);
     // 4 models x 2 variants, each from its 3 rounds of 21 samples (c3d_small's variant failed
     // the gate: its first failing round stands for it).
     assert_eq!(merged.len(), 8);

@@ -1,6 +1,7 @@
 //! Config errors name the file, the line and the key, on one line; good configs parse.
 
-use edgebench_study::config::{self, Format, Task};
+use edgebench_core::schema::study::{Format, Task};
+use edgebench_study::config;
 use edgebench_study::{plan, preset};
 use std::path::Path;
 

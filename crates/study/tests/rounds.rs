@@ -4,9 +4,11 @@
 //! the presets.
 
 use edgebench_core::engine::EngineSpec;
+use edgebench_core::schema::study::{
+    MeasureSettings, ModelFacts, StudyConfig, StudyMeasurement, Task,
+};
 use edgebench_core::schema::{Status, VariantResult};
-use edgebench_study::config::{self, Task};
-use edgebench_study::results::{Measurement, ModelFacts};
+use edgebench_study::config;
 use edgebench_study::runner::{round_measure, MIN_ROUND_SAMPLES};
 use edgebench_study::{plan, preset};
 use std::path::Path;
@@ -24,12 +26,12 @@ min_warmup_runs = 2
 source = "zoo:resnet18?classes=2"
 "#;
 
-fn cfg() -> config::StudyConfig {
+fn cfg() -> StudyConfig {
     config::parse(TEXT, "s.toml", Path::new(".")).unwrap()
 }
 
 /// A first round that took `raw` samples, its child running `wall_s` in all.
-fn first_round(raw: Vec<f64>, wall_s: f64) -> Measurement {
+fn first_round(raw: Vec<f64>, wall_s: f64) -> StudyMeasurement {
     let mut result = VariantResult::failed(
         &EngineSpec::parse("tract:reference").unwrap(),
         String::new(),
@@ -38,7 +40,7 @@ fn first_round(raw: Vec<f64>, wall_s: f64) -> Measurement {
     result.error = None;
     result.samples = raw.len();
     result.raw_ms = raw;
-    Measurement {
+    StudyMeasurement {
         schema_version: 1,
         key: "k".into(),
         model: ModelFacts {
@@ -77,7 +79,12 @@ fn rounds_interleave_the_variants_with_a_key_per_round() {
         ]
     );
     // Round 1 keeps the key of a study measured in one round, so such a study resumes.
-    let first = plan::job_key("resnet18", "zoo:resnet18?classes=2", 1, "tract:reference");
+    let first = edgebench_core::schema::study::job_key(
+        "resnet18",
+        "zoo:resnet18?classes=2",
+        1,
+        "tract:reference",
+    );
     assert_eq!(p.jobs[0].key, first);
     assert_eq!(p.jobs[2].key, format!("{first}|round=2"));
     assert_eq!(p.jobs[2].key_of_round(&p, 1), first);
@@ -103,7 +110,7 @@ fn the_rounds_setting_is_checked() {
     // A session line written before rounds existed measured one round.
     let mut v = serde_json::to_value(cfg().measure).unwrap();
     v.as_object_mut().unwrap().remove("rounds");
-    let old: config::MeasureSettings = serde_json::from_value(v).unwrap();
+    let old: MeasureSettings = serde_json::from_value(v).unwrap();
     assert_eq!(old.rounds, 1);
 }
 
@@ -154,8 +161,8 @@ fn a_slow_first_round_gets_three_samples_in_each_later_round() {
     // Three samples need 2.5 x 20 s of limit (the limit is checked after each sample), but
     // the child has 100 s: 90% of it, less 25 s of overhead and one sample, leaves 45 s.
     assert!((o.max_time_s - 45.0).abs() < 1e-9, "{}", o.max_time_s);
-    let roomy = config::StudyConfig {
-        measure: config::MeasureSettings {
+    let roomy = StudyConfig {
+        measure: MeasureSettings {
             timeout_s: 600.0,
             ..c.measure.clone()
         },

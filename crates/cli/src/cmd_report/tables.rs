@@ -3,11 +3,11 @@
 //! The README's tables are this output; `crates/cli/tests/readme.rs` checks them.
 
 use anyhow::{anyhow, Context, Result};
+use edgebench_core::analysis;
 use edgebench_core::schema::BenchReport;
 use edgebench_report::fmt::ms;
 use edgebench_report::study_md::escape;
 use edgebench_report::tables;
-use edgebench_study::analysis;
 use edgebench_study::results;
 use edgebench_video::report::{Stage, VideoReport};
 use serde::de::DeserializeOwned;

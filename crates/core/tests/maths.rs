@@ -1,9 +1,10 @@
-//! The analysis maths against answers computed by hand (the working is in the comments).
+//! The study analysis' maths (`stats`, the speed-up) against answers computed by hand (the
+//! working is in the comments).
 
 use edgebench_core::bench::speedup;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::schema::{Status, VariantResult, Verdict};
-use edgebench_study::stats::{geometric_mean, least_squares, mean, pearson, ranks, spearman};
+use edgebench_core::stats::{geometric_mean, least_squares, mean, pearson, ranks, spearman};
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
@@ -55,7 +56,7 @@ fn degenerate_inputs_give_none() {
     assert!(least_squares(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]).is_none());
     assert_eq!(geometric_mean(&[]), None);
     assert_eq!(geometric_mean(&[1.0, 0.0]), None);
-    assert_eq!(mean(&[]), None);
+    assert!(mean(&[]).is_nan());
 }
 
 #[test]
@@ -64,7 +65,7 @@ fn the_two_averages_differ_as_they_should() {
     // geometric mean is exactly 1.
     let ratios = [2.0, 0.5];
     let percents: Vec<f64> = ratios.iter().map(|r| (r - 1.0) * 100.0).collect();
-    assert!(close(mean(&percents).unwrap(), 25.0));
+    assert!(close(mean(&percents), 25.0));
     assert!(close(geometric_mean(&ratios).unwrap(), 1.0));
     // cube root of 1 * 2 * 4 = 2
     assert!(close(geometric_mean(&[1.0, 2.0, 4.0]).unwrap(), 2.0));

@@ -1,4 +1,4 @@
-//! The study's findings, computed from `results.jsonl` alone: per model and variant the
+//! The study's findings ([`StudySummary`], `summary.json`), computed from `results.jsonl` alone: per model and variant the
 //! median latency with its interval, FPS, the speed-up over the baseline with a bootstrap
 //! interval and a verdict, real-time verdicts; across models the average speed-up per task
 //! (arithmetic mean of percentages, as the published study reports, and the geometric mean of
@@ -11,152 +11,15 @@
 //! none; the energy ratio over the baseline (baseline joules per inference / the variant's,
 //! the "energy saving" as the speed-up is the time saving), and its geometric mean per task.
 
-use crate::config::{StudyConfig, Task};
-use crate::plan::{EngineStatus, Job, Plan};
-use crate::results::{Loaded, Measurement};
+use crate::bench::merge_rounds;
+use crate::host::HostInfo;
+use crate::schema::study::{
+    Average, Failure, Job, Loaded, Plan, Row, RowEnergy, StudyConfig, StudyMeasurement,
+    StudySummary, Task, Trend, TrendPoint, BEST,
+};
+use crate::schema::{Realtime, Status, VariantResult};
 use crate::stats;
-use edgebench_core::bench::merge_rounds;
-use edgebench_core::gate::Agreement;
-use edgebench_core::host::HostInfo;
-use edgebench_core::schema::{Realtime, Speedup, Status, ToolInfo, VariantResult};
-use edgebench_core::telemetry::energy::{DevicePower, EnergyMethod, ThrottleVerdict, WindowKind};
-use serde::{Deserialize, Serialize};
-
-/// Name of the pseudo-variant "the fastest gate-passing variant of each model".
-pub const BEST: &str = "best";
-
-/// `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub name: String,
-    pub tool: ToolInfo,
-    /// Every distinct host the measurements came from (more than one: a resumed study moved).
-    pub hosts: Vec<HostInfo>,
-    pub sessions: usize,
-    pub started_unix: f64,
-    pub baseline: String,
-    pub baseline_note: String,
-    pub reference: String,
-    pub variants: Vec<String>,
-    pub notes: Vec<String>,
-    pub engines: Vec<EngineStatus>,
-    pub config: StudyConfig,
-    pub rows: Vec<Row>,
-    pub averages: Vec<Average>,
-    pub trends: Vec<Trend>,
-    pub failures: Vec<Failure>,
-    /// Jobs of the plan with no measurement yet (an interrupted study).
-    pub pending: Vec<String>,
-}
-
-/// One model x batch x variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    pub model: String,
-    pub task: Task,
-    pub batch: usize,
-    pub source: String,
-    /// Per inference (`batch` items).
-    pub flops: Option<u64>,
-    pub params: Option<u64>,
-    pub spec: String,
-    pub is_baseline: bool,
-    pub status: Status,
-    /// Counted in speed-ups and averages: measured and passed the gate (or is the reference).
-    pub counted: bool,
-    /// Why not counted, or the failure reason.
-    pub note: Option<String>,
-    pub engine_version: Option<String>,
-    pub precision: Option<String>,
-    pub median_ms: Option<f64>,
-    pub ci95_low_ms: Option<f64>,
-    pub ci95_high_ms: Option<f64>,
-    /// Items per second at the median (frames for images, clips for video).
-    pub fps: Option<f64>,
-    pub samples: usize,
-    /// Samples of each interleaved round, in order (one entry: measured in one round).
-    #[serde(default)]
-    pub rounds: Vec<usize>,
-    /// 0th, 5th, ..., 100th percentile of the samples (21 values), for distribution charts.
-    pub quantiles_ms: Vec<f64>,
-    pub speedup: Option<Speedup>,
-    pub realtime: Option<Realtime>,
-    /// What `fps` counts: "frames" or "clips".
-    pub unit: String,
-    /// Items per second needed for real time (clips: fps / clip stride).
-    pub required_per_s: f64,
-    pub accuracy: Option<Agreement>,
-    pub warnings: Vec<String>,
-    /// The telemetry's figures over the sampling window; `None` when no telemetry was
-    /// recorded (the variant did not run, or the study ran with `--no-telemetry`).
-    #[serde(default)]
-    pub energy: Option<RowEnergy>,
-    /// Why there is no energy per inference (no power sensor, no telemetry, did not run);
-    /// `None` when there is one. Never a zero in its place.
-    #[serde(default)]
-    pub energy_na: Option<String>,
-    /// Baseline energy per inference / this variant's: above 1, the variant uses less energy
-    /// for the same work. Only for counted variants whose baseline passed, with energy on both
-    /// sides measured over the same devices.
-    #[serde(default)]
-    pub energy_ratio: Option<f64>,
-}
-
-/// A row's energy figures: the totals of the telemetry summary (`docs/energy.md`) over the
-/// devices that count, per inference (one call, `batch` items).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RowEnergy {
-    pub window: WindowKind,
-    pub window_s: f64,
-    /// Inferences run inside the window.
-    pub inferences: usize,
-    /// The devices summed in the totals.
-    pub devices: Vec<String>,
-    pub avg_power_w: Option<f64>,
-    pub peak_power_w: Option<f64>,
-    /// The same devices at rest, measured before the run.
-    pub idle_power_w: Option<f64>,
-    pub energy_per_inference_j: Option<f64>,
-    /// With the idle power subtracted: what the work itself cost.
-    pub energy_per_inference_above_idle_j: Option<f64>,
-    pub inferences_per_j: Option<f64>,
-    pub fps_per_w: Option<f64>,
-    pub grid_gco2_per_kwh: Option<f64>,
-    pub co2_g_per_1000_inferences: Option<f64>,
-    /// The independent check, over the counted devices that have both an energy counter and
-    /// sampled power (`check_devices`): their average sampled power x window / inferences ...
-    pub power_x_time_j: Option<f64>,
-    /// ... next to what their counters say per inference. The gap is the power sensor's
-    /// averaging and the readings' spacing (`docs/energy.md`).
-    pub counter_j: Option<f64>,
-    pub check_devices: Vec<String>,
-    pub throttle: ThrottleVerdict,
-    /// The numbers behind the verdict, in words.
-    pub throttle_detail: String,
-    /// Caveats about these numbers (a window shorter than the sensors, idle above load, an
-    /// energy ratio that could not be formed).
-    pub notes: Vec<String>,
-    /// Why the figures are not this variant's energy (the device that did the work has no
-    /// sensor among those summed), as the telemetry said.
-    #[serde(default)]
-    pub work_unmeasured: Option<String>,
-}
-
-impl RowEnergy {
-    /// The variant slowed down while it was sampled.
-    pub fn throttled(&self) -> bool {
-        self.throttle.slowed()
-    }
-
-    /// The check's gap in percent: (power x time - counter) / counter x 100.
-    pub fn check_gap_pct(&self) -> Option<f64> {
-        match (self.power_x_time_j, self.counter_j) {
-            (Some(p), Some(c)) if c > 0.0 => Some((p - c) / c * 100.0),
-            _ => None,
-        }
-    }
-}
+use crate::telemetry::energy::{DevicePower, EnergyMethod};
 
 /// The row's energy figures and, when there is no energy per inference, why.
 pub fn row_energy(r: &VariantResult) -> (Option<RowEnergy>, Option<String>) {
@@ -243,70 +106,6 @@ fn energy_ratio(
     }
 }
 
-/// Average speed-up of one variant over the models of one task (None: all tasks).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Average {
-    pub variant: String,
-    pub task: Option<Task>,
-    pub batch: usize,
-    pub n: usize,
-    /// Arithmetic mean of the per-model percentages, (ratio - 1) x 100: what the study reports.
-    pub mean_percent: Option<f64>,
-    /// Geometric mean of the per-model ratios: the right average for ratios.
-    pub geomean_ratio: Option<f64>,
-    pub models: Vec<String>,
-    /// Of those models, the ones with an energy ratio (energy measured on both sides).
-    #[serde(default)]
-    pub energy_n: usize,
-    /// Geometric mean of their energy ratios (baseline J per inference / variant's).
-    #[serde(default)]
-    pub energy_geomean_ratio: Option<f64>,
-    #[serde(default)]
-    pub energy_models: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrendPoint {
-    pub model: String,
-    pub task: Task,
-    /// Per item.
-    pub flops: f64,
-    pub log10_flops: f64,
-    pub ratio: f64,
-    pub fitted: Option<f64>,
-    pub residual: Option<f64>,
-    /// Residual / residual standard deviation.
-    pub std_residual: Option<f64>,
-    pub exception: bool,
-}
-
-/// Does a variant gain more on smaller models?
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trend {
-    pub variant: String,
-    pub task: Option<Task>,
-    pub batch: usize,
-    pub n: usize,
-    pub spearman: Option<f64>,
-    pub pearson: Option<f64>,
-    /// Speed-up = intercept + slope x log10(FLOPs per item).
-    pub slope: Option<f64>,
-    pub intercept: Option<f64>,
-    pub residual_sd: Option<f64>,
-    pub exception_sd: f64,
-    pub points: Vec<TrendPoint>,
-    pub exceptions: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Failure {
-    pub model: String,
-    pub batch: usize,
-    pub spec: String,
-    pub status: Status,
-    pub reason: String,
-}
-
 /// Samples per round of a (merged) result.
 fn round_counts(r: &VariantResult) -> Vec<usize> {
     if r.rounds.is_empty() {
@@ -328,16 +127,16 @@ fn quantiles(raw: &[f64]) -> Vec<f64> {
     let mut v = raw.to_vec();
     v.sort_by(f64::total_cmp);
     (0..=20)
-        .map(|i| edgebench_core::stats::percentile(&v, i as f64 * 5.0))
+        .map(|i| crate::stats::percentile(&v, i as f64 * 5.0))
         .collect()
 }
 
-/// Real-time verdict by core's rule ([`edgebench_core::realtime`]): an image model must keep
+/// Real-time verdict by core's rule ([`crate::realtime`]): an image model must keep
 /// up with `fps` frames per second, a video model (a rank-5 input) with `fps / stride` clips
 /// per second, the stride being `realtime.clip_stride` or else the clip length. Returns the
 /// verdict, the unit (`frames` or `clips`) and how many of them per second it must handle.
-pub fn realtime(m: &Measurement, cfg: &StudyConfig) -> (Option<Realtime>, String, f64) {
-    use edgebench_core::realtime::{clip_length, frames_per_inference, judge};
+pub fn realtime(m: &StudyMeasurement, cfg: &StudyConfig) -> (Option<Realtime>, String, f64) {
+    use crate::realtime::{clip_length, frames_per_inference, judge};
     let fps = cfg.realtime.fps;
     let inputs = &m.model.inputs;
     let (unit, required) = match clip_length(inputs) {
@@ -353,7 +152,7 @@ pub fn realtime(m: &Measurement, cfg: &StudyConfig) -> (Option<Realtime>, String
 
 /// One variant (model x batch x engine spec) with its rounds merged.
 struct Merged {
-    m: Measurement,
+    m: StudyMeasurement,
     /// Rounds measured, of those planned.
     rounds_measured: usize,
 }
@@ -361,7 +160,7 @@ struct Merged {
 /// Merges a variant's rounds (in round order) into one measurement: the first round that did
 /// not pass stands for the variant (a variant that crashes or disagrees in one round is not
 /// reliable), else the samples of every round, recomputed ([`merge_rounds`]).
-fn merge_variant(parts: &[&Measurement], planned: usize, cfg: &StudyConfig) -> Merged {
+fn merge_variant(parts: &[&StudyMeasurement], planned: usize, cfg: &StudyConfig) -> Merged {
     let first = parts[0];
     if let Some((i, bad)) = parts
         .iter()
@@ -415,7 +214,7 @@ fn merge_variant(parts: &[&Measurement], planned: usize, cfg: &StudyConfig) -> M
 /// Every variant of the latest session's plan that has a measurement, its rounds merged into
 /// one measurement (key: its first round's), in plan order: what `compare` and other readers
 /// of a study should take instead of the rounds one by one.
-pub fn merged_variants(loaded: &Loaded) -> Vec<Measurement> {
+pub fn merged_variants(loaded: &Loaded) -> Vec<StudyMeasurement> {
     let Some(session) = loaded.sessions.last() else {
         return vec![];
     };
@@ -434,7 +233,7 @@ fn variants_of<'a>(
     cfg: &StudyConfig,
 ) -> (Vec<(&'a Job, Option<Merged>)>, Vec<String>) {
     let latest = loaded.latest();
-    let by_key: std::collections::HashMap<&str, &Measurement> =
+    let by_key: std::collections::HashMap<&str, &StudyMeasurement> =
         latest.iter().map(|m| (m.key.as_str(), *m)).collect();
     let mut pending = vec![];
     let mut variants: Vec<(&Job, Option<Merged>)> = vec![];
@@ -445,7 +244,7 @@ fn variants_of<'a>(
             .filter(|j| j.model == job.model && j.batch == job.batch && j.spec == job.spec)
             .collect();
         rounds.sort_by_key(|j| j.round);
-        let mut parts: Vec<&Measurement> = vec![];
+        let mut parts: Vec<&StudyMeasurement> = vec![];
         for r in &rounds {
             match by_key.get(r.key.as_str()) {
                 Some(m) => parts.push(m),
@@ -462,7 +261,7 @@ fn variants_of<'a>(
 
 /// Computes the findings from the latest measurement of each job, each variant's rounds
 /// merged into one.
-pub fn analyse(loaded: &Loaded) -> Option<Summary> {
+pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
     let session = loaded.sessions.last()?;
     let cfg = &session.config;
     let plan: &Plan = &session.plan;
@@ -477,7 +276,7 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
     // Whether a variant counts, and why not. A variant other than the reference counts only
     // when its comparison ran and passed, and when the reference itself passed every round:
     // a reference that failed leaves nothing verified for its model.
-    let verdict = |job: &Job, m: &Measurement| -> (Status, bool, Option<String>) {
+    let verdict = |job: &Job, m: &StudyMeasurement| -> (Status, bool, Option<String>) {
         let model = &plan.models[job.model];
         let status = m.result.status;
         match status {
@@ -560,7 +359,7 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                 .find(|j| j.model == job.model && j.batch == job.batch && j.spec == model.baseline);
             match (find(job.model, job.batch, &model.baseline), baseline_job) {
                 (Some(b), Some(bj)) if verdict(bj, &b.m).1 => {
-                    speedup = edgebench_core::bench::speedup(
+                    speedup = crate::bench::speedup(
                         &b.m.result,
                         &m.result,
                         cfg.measure.min_samples,
@@ -694,7 +493,7 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
                     task,
                     batch,
                     n: ratios.len(),
-                    mean_percent: stats::mean(&percents),
+                    mean_percent: (!percents.is_empty()).then(|| stats::mean(&percents)),
                     geomean_ratio: stats::geometric_mean(&ratios),
                     models: pts.iter().map(|p| p.0.model.clone()).collect(),
                     energy_n: energy_ratios.len(),
@@ -712,8 +511,8 @@ pub fn analyse(loaded: &Loaded) -> Option<Summary> {
             hosts.push(s.host.clone());
         }
     }
-    Some(Summary {
-        schema_version: crate::STUDY_SCHEMA_VERSION,
+    Some(StudySummary {
+        schema_version: crate::SCHEMA_VERSION,
         name: cfg.name.clone(),
         tool: session.tool.clone(),
         hosts,

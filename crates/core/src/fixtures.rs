@@ -1,0 +1,332 @@
+//! Made-up studies for tests: the one set of fixtures that the tests of the study's analysis
+//! (`crates/study/tests/analysis.rs`) and of its views (`crates/report`) build their
+//! `results.jsonl` contents from, without running or resolving any engine. A [`Study`] plans
+//! its jobs the way the study's planner does for engines that all run (reference first, then
+//! the baseline, then the variants, in `measure.rounds` rounds), with fixed provenance (tool,
+//! host, times), so that rendered views are the same on every machine.
+
+use crate::engine::EngineSpec;
+use crate::gate::{Agreement, GateRule, Tolerance};
+use crate::host::HostInfo;
+use crate::schema::study::{
+    round_key, Job, Loaded, ModelConfig, ModelFacts, Plan, PlannedModel, StudyConfig,
+    StudyMeasurement, StudySession, Task,
+};
+use crate::schema::{Status, ToolInfo, VariantResult};
+use crate::telemetry::energy::{
+    DevicePower, Energy, EnergyMethod, SamplerCost, Throttle, ThrottleVerdict, Totals, WindowInfo,
+    WindowKind,
+};
+use crate::tensor::{ConcreteSpec, DType};
+
+/// Why a fixture has no energy figures: what the telemetry says on a machine without RAPL.
+pub const NO_SENSOR: &str = "no power sensor: rapl: no /sys/class/powercap";
+
+/// A test machine.
+pub fn host() -> HostInfo {
+    HostInfo {
+        cpu: "test cpu".into(),
+        physical_cores: Some(2),
+        logical_cpus: 2,
+        memory_bytes: 1 << 30,
+        os: "test".into(),
+        kernel: "0".into(),
+        arch: "x86_64".into(),
+        board: None,
+    }
+}
+
+/// A fixed tool version, so that rendered views do not change with each commit.
+pub fn tool() -> ToolInfo {
+    ToolInfo {
+        name: "edgebench".into(),
+        version: "0".into(),
+        git_commit: "test".into(),
+    }
+}
+
+/// A measured variant: status ok, its statistics computed from `raw` (ms).
+pub fn measured(spec: &str, raw: Vec<f64>) -> VariantResult {
+    let spec = EngineSpec::parse(spec).expect("fixtures take valid engine specs");
+    let mut r = VariantResult::failed(&spec, String::new());
+    r.status = Status::Ok;
+    r.error = None;
+    r.latency_ms = crate::stats::summarize(&raw, 0);
+    r.throughput_per_s = r.latency_ms.as_ref().map(|s| 1e3 / s.median);
+    r.samples = raw.len();
+    r.raw_ms = raw;
+    r
+}
+
+/// The accuracy gate's verdict on a variant: exact agreement, or an output that differs.
+pub fn agreement(passed: bool) -> Agreement {
+    Agreement {
+        max_abs_err: if passed { 0.0 } else { 1.0 },
+        max_rel_err: 0.0,
+        min_cosine: 1.0,
+        top1: None,
+        top5: None,
+        input_sets: 1,
+        tolerance: Tolerance::for_precision("f32"),
+        passed,
+        reason: (!passed).then(|| "output `logits` differs".to_string()),
+        decided_by: Some(if passed {
+            GateRule::Cosine
+        } else {
+            GateRule::Elementwise
+        }),
+        top1_rows: None,
+        outputs: vec![],
+    }
+}
+
+/// Telemetry of a run over 100 inferences in 2 s: `j_per_inference` joules per inference
+/// from the counters of `devices` (shared equally), their sampled power giving 5% more, idle
+/// 10 W, a grid of 400 gCO2/kWh; `None`: no power sensor ([`NO_SENSOR`]). `throttle`: the
+/// detail of a throttle verdict, `None` for none.
+pub fn energy(j_per_inference: Option<f64>, devices: &[&str], throttle: Option<&str>) -> Energy {
+    let n = 100.0;
+    let total = j_per_inference.map(|j| Totals {
+        devices: devices.iter().map(|d| d.to_string()).collect(),
+        avg_power_w: j * n / 2.0,
+        peak_power_w: Some(j * 60.0),
+        energy_j: j * n,
+        energy_per_inference_j: j,
+        inferences_per_j: 1.0 / j,
+        fps_per_w: Some(1.0 / j),
+        idle_power_w: Some(10.0),
+        energy_per_inference_above_idle_j: Some(j - 0.2),
+        grid_gco2_per_kwh: Some(400.0),
+        co2_g_per_1000_inferences: Some(j * 1000.0 / 3.6e6 * 400.0),
+    });
+    let share = devices.len().max(1) as f64;
+    let devices = match &total {
+        None => vec![],
+        Some(t) => devices
+            .iter()
+            .map(|d| DevicePower {
+                device: d.to_string(),
+                source: "nvml".into(),
+                in_total: true,
+                avg_power_w: Some(t.avg_power_w / share * 1.05),
+                peak_power_w: t.peak_power_w,
+                energy_j: Some(t.energy_j / share),
+                method: Some(EnergyMethod::Counter),
+                power_x_time_j: Some(t.energy_j / share * 1.05),
+                idle_power_w: Some(10.0),
+                temperature_max_c: None,
+                utilization_mean_pct: None,
+                memory_used_max_mib: None,
+            })
+            .collect(),
+    };
+    Energy {
+        window: WindowInfo {
+            kind: WindowKind::Sampling,
+            duration_s: 2.0,
+            inferences: 100,
+            samples: 40,
+        },
+        devices,
+        total_na: total.is_none().then(|| NO_SENSOR.to_owned()),
+        total,
+        clocks: vec![],
+        throttle: match throttle {
+            Some(detail) => Throttle {
+                verdict: ThrottleVerdict::Throttled,
+                reasons: vec!["gpu0: sw_power_cap".into()],
+                detail: detail.into(),
+            },
+            None => Throttle {
+                verdict: ThrottleVerdict::Ok,
+                reasons: vec![],
+                detail: "no throttle reason fired".into(),
+            },
+        },
+        unavailable: vec![],
+        sampler: SamplerCost {
+            period_ms: 50.0,
+            readings: 50,
+            mean_read_ms: 0.1,
+            max_read_ms: 0.2,
+            busy_pct: 0.2,
+        },
+        notes: vec![],
+        work_unmeasured: None,
+    }
+}
+
+/// A model of a made-up study, with what its worker would have found.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub label: String,
+    pub source: String,
+    pub task: Task,
+    /// FLOPs per inference at batch 1.
+    pub flops: u64,
+    /// The input's shape at batch 1 (rank 5: a video model).
+    pub shape: Vec<usize>,
+}
+
+impl Model {
+    pub fn new(label: &str, source: &str, task: Task, flops: u64, shape: &[usize]) -> Model {
+        Model {
+            label: label.into(),
+            source: source.into(),
+            task,
+            flops,
+            shape: shape.to_vec(),
+        }
+    }
+}
+
+/// A made-up study: its config, its plan and its models' facts.
+#[derive(Debug, Clone)]
+pub struct Study {
+    pub config: StudyConfig,
+    pub plan: Plan,
+    pub models: Vec<Model>,
+}
+
+impl Study {
+    /// A study of `models` at batch 1 with the default settings (three rounds), `baseline`
+    /// as the gate's reference, planned as if every engine ran.
+    pub fn new(name: &str, baseline: &str, variants: &[&str], models: Vec<Model>) -> Study {
+        let config = StudyConfig {
+            name: name.into(),
+            baseline: baseline.into(),
+            variants: variants.iter().map(|v| v.to_string()).collect(),
+            models: models
+                .iter()
+                .map(|m| ModelConfig {
+                    source: m.source.clone(),
+                    label: Some(m.label.clone()),
+                    task: Some(m.task),
+                    shapes: vec![],
+                    declared_at: String::new(),
+                })
+                .collect(),
+            ..StudyConfig::default()
+        };
+        let plan = Self::plan(&config, &models);
+        Study {
+            config,
+            plan,
+            models,
+        }
+    }
+
+    /// The plan the study's planner makes of `config` when every engine runs every model.
+    fn plan(config: &StudyConfig, models: &[Model]) -> Plan {
+        let baseline = config.baseline.clone();
+        let variants: Vec<String> = config
+            .variants
+            .iter()
+            .filter(|v| **v != baseline)
+            .cloned()
+            .collect();
+        let planned: Vec<PlannedModel> = models
+            .iter()
+            .map(|m| PlannedModel {
+                label: m.label.clone(),
+                source: m.source.clone(),
+                task: m.task,
+                shapes: vec![],
+                known_macs: None,
+                baseline: baseline.clone(),
+                reference: baseline.clone(),
+                baseline_note: None,
+            })
+            .collect();
+        let mut jobs = vec![];
+        for (mi, m) in planned.iter().enumerate() {
+            let order: Vec<&String> = std::iter::once(&baseline).chain(&variants).collect();
+            for &batch in &config.batch {
+                for round in 1..=config.measure.rounds.max(1) {
+                    for spec in &order {
+                        jobs.push(Job {
+                            key: round_key(&m.label, &m.source, batch, spec, round),
+                            model: mi,
+                            batch,
+                            spec: spec.to_string(),
+                            is_baseline: **spec == baseline,
+                            is_reference: **spec == baseline,
+                            round,
+                        });
+                    }
+                }
+            }
+        }
+        Plan {
+            baseline_note: format!("baseline: {baseline}, as the config says"),
+            reference: baseline.clone(),
+            baseline,
+            variants,
+            notes: vec![],
+            engines: vec![],
+            models: planned,
+            jobs,
+        }
+    }
+
+    /// The `session` line of `results.jsonl`.
+    pub fn session(&self) -> StudySession {
+        StudySession {
+            schema_version: crate::SCHEMA_VERSION,
+            started_unix: 0.0,
+            resumed: false,
+            tool: tool(),
+            host: host(),
+            config: self.config.clone(),
+            plan: self.plan.clone(),
+        }
+    }
+
+    /// The model of a job.
+    pub fn model(&self, job: &Job) -> &Model {
+        &self.models[job.model]
+    }
+
+    /// The `measurement` line of `job` with `result`.
+    pub fn measurement(&self, job: &Job, result: VariantResult) -> StudyMeasurement {
+        let m = self.model(job);
+        let mut shape = m.shape.clone();
+        shape[0] = job.batch;
+        let flops = m.flops * job.batch as u64;
+        StudyMeasurement {
+            schema_version: crate::SCHEMA_VERSION,
+            key: job.key.clone(),
+            model: ModelFacts {
+                label: m.label.clone(),
+                source: m.source.clone(),
+                task: m.task,
+                sha256: None,
+                inputs: vec![ConcreteSpec {
+                    name: "input".into(),
+                    dtype: DType::F32,
+                    shape,
+                }],
+                params: Some(1000),
+                macs: Some(flops / 2),
+                flops: Some(flops),
+            },
+            batch: job.batch,
+            spec: job.spec.clone(),
+            is_baseline: job.is_baseline,
+            is_reference: job.is_reference,
+            result,
+            wall_s: 1.0,
+            finished_unix: 0.0,
+        }
+    }
+
+    /// `results.jsonl` as read: this study's session line and `measurements`.
+    pub fn loaded(&self, measurements: Vec<StudyMeasurement>) -> Loaded {
+        Loaded {
+            sessions: vec![self.session()],
+            measurements,
+            torn: false,
+            valid_len: 0,
+        }
+    }
+}

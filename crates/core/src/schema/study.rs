@@ -1,0 +1,606 @@
+//! The study's documents: its config as checked, its plan, the lines of `results.jsonl`
+//! ([`Line`]: a [`StudySession`] each time a study starts or resumes, a [`StudyMeasurement`]
+//! per finished variant) and `summary.json` ([`StudySummary`], computed by
+//! [`crate::analysis`]). Data only: reading the TOML config, resolving the plan against the
+//! engines and running the study are the study crate's job; every view of a study (the
+//! report crate) needs only these types. Versioned by [`crate::SCHEMA_VERSION`], like every
+//! other document edgebench writes.
+
+use crate::engine::Availability;
+use crate::gate::Agreement;
+use crate::host::HostInfo;
+use crate::measure::MeasureOptions;
+use crate::realtime::DEFAULT_TARGET_FPS;
+use crate::schema::{Realtime, Speedup, Status, ToolInfo, VariantResult};
+use crate::telemetry::energy::{ThrottleVerdict, WindowKind};
+use crate::tensor::ConcreteSpec;
+use serde::{Deserialize, Serialize};
+
+// ---- config ----
+
+/// A checked study config. Engine specs and model sources are checked for syntax here and
+/// against this build's engines and zoo by the study's plan (`edgebench_study::plan`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyConfig {
+    pub name: String,
+    /// `auto`, or an engine spec. `auto`: `torch:eager` when that engine is available, else
+    /// the least optimized variant available.
+    pub baseline: String,
+    /// Engine specs to compare with the baseline; `auto` stands for the optimized variant of
+    /// every available engine.
+    pub variants: Vec<String>,
+    /// Whose outputs the accuracy gate compares against (default: the baseline).
+    pub reference: Option<String>,
+    pub batch: Vec<usize>,
+    pub threads: Option<usize>,
+    pub seed: u64,
+    pub measure: MeasureSettings,
+    pub realtime: RealtimeSettings,
+    /// Overrides of the gate's per-precision tolerances (`[gate] atol, rtol`).
+    pub gate: crate::gate::ToleranceOverride,
+    pub analysis: AnalysisSettings,
+    pub output: OutputSettings,
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureSettings {
+    pub warmup_s: f64,
+    pub min_warmup_runs: usize,
+    pub min_samples: usize,
+    pub max_samples: usize,
+    pub max_time_s: f64,
+    /// Stop sampling once the 95% CI of the median is within this many percent.
+    pub target_ci_pct: f64,
+    /// Time limit of one variant's child process (loading, preparing, measuring).
+    pub timeout_s: f64,
+    /// Random input sets the accuracy gate compares.
+    pub gate_inputs: usize,
+    /// Interleaved rounds: each model's variants are measured `rounds` times in turn
+    /// (baseline, v1, v2, baseline, v1, v2, ...), one child per variant per round, each round
+    /// sampling `max_time_s / rounds`; the speed-up's interval comes from the rounds
+    /// (docs/study.md). Studies recorded before rounds existed measured one.
+    #[serde(default = "one_round")]
+    pub rounds: usize,
+}
+
+fn one_round() -> usize {
+    1
+}
+
+impl Default for MeasureSettings {
+    /// The measurement settings of `bench` ([`MeasureOptions::default`]), so that a study and
+    /// a bench of the same model sample the same way unless told otherwise.
+    fn default() -> Self {
+        let m = MeasureOptions::default();
+        MeasureSettings {
+            warmup_s: m.warmup_s,
+            min_warmup_runs: m.min_warmup_runs,
+            min_samples: m.min_samples,
+            max_samples: m.max_samples,
+            max_time_s: m.max_time_s,
+            target_ci_pct: m.target_rel_ci * 100.0,
+            timeout_s: 600.0,
+            gate_inputs: crate::bench::DEFAULT_GATE_INPUT_SETS,
+            rounds: crate::bench::DEFAULT_ROUNDS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealtimeSettings {
+    /// Target frame rate of the camera or video.
+    pub fps: f64,
+    /// Frames between the starts of two clips of a video model (default: the clip length,
+    /// that is, windows that do not overlap). A video model keeps up when it runs at least
+    /// `fps / clip_stride` clips per second.
+    pub clip_stride: Option<usize>,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        RealtimeSettings {
+            fps: DEFAULT_TARGET_FPS,
+            clip_stride: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisSettings {
+    /// A model breaks the FLOPs trend when its residual exceeds this many residual standard
+    /// deviations.
+    pub exception_sd: f64,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings { exception_sd: 2.0 }
+    }
+}
+
+/// Report files written besides `results.jsonl` (always written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+    Md,
+    Html,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::Json, Format::Csv, Format::Md, Format::Html];
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Md => "md",
+            Format::Html => "html",
+        }
+    }
+    /// The file it writes in the study folder.
+    pub fn file(self) -> &'static str {
+        match self {
+            Format::Json => "summary.json",
+            Format::Csv => "results.csv",
+            Format::Md => "report.md",
+            Format::Html => "report.html",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSettings {
+    pub formats: Vec<Format>,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            formats: Format::ALL.to_vec(),
+        }
+    }
+}
+
+/// What a model is for; decides the real-time rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    Classification,
+    ActionRecognition,
+    Other,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::ActionRecognition => "action-recognition",
+            Task::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Task> {
+        match s {
+            "classification" => Some(Task::Classification),
+            "action-recognition" => Some(Task::ActionRecognition),
+            "other" => Some(Task::Other),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// `zoo:NAME[?classes=N&seed=N]` or the path of an ONNX file (relative paths are relative
+    /// to the config file's folder; stored absolute).
+    pub source: String,
+    /// Shown in reports (default: the zoo name or the file stem).
+    pub label: Option<String>,
+    /// Default: the zoo's task, `other` for files.
+    pub task: Option<Task>,
+    /// `NAME:DIMS` for dynamic inputs, as `bench --shape`.
+    pub shapes: Vec<String>,
+    /// Where it was declared, for error messages (`study.toml:12`).
+    #[serde(default)]
+    pub declared_at: String,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            name: "study".into(),
+            baseline: "auto".into(),
+            variants: vec!["auto".into()],
+            reference: None,
+            batch: vec![1],
+            threads: None,
+            seed: 0,
+            measure: MeasureSettings::default(),
+            realtime: RealtimeSettings::default(),
+            gate: Default::default(),
+            analysis: AnalysisSettings::default(),
+            output: OutputSettings::default(),
+            models: vec![],
+        }
+    }
+}
+
+// ---- plan ----
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub name: String,
+    pub availability: Availability,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedModel {
+    pub label: String,
+    pub source: String,
+    pub task: Task,
+    pub shapes: Vec<String>,
+    /// MACs known before running (zoo models, default head), for the time estimate only.
+    pub known_macs: Option<u64>,
+    /// This model's baseline: the study's, or the fallback when PyTorch cannot run it.
+    /// (Empty in files written before per-model baselines: read as the study's.)
+    #[serde(default)]
+    pub baseline: String,
+    /// This model's accuracy-gate reference.
+    #[serde(default)]
+    pub reference: String,
+    /// Set when the model's baseline differs from the study's: why.
+    #[serde(default)]
+    pub baseline_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Unique within a study; what `--resume` matches on.
+    pub key: String,
+    pub model: usize,
+    pub batch: usize,
+    pub spec: String,
+    pub is_baseline: bool,
+    /// The accuracy gate's reference: runs first for its model and batch.
+    pub is_reference: bool,
+    /// The interleaved round, from 1 (plans written before rounds have only round 1).
+    #[serde(default = "first_round")]
+    pub round: usize,
+}
+
+fn first_round() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub baseline: String,
+    /// How the baseline was chosen, in a sentence for the report.
+    pub baseline_note: String,
+    pub reference: String,
+    /// Candidate variants (the baseline excluded), in run order.
+    pub variants: Vec<String>,
+    /// Engines left out and why.
+    pub notes: Vec<String>,
+    pub engines: Vec<EngineStatus>,
+    pub models: Vec<PlannedModel>,
+    pub jobs: Vec<Job>,
+}
+
+impl Plan {
+    /// Fills per-model fields that older files left out.
+    pub fn fill_defaults(&mut self) {
+        for m in &mut self.models {
+            if m.baseline.is_empty() {
+                m.baseline = self.baseline.clone();
+            }
+            if m.reference.is_empty() {
+                m.reference = self.reference.clone();
+            }
+        }
+    }
+}
+
+/// The key of a variant (model, batch, engine spec), and of its first round.
+pub fn job_key(label: &str, source: &str, batch: usize, spec: &str) -> String {
+    format!("{label}|{source}|batch={batch}|{spec}")
+}
+
+/// The key `--resume` matches measurements on: [`job_key`] for round 1 (so a study measured
+/// before rounds existed resumes as its first round), `|round=K` added for later rounds.
+pub fn round_key(label: &str, source: &str, batch: usize, spec: &str, round: usize) -> String {
+    let key = job_key(label, source, batch, spec);
+    if round <= 1 {
+        key
+    } else {
+        format!("{key}|round={round}")
+    }
+}
+
+impl Job {
+    /// The key of this job's variant in another round.
+    pub fn key_of_round(&self, plan: &Plan, round: usize) -> String {
+        let m = &plan.models[self.model];
+        round_key(&m.label, &m.source, self.batch, &self.spec, round)
+    }
+}
+
+// ---- results.jsonl ----
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Line {
+    Session(Box<StudySession>),
+    Measurement(Box<StudyMeasurement>),
+}
+
+/// Written when a study starts or resumes: where and how the measurements that follow were
+/// taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudySession {
+    pub schema_version: u32,
+    pub started_unix: f64,
+    pub resumed: bool,
+    pub tool: ToolInfo,
+    pub host: HostInfo,
+    pub config: StudyConfig,
+    pub plan: Plan,
+}
+
+/// What is known about a model, from the worker that loaded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFacts {
+    pub label: String,
+    pub source: String,
+    pub task: Task,
+    pub sha256: Option<String>,
+    pub inputs: Vec<ConcreteSpec>,
+    pub params: Option<u64>,
+    /// Multiply-accumulates per inference (one call, `batch` items).
+    pub macs: Option<u64>,
+    /// 2 x MACs.
+    pub flops: Option<u64>,
+}
+
+/// One finished variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyMeasurement {
+    pub schema_version: u32,
+    pub key: String,
+    pub model: ModelFacts,
+    pub batch: usize,
+    pub spec: String,
+    pub is_baseline: bool,
+    pub is_reference: bool,
+    /// Status `failed` with the reason when the child crashed, hung or could not run it;
+    /// `gate_failed` when its outputs disagree with the reference's.
+    pub result: VariantResult,
+    /// Wall time of the child process.
+    pub wall_s: f64,
+    pub finished_unix: f64,
+}
+
+/// The content of a results file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    pub sessions: Vec<StudySession>,
+    pub measurements: Vec<StudyMeasurement>,
+    /// A torn last line was found (and ignored).
+    pub torn: bool,
+    /// Length in bytes of the valid part (everything before a torn line).
+    pub valid_len: u64,
+}
+
+impl Loaded {
+    /// The latest measurement of each key, in file order of first appearance.
+    pub fn latest(&self) -> Vec<&StudyMeasurement> {
+        let mut order: Vec<&str> = vec![];
+        let mut by_key: std::collections::HashMap<&str, &StudyMeasurement> = Default::default();
+        for m in &self.measurements {
+            if by_key.insert(&m.key, m).is_none() {
+                order.push(&m.key);
+            }
+        }
+        order.iter().map(|k| by_key[k]).collect()
+    }
+}
+
+// ---- summary.json ----
+/// Name of the pseudo-variant "the fastest gate-passing variant of each model".
+pub const BEST: &str = "best";
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudySummary {
+    pub schema_version: u32,
+    pub name: String,
+    pub tool: ToolInfo,
+    /// Every distinct host the measurements came from (more than one: a resumed study moved).
+    pub hosts: Vec<HostInfo>,
+    pub sessions: usize,
+    pub started_unix: f64,
+    pub baseline: String,
+    pub baseline_note: String,
+    pub reference: String,
+    pub variants: Vec<String>,
+    pub notes: Vec<String>,
+    pub engines: Vec<EngineStatus>,
+    pub config: StudyConfig,
+    pub rows: Vec<Row>,
+    pub averages: Vec<Average>,
+    pub trends: Vec<Trend>,
+    pub failures: Vec<Failure>,
+    /// Jobs of the plan with no measurement yet (an interrupted study).
+    pub pending: Vec<String>,
+}
+
+/// One model x batch x variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub model: String,
+    pub task: Task,
+    pub batch: usize,
+    pub source: String,
+    /// Per inference (`batch` items).
+    pub flops: Option<u64>,
+    pub params: Option<u64>,
+    pub spec: String,
+    pub is_baseline: bool,
+    pub status: Status,
+    /// Counted in speed-ups and averages: measured and passed the gate (or is the reference).
+    pub counted: bool,
+    /// Why not counted, or the failure reason.
+    pub note: Option<String>,
+    pub engine_version: Option<String>,
+    pub precision: Option<String>,
+    pub median_ms: Option<f64>,
+    pub ci95_low_ms: Option<f64>,
+    pub ci95_high_ms: Option<f64>,
+    /// Items per second at the median (frames for images, clips for video).
+    pub fps: Option<f64>,
+    pub samples: usize,
+    /// Samples of each interleaved round, in order (one entry: measured in one round).
+    #[serde(default)]
+    pub rounds: Vec<usize>,
+    /// 0th, 5th, ..., 100th percentile of the samples (21 values), for distribution charts.
+    pub quantiles_ms: Vec<f64>,
+    pub speedup: Option<Speedup>,
+    pub realtime: Option<Realtime>,
+    /// What `fps` counts: "frames" or "clips".
+    pub unit: String,
+    /// Items per second needed for real time (clips: fps / clip stride).
+    pub required_per_s: f64,
+    pub accuracy: Option<Agreement>,
+    pub warnings: Vec<String>,
+    /// The telemetry's figures over the sampling window; `None` when no telemetry was
+    /// recorded (the variant did not run, or the study ran with `--no-telemetry`).
+    #[serde(default)]
+    pub energy: Option<RowEnergy>,
+    /// Why there is no energy per inference (no power sensor, no telemetry, did not run);
+    /// `None` when there is one. Never a zero in its place.
+    #[serde(default)]
+    pub energy_na: Option<String>,
+    /// Baseline energy per inference / this variant's: above 1, the variant uses less energy
+    /// for the same work. Only for counted variants whose baseline passed, with energy on both
+    /// sides measured over the same devices.
+    #[serde(default)]
+    pub energy_ratio: Option<f64>,
+}
+
+/// A row's energy figures: the totals of the telemetry summary (`docs/energy.md`) over the
+/// devices that count, per inference (one call, `batch` items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowEnergy {
+    pub window: WindowKind,
+    pub window_s: f64,
+    /// Inferences run inside the window.
+    pub inferences: usize,
+    /// The devices summed in the totals.
+    pub devices: Vec<String>,
+    pub avg_power_w: Option<f64>,
+    pub peak_power_w: Option<f64>,
+    /// The same devices at rest, measured before the run.
+    pub idle_power_w: Option<f64>,
+    pub energy_per_inference_j: Option<f64>,
+    /// With the idle power subtracted: what the work itself cost.
+    pub energy_per_inference_above_idle_j: Option<f64>,
+    pub inferences_per_j: Option<f64>,
+    pub fps_per_w: Option<f64>,
+    pub grid_gco2_per_kwh: Option<f64>,
+    pub co2_g_per_1000_inferences: Option<f64>,
+    /// The independent check, over the counted devices that have both an energy counter and
+    /// sampled power (`check_devices`): their average sampled power x window / inferences ...
+    pub power_x_time_j: Option<f64>,
+    /// ... next to what their counters say per inference. The gap is the power sensor's
+    /// averaging and the readings' spacing (`docs/energy.md`).
+    pub counter_j: Option<f64>,
+    pub check_devices: Vec<String>,
+    pub throttle: ThrottleVerdict,
+    /// The numbers behind the verdict, in words.
+    pub throttle_detail: String,
+    /// Caveats about these numbers (a window shorter than the sensors, idle above load, an
+    /// energy ratio that could not be formed).
+    pub notes: Vec<String>,
+    /// Why the figures are not this variant's energy (the device that did the work has no
+    /// sensor among those summed), as the telemetry said.
+    #[serde(default)]
+    pub work_unmeasured: Option<String>,
+}
+
+impl RowEnergy {
+    /// The variant slowed down while it was sampled.
+    pub fn throttled(&self) -> bool {
+        self.throttle.slowed()
+    }
+
+    /// The check's gap in percent: (power x time - counter) / counter x 100.
+    pub fn check_gap_pct(&self) -> Option<f64> {
+        match (self.power_x_time_j, self.counter_j) {
+            (Some(p), Some(c)) if c > 0.0 => Some((p - c) / c * 100.0),
+            _ => None,
+        }
+    }
+}
+
+/// Average speed-up of one variant over the models of one task (None: all tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Average {
+    pub variant: String,
+    pub task: Option<Task>,
+    pub batch: usize,
+    pub n: usize,
+    /// Arithmetic mean of the per-model percentages, (ratio - 1) x 100: what the study reports.
+    pub mean_percent: Option<f64>,
+    /// Geometric mean of the per-model ratios: the right average for ratios.
+    pub geomean_ratio: Option<f64>,
+    pub models: Vec<String>,
+    /// Of those models, the ones with an energy ratio (energy measured on both sides).
+    #[serde(default)]
+    pub energy_n: usize,
+    /// Geometric mean of their energy ratios (baseline J per inference / variant's).
+    #[serde(default)]
+    pub energy_geomean_ratio: Option<f64>,
+    #[serde(default)]
+    pub energy_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendPoint {
+    pub model: String,
+    pub task: Task,
+    /// Per item.
+    pub flops: f64,
+    pub log10_flops: f64,
+    pub ratio: f64,
+    pub fitted: Option<f64>,
+    pub residual: Option<f64>,
+    /// Residual / residual standard deviation.
+    pub std_residual: Option<f64>,
+    pub exception: bool,
+}
+
+/// Does a variant gain more on smaller models?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    pub variant: String,
+    pub task: Option<Task>,
+    pub batch: usize,
+    pub n: usize,
+    pub spearman: Option<f64>,
+    pub pearson: Option<f64>,
+    /// Speed-up = intercept + slope x log10(FLOPs per item).
+    pub slope: Option<f64>,
+    pub intercept: Option<f64>,
+    pub residual_sd: Option<f64>,
+    pub exception_sd: f64,
+    pub points: Vec<TrendPoint>,
+    pub exceptions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub model: String,
+    pub batch: usize,
+    pub spec: String,
+    pub status: Status,
+    pub reason: String,
+}
