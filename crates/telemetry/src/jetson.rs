@@ -93,7 +93,7 @@ pub fn open(sysfs: &Path) -> Result<JetsonSource, Unavailable> {
         return Err(Unavailable::new("jetson", reason));
     }
 
-    let is_input = |label: &str| label.to_ascii_uppercase().ends_with("_IN");
+    let is_input = |label: &str| is_input_rail(label);
     // The input rail feeds all others; without one the rails are separate supplies.
     let has_input = rails.iter().any(|r| is_input(&r.label));
     let mut channels = Vec::new();
@@ -128,6 +128,13 @@ pub fn open(sysfs: &Path) -> Result<JetsonSource, Unavailable> {
         readers.push(gpu.reader);
     }
     Ok(JetsonSource { channels, readers })
+}
+
+/// Whether a rail is the board's input rail, which feeds all others (`POM_5V_IN` on a Nano,
+/// `VDD_IN` on Xavier NX, Orin NX and Orin Nano); AGX Xavier and AGX Orin have none, and their
+/// rails are separate supplies.
+pub(crate) fn is_input_rail(label: &str) -> bool {
+    label.to_ascii_uppercase().ends_with("_IN")
 }
 
 /// `bus/i2c/drivers/ina3221x/*/iio:device*/rail_name_K` with `in_power{K}_input`.
@@ -215,7 +222,7 @@ fn gpu_devfreq(sysfs: &Path) -> Option<Gpu> {
         })
 }
 
-fn is_gpu_name(devfreq: &str) -> bool {
+pub(crate) fn is_gpu_name(devfreq: &str) -> bool {
     let name = devfreq.to_ascii_lowercase();
     let node = name.rsplit('.').next().unwrap_or_default();
     // NVIDIA's integrated GPU cores are named g<family><two digits>b.

@@ -4,7 +4,9 @@
 //!
 //! Sources: NVIDIA GPUs through NVML ([`nvml`]), CPU packages through the Linux powercap
 //! interface ([`rapl`]), CPU clocks through cpufreq ([`cpufreq`]), Jetson boards through their
-//! INA3221 monitors and GPU devfreq ([`jetson`]). [`probe`] opens whatever the machine offers
+//! INA3221 monitors and GPU devfreq ([`jetson`]), or through `tegrastats` where those monitors
+//! cannot be read ([`tegrastats`]). A Jetson's power mode, jetson_clocks and clocks, which a
+//! result must record, come from [`tegra_board`]. [`probe`] opens whatever the machine offers
 //! and says why each missing one is missing; a figure nothing measured is `None` with that
 //! reason, never zero. Depends on no other edgebench crate; never prints.
 
@@ -14,6 +16,8 @@ pub mod jetson;
 pub mod nvml;
 pub mod rapl;
 pub mod sampler;
+pub mod tegra_board;
+pub mod tegrastats;
 pub mod throttle;
 
 pub use energy::{Energy, Idle};
@@ -21,6 +25,7 @@ pub use sampler::{Recording, Settings, Telemetry, Trace};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What a channel measures. Energy channels are cumulative joules since the source was
 /// opened, with counter wrap-around already undone by the source.
@@ -69,6 +74,12 @@ pub trait Source: Send {
     fn read_full(&mut self, out: &mut [Option<f64>]) {
         self.read(out)
     }
+    /// Called on the sampler's thread when a recording starts, before its first reading: a
+    /// source that runs a helper process (`tegrastats`) starts it here.
+    fn start(&mut self) {}
+    /// Called after a recording's last reading: a source that runs a helper process stops
+    /// it here.
+    fn stop(&mut self) {}
 }
 
 /// Seconds between full readings ([`Source::read_full`]) in a recording.
@@ -97,6 +108,11 @@ pub struct ProbeOptions {
     pub sysfs: PathBuf,
     /// Try NVML (off in tests that must not see the machine's GPU).
     pub nvml: bool,
+    /// The file-system root where a Jetson's tools and release files are (`/`: `tegrastats`
+    /// at `usr/bin/tegrastats` or on the `PATH`); tests point it at a fixture tree.
+    pub root: PathBuf,
+    /// Time between the lines `tegrastats` prints, when it is the power source.
+    pub tegrastats_interval: Duration,
 }
 
 impl Default for ProbeOptions {
@@ -104,6 +120,8 @@ impl Default for ProbeOptions {
         ProbeOptions {
             sysfs: PathBuf::from("/sys"),
             nvml: true,
+            root: PathBuf::from("/"),
+            tegrastats_interval: Duration::from_millis(100),
         }
     }
 }
@@ -129,6 +147,25 @@ pub fn probe(opts: &ProbeOptions) -> Probe {
     }
     add(rapl::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
     add(cpufreq::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
-    add(jetson::open(&opts.sysfs).map(|s| Box::new(s) as Box<dyn Source>));
+    let jetson = jetson::open(&opts.sysfs);
+    let rails_read = jetson
+        .as_ref()
+        .is_ok_and(|s| s.channels().iter().any(|c| c.quantity == Quantity::PowerW));
+    add(jetson.map(|s| Box::new(s) as Box<dyn Source>));
+    // tegrastats is the fallback for a Jetson whose INA3221 rails sysfs does not give.
+    let tegrastats = if rails_read {
+        Err(Unavailable::new(
+            "tegrastats",
+            "not needed: the INA3221 rails are read from sysfs",
+        ))
+    } else if !tegra_board::is_jetson(&opts.root) {
+        Err(Unavailable::new(
+            "tegrastats",
+            "not a Jetson board (no NVIDIA Jetson device-tree model, no /etc/nv_tegra_release)",
+        ))
+    } else {
+        tegrastats::open(&tegrastats::locate(&opts.root), opts.tegrastats_interval)
+    };
+    add(tegrastats.map(|s| Box::new(s) as Box<dyn Source>));
     p
 }

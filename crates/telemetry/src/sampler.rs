@@ -241,6 +241,10 @@ fn sample(
     let width: usize = sources.iter().map(|s| s.channels().len()).sum();
     let mut samples = Vec::with_capacity(1024);
     let mut read_s = Vec::with_capacity(1024);
+    // Helper processes start before the schedule does.
+    for s in sources.iter_mut() {
+        s.start();
+    }
     let mut next = Instant::now();
     let mut closing = false;
     let full_every = ((crate::FULL_READING_S / period.as_secs_f64()).round() as usize).max(1);
@@ -271,6 +275,9 @@ fn sample(
             let _ = ready.send(());
         }
         if closing {
+            for s in sources.iter_mut() {
+                s.stop();
+            }
             return (sources, samples, read_s);
         }
         next += period;
