@@ -1,5 +1,6 @@
 //! What machine a result came from.
 
+use edgebench_telemetry::tegra_board::{BoardOptions, BoardState};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -11,11 +12,21 @@ pub struct HostInfo {
     pub os: String,
     pub kernel: String,
     pub arch: String,
+    /// A Jetson board's power mode, jetson_clocks, clocks and fan when the result was
+    /// measured (`edgebench_telemetry::tegra_board`); absent on other machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<BoardState>,
 }
 
 impl HostInfo {
     /// Reads the host description; fields that cannot be read are "unknown", never an error.
     pub fn detect() -> HostInfo {
+        HostInfo::detect_with(&BoardOptions::default())
+    }
+
+    /// [`HostInfo::detect`], with a Jetson's board state read under `board.root` (tests point
+    /// it at a fixture tree).
+    pub fn detect_with(board: &BoardOptions) -> HostInfo {
         use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
         let refresh = RefreshKind::nothing()
             .with_cpu(CpuRefreshKind::nothing())
@@ -52,6 +63,7 @@ impl HostInfo {
             os: unknown(System::long_os_version().unwrap_or_default()),
             kernel: unknown(System::kernel_version().unwrap_or_default()),
             arch: std::env::consts::ARCH.to_owned(),
+            board: BoardState::read(board),
         }
     }
 }

@@ -344,6 +344,15 @@ pub enum Warning {
     Autocorrelated {
         lag1: f64,
     },
+    /// A Jetson board measured below its maximum performance (a power mode below the maximum,
+    /// or jetson_clocks off; see `host.board`): its numbers are below what it can do.
+    BoardNotAtMaxPerformance {
+        /// What falls short: `power mode 5W (1), not the maximum MAXN (0); jetson_clocks is
+        /// off (...)`.
+        detail: String,
+        /// The commands that fix it: `sudo nvpmodel -m 0 && sudo jetson_clocks`.
+        fix: String,
+    },
 }
 
 /// Lag-1 autocorrelation above which samples are flagged as dependent. Independent samples of
@@ -386,11 +395,40 @@ impl fmt::Display for Warning {
                 f,
                 "consecutive samples are correlated (lag-1 autocorrelation {lag1:.2}): the machine's speed drifted while sampling, so the interval is too narrow; close other programs, pin clocks, or use more --rounds"
             ),
+            Warning::BoardNotAtMaxPerformance { detail, fix } => write!(
+                f,
+                "the board is not in its maximum-performance mode ({detail}): its numbers are below what it can do; run `{fix}` and rerun"
+            ),
+        }
+    }
+}
+
+impl BenchReport {
+    /// Adds the warnings the host calls for (a Jetson below its maximum performance) to every
+    /// variant that ran, once.
+    pub fn add_host_warnings(&mut self) {
+        let Some(w) = Warning::for_host(&self.host) else {
+            return;
+        };
+        for r in &mut self.results {
+            if r.status != Status::Failed && !r.warnings.contains(&w) {
+                r.warnings.push(w.clone());
+            }
         }
     }
 }
 
 impl Warning {
+    /// The warning a host's state calls for: a Jetson board that is known not to be at its
+    /// maximum performance (`board.max_performance == Some(false)`).
+    pub fn for_host(host: &HostInfo) -> Option<Warning> {
+        let board = host.board.as_ref()?;
+        (board.max_performance == Some(false)).then(|| Warning::BoardNotAtMaxPerformance {
+            detail: board.shortfall.clone().unwrap_or_default(),
+            fix: board.fix.clone().unwrap_or_default(),
+        })
+    }
+
     /// Warnings for a finished measurement.
     pub fn assess(
         summary: &Summary,

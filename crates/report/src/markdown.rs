@@ -20,6 +20,9 @@ pub fn bench_markdown(report: &BenchReport) -> String {
         report.settings.batch,
         report.settings.seed,
     ));
+    if let Some(board) = &report.host.board {
+        out.push_str(&format!("Board: {}.\n\n", escape(&board.summary())));
+    }
     let mut headers: Vec<String> = HEADERS.iter().map(|s| s.to_string()).collect();
     headers[7] = format!("real-time ({} fps)", report.settings.target_fps);
     out.push_str(&format!("| {} |\n", headers.join(" | ")));
