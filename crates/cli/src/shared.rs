@@ -365,6 +365,8 @@ pub fn conclude(
         seed,
     );
     report.results = runs.into_iter().map(|r| r.result).collect();
+    // A Jetson below its maximum performance: every variant's numbers say so.
+    report.add_host_warnings();
     if let Some(first_error) = report
         .results
         .iter()
