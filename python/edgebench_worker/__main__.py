@@ -83,7 +83,10 @@ def hello():
         import torch
 
         h["torch"] = torch.__version__
+        # What this torch can do (torch 1.8 to the newest): features by name, as compat.py.
         h["compile"] = hasattr(torch, "compile")
+        h["cuda_graph"] = hasattr(torch.cuda, "CUDAGraph") and hasattr(torch.cuda, "graph")
+        h["inference_mode"] = hasattr(torch, "inference_mode")
         if torch.cuda.is_available():
             h["cuda"] = True
             h["cuda_version"] = torch.version.cuda

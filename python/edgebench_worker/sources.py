@@ -1,11 +1,14 @@
-"""Where a PyTorch model comes from: a torchvision builder or a user's `file.py:factory`,
-optionally with weights handed over by edgebench (the zoo's initializers)."""
+"""Where a PyTorch model comes from: a torchvision builder, edgebench's own definition of a zoo
+model torchvision lacks (`models.py`), or a user's `file.py:factory`, optionally with weights
+handed over by edgebench (the zoo's initializers)."""
 
 import importlib.util
 import os
 import sys
 
 import torch
+
+from edgebench_worker import compat
 
 
 class SourceError(Exception):
@@ -19,6 +22,8 @@ def build(source, seed):
     kind = source.get("kind")
     if kind == "torchvision":
         module = _torchvision(source["builder"], source.get("kwargs") or {})
+    elif kind == "edgebench":
+        module = _edgebench(source["builder"], source.get("kwargs") or {})
     elif kind == "module":
         module = _user_module(source["file"], source["factory"])
     else:
@@ -34,6 +39,8 @@ def build(source, seed):
 def describe(source):
     if source.get("kind") == "torchvision":
         return "tv:" + source.get("builder", "?")
+    if source.get("kind") == "edgebench":
+        return "edgebench_worker.models." + source.get("builder", "?")
     return "%s:%s" % (source.get("file", "?"), source.get("factory", "?"))
 
 
@@ -68,6 +75,17 @@ def _torchvision(builder, kwargs):
         )
     # Never download weights: the weights are random (or edgebench's own).
     return fn(**kwargs)
+
+
+def _edgebench(builder, kwargs):
+    from edgebench_worker import models
+
+    if builder not in models.BUILDERS:
+        raise SourceError(
+            "edgebench's PyTorch models have no `%s` (this worker has %s): use the same edgebench "
+            "build for the model and the worker" % (builder, ", ".join(sorted(models.BUILDERS)))
+        )
+    return models.build(builder, kwargs)
 
 
 def _user_module(path, factory):
@@ -235,7 +253,7 @@ def load_weights(module, weights):
         if int(t["numel"]) == 0:
             loaded[key] = current.clone()
             continue
-        data = torch.frombuffer(blob, dtype=torch.float32, count=int(t["numel"]), offset=int(t["offset"]))
+        data = compat.frombuffer(blob, torch.float32, count=int(t["numel"]), offset=int(t["offset"]))
         loaded[key] = data.reshape(t["shape"]).clone().to(current.dtype)
     if missing or wrong:
         parts = []

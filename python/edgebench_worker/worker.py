@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from edgebench_worker import sources, timing
+from edgebench_worker import compat, sources, timing
 
 DTYPES = {
     "f32": torch.float32,
@@ -53,7 +53,7 @@ def read_tensor(spec):
         raise WorkerError(
             "input `%s`: %s holds %d bytes, %d expected" % (spec["name"], spec["path"], len(data), expected)
         )
-    return torch.frombuffer(data, dtype=dtype).reshape(shape)
+    return compat.frombuffer(data, dtype).reshape(shape)
 
 
 def write_tensor(t, path):
@@ -92,7 +92,7 @@ class Worker:
         self.inference_mode = True
 
     def _grad_mode(self):
-        return torch.inference_mode() if self.inference_mode else torch.no_grad()
+        return compat.grad_mode(self.inference_mode)
 
     def handle(self, cmd, req):
         handler = {
@@ -110,7 +110,7 @@ class Worker:
             raise WorkerError("unknown command `%s`" % cmd)
         try:
             return handler(req)
-        except sources.SourceError as e:
+        except (sources.SourceError, compat.CompatError) as e:
             raise WorkerError(str(e))
 
     # --- preparation -------------------------------------------------------------------
@@ -161,6 +161,11 @@ class Worker:
         compile_ = bool(req.get("compile"))
         if cuda_graph and device.type != "cuda":
             raise WorkerError("cuda_graph needs device=cuda")
+        if cuda_graph and not compat.HAS_CUDA_GRAPHS:
+            raise WorkerError(
+                "cuda_graph needs torch 1.10 or newer (torch.cuda.graph) and this is torch %s: "
+                "drop cuda_graph or use a newer torch" % torch.__version__
+            )
         if compile_ and not hasattr(torch, "compile"):
             raise WorkerError(
                 "torch.compile needs torch 2.0 or newer and this is torch %s: pip install 'torch>=2'"
@@ -179,7 +184,7 @@ class Worker:
             model = model.to(self.dtype)
         if req.get("channels_last"):
             ranks = {len(s["shape"]) for s in self.specs}
-            self.memory_format = torch.channels_last_3d if 5 in ranks else torch.channels_last
+            self.memory_format = compat.memory_format(5 if 5 in ranks else 4)
             model = model.to(memory_format=self.memory_format)
             details["memory_format"] = str(self.memory_format).replace("torch.", "")
         if compile_:
@@ -202,7 +207,7 @@ class Worker:
                 with self._grad_mode():
                     self._capture()
                 details["cuda_graph"] = "captured once under %s; each run is one graph replay" % (
-                    "inference_mode" if self.inference_mode else "no_grad"
+                    "inference_mode" if self.inference_mode and compat.HAS_INFERENCE_MODE else "no_grad"
                 )
             except RuntimeError as e:
                 # Some models cannot be captured under inference_mode; no_grad is the
@@ -225,7 +230,8 @@ class Worker:
             details["timing"] = "wall clock around the call and torch.cuda.synchronize()"
         else:
             details["timing"] = "wall clock around the call"
-        details["grad_mode"] = "torch.inference_mode()" if self.inference_mode else "torch.no_grad()"
+        details["grad_mode"] = compat.grad_mode_name(self.inference_mode)
+        details["timer"] = timing.CLOCK_NAME
         details["python"] = self.hello.get("python", "?")
         if self.hello.get("torchvision"):
             details["torchvision"] = self.hello["torchvision"]
@@ -242,7 +248,7 @@ class Worker:
         if t.is_floating_point() and self.dtype != t.dtype:
             t = t.to(self.dtype)
         if self.memory_format is not None and t.dim() in (4, 5):
-            fmt = torch.channels_last if t.dim() == 4 else torch.channels_last_3d
+            fmt = compat.memory_format(t.dim())
             t = t.contiguous(memory_format=fmt)
         return t
 
@@ -273,7 +279,7 @@ class Worker:
         tensors = req["tensors"]
         if len(tensors) != len(self.inputs):
             raise WorkerError("%d inputs given, the model has %d" % (len(tensors), len(self.inputs)))
-        with torch.inference_mode():
+        with compat.grad_mode(True):
             for i, spec in enumerate(tensors):
                 t = self._to_device(read_tensor(spec))
                 if t.shape == self.inputs[i].shape and t.dtype == self.inputs[i].dtype:
@@ -372,6 +378,12 @@ class Worker:
 
     def export(self, req):
         seed = int(req.get("seed", 0))
+        top = compat.max_onnx_opset()
+        if top is not None and int(req["opset"]) > top:
+            raise WorkerError(
+                "torch %s exports ONNX opsets up to %d, not %d: pass --opset %d"
+                % (torch.__version__, top, int(req["opset"]), top)
+            )
         model = sources.build(req["source"], seed)
         weights, weights_detail = sources.apply_weights(model, req.get("weights"), req["source"], seed)
         model.eval()

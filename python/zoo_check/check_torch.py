@@ -5,7 +5,10 @@ For each model: the ONNX file passes onnx.checker; the parameter count equals
 sum(p.numel() for p in model.parameters()); the sequence of convolution, linear and pooling
 layers that PyTorch actually executes (forward hooks, plus functional global pooling) equals the
 ONNX graph's, attribute by attribute; the zoo's weights load into the PyTorch model by
-state_dict name with nothing missing or left over. The PyTorch output on a fixed input is saved
+state_dict name with nothing missing or left over (the state_dict's keys and shapes are exactly
+the float initializers, BatchNorm's num_batches_tracked aside). The PyTorch twin is
+torchvision's builder, or for the models torchvision lacks edgebench's own definition in
+python/edgebench_worker/models.py (the code the torch engine runs). The PyTorch output on a fixed input is saved
 for check_ort.py, which runs the ONNX file and compares.
 
 usage: check_torch.py WORKDIR   (WORKDIR holds list.json and NAME.onnx for every model)
@@ -24,14 +27,19 @@ import torchvision
 from onnx import numpy_helper
 from torch.overrides import TorchFunctionMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from zoo_reference import CUSTOM  # noqa: E402
+# edgebench's own PyTorch definitions (the twins of the zoo models torchvision lacks) are the
+# worker's: the same code the torch engine runs.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from edgebench_worker import models  # noqa: E402
 
 
 def torch_model(entry, classes):
-    name, tv = entry["name"], entry["torchvision"]
+    tv = entry["torchvision"]
     if tv is None:
-        return CUSTOM[name](num_classes=classes)
+        own = entry.get("edgebench_twin")
+        if own is None:
+            raise ValueError("no PyTorch twin: neither torchvision nor edgebench_twin is set")
+        return models.build(own, {"num_classes": classes})
     kwargs = {"weights": None, "num_classes": classes}
     if tv == "googlenet":
         kwargs.update(aux_logits=False, init_weights=False)
@@ -180,6 +188,18 @@ def check(entry, workdir):
         err(f"params {res['params']} != torch {res['torch_params']}")
 
     state = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in model.graph.initializer}
+    # The state_dict's keys are exactly the zoo's initializer names (BatchNorm's
+    # num_batches_tracked counters aside: ONNX has no such tensor), with the same shapes.
+    keys = {k: list(v.shape) for k, v in tm.state_dict().items() if not k.endswith("num_batches_tracked")}
+    inits = {k: list(v.shape) for k, v in state.items()}
+    if set(keys) != set(inits):
+        err(
+            f"state_dict keys != ONNX initializers: only in torch {sorted(set(keys) - set(inits))[:5]}, "
+            f"only in ONNX {sorted(set(inits) - set(keys))[:5]}"
+        )
+    shapes = [k for k in keys if k in inits and keys[k] != inits[k]]
+    if shapes:
+        err(f"{len(shapes)} shapes differ, e.g. {shapes[0]}: torch {keys[shapes[0]]}, ONNX {inits[shapes[0]]}")
     try:
         missing, unexpected = tm.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]

@@ -16,6 +16,14 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../../python/edgebench_worker/__main__.py"),
     ),
     (
+        "compat.py",
+        include_str!("../../../python/edgebench_worker/compat.py"),
+    ),
+    (
+        "models.py",
+        include_str!("../../../python/edgebench_worker/models.py"),
+    ),
+    (
         "sources.py",
         include_str!("../../../python/edgebench_worker/sources.py"),
     ),
@@ -142,10 +150,13 @@ mod tests {
         // A damaged copy is replaced.
         std::fs::write(main.with_file_name("timing.py"), "broken").unwrap();
         install(&target).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(main.with_file_name("timing.py")).unwrap(),
-            FILES[3].1
-        );
+        for (name, text) in FILES {
+            assert_eq!(
+                std::fs::read_to_string(main.with_file_name(name)).unwrap(),
+                *text,
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -238,6 +238,12 @@ impl Engine for Torch {
                     )));
                 }
             }
+            if s.cuda_graph && info.hello.cuda_graph == Some(false) {
+                return Err(Error::InvalidArgument(format!(
+                    "--engine {spec}: cuda_graph needs torch 1.10 or newer (torch.cuda.graph) and {} has torch {version}: drop cuda_graph or use a newer torch",
+                    info.path.display()
+                )));
+            }
             if s.compile && !info.hello.compile {
                 return Err(Error::InvalidArgument(format!(
                     "--engine {spec}: torch.compile needs torch 2.0 or newer and {} has torch {version}: pip install 'torch>=2', or drop compile",

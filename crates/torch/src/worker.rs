@@ -49,6 +49,14 @@ pub struct Hello {
     pub devices: Vec<String>,
     #[serde(default)]
     pub compile: bool,
+    /// Whether this torch has CUDA graphs (`torch.cuda.graph`, torch 1.10 and newer); absent
+    /// from workers of older edgebench builds.
+    #[serde(default)]
+    pub cuda_graph: Option<bool>,
+    /// Whether this torch has `torch.inference_mode` (1.9 and newer); without it the worker
+    /// runs under `torch.no_grad()` and records so.
+    #[serde(default)]
+    pub inference_mode: Option<bool>,
 }
 
 /// Time limits per kind of request. `EDGEBENCH_WORKER_TIMEOUT=SECONDS` replaces every base
@@ -188,6 +196,8 @@ impl Worker {
                 gpus: vec![],
                 devices: vec![],
                 compile: false,
+                cuda_graph: None,
+                inference_mode: None,
             },
             python: python.to_owned(),
             timeouts,

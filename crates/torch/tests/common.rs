@@ -7,6 +7,10 @@ use edgebench_core::tensor::{ConcreteSpec, HostTensor, TensorData};
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::*;
 
+/// The opset the export tests ask for: the newest torch 1.8 (NVIDIA's wheels for JetPack 4.6,
+/// the oldest torch the worker supports) writes, so that these tests run on every supported torch.
+pub const OPSET: i64 = 13;
+
 /// A Python with torch, or None after printing why the test is skipped (a failure where
 /// `EDGEBENCH_REQUIRE` lists torch).
 pub fn torch_python(test: &str) -> Option<PathBuf> {

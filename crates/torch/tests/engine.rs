@@ -44,12 +44,12 @@ fn export_tiny(py: &Path, dir: &Path, factory: &str) -> Result<Model, edgebench_
                 shape: vec![2, 3, 16, 16],
             }],
             output: dir.join("tiny.onnx"),
-            opset: 17,
+            opset: OPSET,
             seed: 3,
             dynamic_batch: false,
         },
     )?;
-    assert_eq!(report.opset, 17);
+    assert_eq!(report.opset, OPSET);
     assert_eq!(report.outputs[0].shape, vec![2, 5]);
     assert!(report.unsupported.is_empty(), "{:?}", report.unsupported);
     assert!(report.parameters > 0);
@@ -87,7 +87,12 @@ fn run_torch(
         .measure_self(&quick())
         .expect("torch measures itself")
         .unwrap();
-    assert!(m.samples_ms.len() >= 5 && m.samples_ms.len() <= 30);
+    // At most max_samples; at least min_samples unless the time limit came first (a slow
+    // torch: torch 1.8's CPU kernels on a busy 2-core machine).
+    assert!(!m.samples_ms.is_empty() && m.samples_ms.len() <= 30);
+    if m.stop_reason != StopReason::TimeLimit {
+        assert!(m.samples_ms.len() >= 5, "{:?}", m.stop_reason);
+    }
     assert!(m.samples_ms.iter().all(|&x| x > 0.0));
     assert!(m.warmup_runs >= 2);
     assert!(matches!(
@@ -116,7 +121,7 @@ fn export_records_its_provenance_and_the_eager_engine_matches_tract() {
         "{meta:?}"
     );
     assert_eq!(meta[meta::SEED], "3");
-    assert_eq!(meta[meta::OPSET], "17");
+    assert_eq!(meta[meta::OPSET], OPSET.to_string());
     assert!(!meta[meta::TORCH_VERSION].is_empty());
     // No scratch file is left beside the output.
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -184,7 +189,7 @@ fn export_errors_name_the_problem() {
                 shape: vec![1, 3, 32, 32],
             }],
             output: dir.path().join("x.onnx"),
-            opset: 17,
+            opset: OPSET,
             seed: 0,
             dynamic_batch: false,
         },
@@ -192,6 +197,39 @@ fn export_errors_name_the_problem() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("has no model `resnet9000`"), "{e}");
+    // The newest opset edgebench accepts: written by a torch whose exporter has it, refused
+    // with the newest it has by an older one (torch 1.13 writes up to 17, torch 1.8 up to 13).
+    let newest = *edgebench_torch::export::OPSETS.end();
+    let tiny = format!(
+        "{}:make",
+        python_tests_dir().join("tiny_model.py").display()
+    );
+    match export(
+        &info,
+        &ExportOptions {
+            source: TorchSource::parse(&tiny, None).unwrap(),
+            inputs: vec![ExportInput {
+                name: "input".into(),
+                shape: vec![1, 3, 16, 16],
+            }],
+            output: dir.path().join("newest.onnx"),
+            opset: newest,
+            seed: 0,
+            dynamic_batch: false,
+        },
+    ) {
+        Ok((report, _)) => {
+            assert_eq!(report.opset, newest);
+            std::fs::remove_file(dir.path().join("newest.onnx")).unwrap();
+        }
+        Err(e) => {
+            let e = e.to_string();
+            assert!(
+                e.contains("exports ONNX opsets up to") && e.contains("pass --opset"),
+                "{e}"
+            );
+        }
+    }
     // Nothing half-written is left behind.
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }

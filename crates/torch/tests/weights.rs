@@ -122,7 +122,7 @@ fn a_random_factory_is_rescaled_and_weights_it_sets_itself_are_kept() {
                 shape: shape.to_vec(),
             }],
             output: dir.path().join("v.onnx"),
-            opset: 17,
+            opset: OPSET,
             seed: 0,
             dynamic_batch: false,
         },

@@ -190,6 +190,9 @@ pub struct ZooEntry {
     pub source: &'static str,
     /// The torchvision builder that makes the same network, e.g. `resnet18`, `video.r3d_18`.
     pub torchvision: Option<&'static str>,
+    /// For a model torchvision lacks, the builder of edgebench's own PyTorch definition
+    /// (`edgebench_worker.models`), e.g. `c3d_small`. Every zoo model has one twin or the other.
+    pub edgebench_twin: Option<&'static str>,
     /// Learnable parameters at the default number of classes.
     pub params: u64,
     /// Multiply-accumulates of convolutions and matrix products, batch 1, default classes.
@@ -211,6 +214,7 @@ pub fn list() -> Vec<ZooEntry> {
                 default_classes: a.default_classes,
                 source: a.source,
                 torchvision: a.torchvision,
+                edgebench_twin: a.edgebench_twin,
                 params: counts.params,
                 macs: counts.macs,
                 reference: a.reference,

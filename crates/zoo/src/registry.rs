@@ -27,6 +27,9 @@ pub(crate) struct Arch {
     pub default_classes: usize,
     pub source: &'static str,
     pub torchvision: Option<&'static str>,
+    /// For a model torchvision lacks: its builder in edgebench's own PyTorch definitions
+    /// (`python/edgebench_worker/models.py`, `BUILDERS`).
+    pub edgebench_twin: Option<&'static str>,
     pub reference: Option<Reference>,
     pub build: Builder,
 }
@@ -48,6 +51,7 @@ const fn image(
         default_classes: 1000,
         source,
         torchvision: Some(name),
+        edgebench_twin: None,
         reference: Some(Reference {
             classes: 1000,
             params,
@@ -72,6 +76,7 @@ const fn tv_video(
         default_classes: 4,
         source,
         torchvision: Some(tv),
+        edgebench_twin: None,
         reference: Some(Reference {
             classes: 400,
             params,
@@ -89,6 +94,7 @@ const fn custom_video(name: &'static str, source: &'static str, build: Builder) 
         default_classes: 4,
         source,
         torchvision: None,
+        edgebench_twin: Some(name),
         reference: None,
         build,
     }
@@ -110,6 +116,7 @@ pub(crate) static ARCHS: &[Arch] = &[
         default_classes: 1000,
         source: "He et al. 2016 'Identity Mappings in Deep Residual Networks' (arXiv:1603.05027), full pre-activation bottleneck, ResNet-50 stages [3,4,6,3]; stem and stride placement as in timm resnetv2_50",
         torchvision: None,
+        edgebench_twin: Some("resnet50v2"),
         reference: None,
         build: resnet::resnet50v2,
     },
@@ -160,4 +167,24 @@ pub(crate) fn graph(
 
 pub(crate) fn count(arch: &Arch, classes: usize, batch: usize) -> Counts {
     graph(arch, classes, batch).2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_has_exactly_one_pytorch_twin() {
+        for a in ARCHS {
+            assert!(
+                a.torchvision.is_some() != a.edgebench_twin.is_some(),
+                "{}: torchvision {:?}, edgebench {:?}",
+                a.name,
+                a.torchvision,
+                a.edgebench_twin
+            );
+        }
+        let own: Vec<_> = ARCHS.iter().filter_map(|a| a.edgebench_twin).collect();
+        assert_eq!(own, ["resnet50v2", "c3d_small", "ae3d", "densenet3d_121"]);
+    }
 }

@@ -1,8 +1,12 @@
-"""PyTorch definitions of the zoo models that torchvision does not have.
+"""PyTorch definitions of the zoo models that torchvision does not have: the study's custom
+action-recognition models (c3d_small, ae3d, densenet3d_121) and resnet50v2.
 
-They are the reference the zoo's ONNX graphs are checked against (parameters, layer sequence,
-outputs with the same weights), and they document the architectures in the language most
-readers know. Module names are the zoo's initializer names. See docs/zoo.md for the sources.
+They are these models' PyTorch twins: the torch engine runs `zoo:NAME` with them and the zoo's
+weights (edgebench's "before", PyTorch eager, as for the torchvision twins), and
+python/zoo_check checks them against the zoo's ONNX graphs (parameters, layer sequence,
+state_dict keys, outputs with the same weights). Their `state_dict()` keys are the zoo's
+initializer names (crates/zoo/src/models/*.rs); see docs/zoo.md for the sources. Written for
+Python 3.6 and torch 1.8 and newer, like the rest of the worker.
 """
 
 from collections import OrderedDict
@@ -53,7 +57,7 @@ class ResNet50V2(nn.Module):
                 stride = 2 if i > 0 and j == 0 else 1
                 blocks.append(PreActBottleneck(inplanes, planes, stride))
                 inplanes = planes * 4
-            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+            setattr(self, "layer%d" % (i + 1), nn.Sequential(*blocks))
         self.final_bn = nn.BatchNorm2d(inplanes)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(inplanes, num_classes)
@@ -73,8 +77,8 @@ class C3DSmall(nn.Module):
         super().__init__()
         cin = 3
         for i, c in enumerate([64, 128, 256, 256, 256]):
-            setattr(self, f"conv{i + 1}", nn.Conv3d(cin, c, 3, padding=1))
-            setattr(self, f"pool{i + 1}", nn.MaxPool3d((1, 2, 2) if i == 0 else 2))
+            setattr(self, "conv%d" % (i + 1), nn.Conv3d(cin, c, 3, padding=1))
+            setattr(self, "pool%d" % (i + 1), nn.MaxPool3d((1, 2, 2) if i == 0 else 2))
             cin = c
         self.fc6 = nn.Linear(256 * 1 * 3 * 3, 2048)
         self.fc7 = nn.Linear(2048, 2048)
@@ -83,7 +87,7 @@ class C3DSmall(nn.Module):
 
     def forward(self, x):
         for i in range(1, 6):
-            x = getattr(self, f"pool{i}")(F.relu(getattr(self, f"conv{i}")(x)))
+            x = getattr(self, "pool%d" % i)(F.relu(getattr(self, "conv%d" % i)(x)))
         x = torch.flatten(x, 1)
         x = self.dropout(F.relu(self.fc6(x)))
         x = self.dropout(F.relu(self.fc7(x)))
@@ -152,11 +156,11 @@ class DenseNet3D121(nn.Module):
         for i, n in enumerate([6, 12, 24, 16]):
             layers = OrderedDict()
             for j in range(n):
-                layers[f"denselayer{j + 1}"] = DenseLayer3d(c + j * 32)
-            feats[f"denseblock{i + 1}"] = nn.Sequential(layers)
+                layers["denselayer%d" % (j + 1)] = DenseLayer3d(c + j * 32)
+            feats["denseblock%d" % (i + 1)] = nn.Sequential(layers)
             c += n * 32
             if i < 3:
-                feats[f"transition{i + 1}"] = nn.Sequential(
+                feats["transition%d" % (i + 1)] = nn.Sequential(
                     OrderedDict(
                         norm=nn.BatchNorm3d(c),
                         relu=nn.ReLU(inplace=True),
@@ -175,9 +179,18 @@ class DenseNet3D121(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-CUSTOM = {
+BUILDERS = {
     "resnet50v2": ResNet50V2,
     "c3d_small": C3DSmall,
     "ae3d": AE3D,
     "densenet3d_121": DenseNet3D121,
 }
+"""The zoo's name -> the class; the zoo names the same builder (`edgebench_twin`)."""
+
+
+def build(name, kwargs):
+    """`BUILDERS[name](**kwargs)`; kwargs: `num_classes`."""
+    cls = BUILDERS.get(name)
+    if cls is None:
+        raise KeyError(name)
+    return cls(**kwargs)
