@@ -330,3 +330,71 @@ impl Study {
         }
     }
 }
+
+/// A study whose findings are known (`crates/study/tests/analysis.rs` works them out):
+/// `tract:optimized` against `tract:reference` on mobilenet_v3_small (1e8 FLOPs, 4x faster),
+/// resnet18 (1e9, 2x), vgg11 (1e10, 1x) and c3d_small (1e11, a video model, 3x but fails the
+/// gate), three rounds each, every sample of a variant the same: baselines 10 ms
+/// (c3d_small 500 ms per clip). No telemetry.
+pub fn known_answers() -> Loaded {
+    let image = [1, 3, 224, 224];
+    let clip = [1, 3, 16, 112, 112];
+    let classification = Task::Classification;
+    let models = vec![
+        Model::new(
+            "mobilenet_v3_small",
+            "zoo:mobilenet_v3_small?classes=2",
+            classification,
+            100_000_000,
+            &image,
+        ),
+        Model::new(
+            "resnet18",
+            "zoo:resnet18?classes=2",
+            classification,
+            1_000_000_000,
+            &image,
+        ),
+        Model::new(
+            "vgg11",
+            "zoo:vgg11?classes=2",
+            classification,
+            10_000_000_000,
+            &image,
+        ),
+        Model::new(
+            "c3d_small",
+            "zoo:c3d_small?classes=4",
+            Task::ActionRecognition,
+            100_000_000_000,
+            &clip,
+        ),
+    ];
+    let study = Study::new(
+        "known answers",
+        "tract:reference",
+        &["tract:optimized"],
+        models,
+    );
+    let ratios = [4.0, 2.0, 1.0, 3.0];
+    let mut measurements = vec![];
+    for job in &study.plan.jobs {
+        let m = study.model(job);
+        let base_ms = if m.label == "c3d_small" { 500.0 } else { 10.0 };
+        let raw = if job.is_baseline {
+            vec![base_ms; 21]
+        } else {
+            vec![base_ms / ratios[job.model]; 21]
+        };
+        let mut result = measured(&job.spec, raw);
+        if !job.is_reference {
+            let pass = m.label != "c3d_small";
+            result.accuracy = Some(agreement(pass));
+            if !pass {
+                result.status = Status::GateFailed;
+            }
+        }
+        measurements.push(study.measurement(job, result));
+    }
+    study.loaded(measurements)
+}

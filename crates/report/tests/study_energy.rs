@@ -288,3 +288,14 @@ fn html_draws_no_energy_bar_for_work_no_sensor_measured() {
         "no label for the unmeasured bar"
     );
 }
+
+/// The views of the energy study as a whole, against their snapshots (`snapshots/`).
+#[test]
+fn energy_views_snapshots() {
+    let s = measured();
+    insta::assert_snapshot!("study_energy_md", study_md::render(&s));
+    insta::assert_snapshot!("study_energy_csv", study_csv::render(&s).unwrap());
+    insta::assert_snapshot!("study_energy_html", html::render(&s));
+    let none = none_measured();
+    insta::assert_snapshot!("study_energy_none_md", study_md::render(&none));
+}

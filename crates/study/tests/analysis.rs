@@ -4,7 +4,7 @@
 
 use edgebench_core::analysis::{analyse, trend};
 use edgebench_core::engine::EngineSpec;
-use edgebench_core::fixtures::{self, agreement, measured, Model, Study};
+use edgebench_core::fixtures::{self, measured};
 use edgebench_core::schema::study::{Line, Loaded, Row, StudyMeasurement, StudySummary, Task};
 use edgebench_core::schema::{IntervalMethod, SpeedupWarning, Status, VariantResult, Verdict};
 use edgebench_core::telemetry::energy::ThrottleVerdict;
@@ -14,72 +14,13 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
-/// The study: mobilenet 1e8 FLOPs 4x, resnet18 1e9 FLOPs 2x, vgg11 1e10 FLOPs 1x, c3d_small
-/// fails the gate. Baselines take 10 ms (c3d_small 500 ms per clip).
+/// [`fixtures::known_answers`], without its last measurement when `skip_last`.
 fn study(skip_last: bool) -> Loaded {
-    let image = [1, 3, 224, 224];
-    let clip = [1, 3, 16, 112, 112];
-    let classification = Task::Classification;
-    let models = vec![
-        Model::new(
-            "mobilenet_v3_small",
-            "zoo:mobilenet_v3_small?classes=2",
-            classification,
-            100_000_000,
-            &image,
-        ),
-        Model::new(
-            "resnet18",
-            "zoo:resnet18?classes=2",
-            classification,
-            1_000_000_000,
-            &image,
-        ),
-        Model::new(
-            "vgg11",
-            "zoo:vgg11?classes=2",
-            classification,
-            10_000_000_000,
-            &image,
-        ),
-        Model::new(
-            "c3d_small",
-            "zoo:c3d_small?classes=4",
-            Task::ActionRecognition,
-            100_000_000_000,
-            &clip,
-        ),
-    ];
-    let study = Study::new(
-        "known answers",
-        "tract:reference",
-        &["tract:optimized"],
-        models,
-    );
-    let ratios = [4.0, 2.0, 1.0, 3.0];
-    let mut measurements = vec![];
-    for job in &study.plan.jobs {
-        let m = study.model(job);
-        let base_ms = if m.label == "c3d_small" { 500.0 } else { 10.0 };
-        let raw = if job.is_baseline {
-            vec![base_ms; 21]
-        } else {
-            vec![base_ms / ratios[job.model]; 21]
-        };
-        let mut result = measured(&job.spec, raw);
-        if !job.is_reference {
-            let pass = m.label != "c3d_small";
-            result.accuracy = Some(agreement(pass));
-            if !pass {
-                result.status = Status::GateFailed;
-            }
-        }
-        measurements.push(study.measurement(job, result));
-    }
+    let mut loaded = fixtures::known_answers();
     if skip_last {
-        measurements.pop();
+        loaded.measurements.pop();
     }
-    study.loaded(measurements)
+    loaded
 }
 
 #[test]
