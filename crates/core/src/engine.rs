@@ -154,6 +154,12 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &'static str;
     /// Whether it can run here; cheap, never panics.
     fn availability(&self) -> Availability;
+    /// Whether `spec` can run here: engines whose spec names what they need (a tool's path)
+    /// look there; the others answer as [`Engine::availability`].
+    fn availability_for(&self, spec: &EngineSpec) -> Availability {
+        let _ = spec;
+        self.availability()
+    }
     /// The variants it offers.
     fn variants(&self) -> Vec<VariantInfo>;
     /// Checks a spec without preparing anything (unknown variant or option -> error).
