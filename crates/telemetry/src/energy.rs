@@ -85,9 +85,9 @@ impl Energy {
         };
         let d = work_device.to_ascii_lowercase();
         let covering: &[&str] = if d.starts_with("cpu") {
-            &["rapl", "ina3221"]
+            &["rapl", "ina3221", "tegrastats"]
         } else if d.starts_with("cuda") || d.starts_with("gpu") {
-            &["nvml", "ina3221"]
+            &["nvml", "ina3221", "tegrastats"]
         } else {
             return;
         };
@@ -447,10 +447,12 @@ fn no_power_reason(devices: &[DevicePower], unavailable: &[Unavailable]) -> Stri
     if !devices.is_empty() {
         return "the power sensors gave no readings in the window".to_owned();
     }
-    let power_sources = ["nvml", "rapl", "jetson"];
+    let power_sources = ["nvml", "rapl", "jetson", "tegrastats"];
     let why: Vec<String> = unavailable
         .iter()
         .filter(|u| power_sources.contains(&u.source.as_str()))
+        // tegrastats off a Jetson says nothing the `jetson` entry does not.
+        .filter(|u| !(u.source == "tegrastats" && u.reason == crate::TEGRASTATS_NOT_A_JETSON))
         .map(|u| format!("{}: {}", u.source, u.reason))
         .collect();
     if why.is_empty() {

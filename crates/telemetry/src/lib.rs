@@ -133,6 +133,10 @@ pub struct Probe {
     pub unavailable: Vec<Unavailable>,
 }
 
+/// Why tegrastats is not tried on a machine that is not a Jetson.
+pub(crate) const TEGRASTATS_NOT_A_JETSON: &str =
+    "not a Jetson board (no NVIDIA Jetson device-tree model, no /etc/nv_tegra_release)";
+
 /// Opens every source the machine offers.
 pub fn probe(opts: &ProbeOptions) -> Probe {
     let mut p = Probe::default();
@@ -159,10 +163,7 @@ pub fn probe(opts: &ProbeOptions) -> Probe {
             "not needed: the INA3221 rails are read from sysfs",
         ))
     } else if !tegra_board::is_jetson(&opts.root) {
-        Err(Unavailable::new(
-            "tegrastats",
-            "not a Jetson board (no NVIDIA Jetson device-tree model, no /etc/nv_tegra_release)",
-        ))
+        Err(Unavailable::new("tegrastats", TEGRASTATS_NOT_A_JETSON))
     } else {
         tegrastats::open(&tegrastats::locate(&opts.root), opts.tegrastats_interval)
     };

@@ -4,6 +4,7 @@
 //! orin-agx/usr/bin/tegrastats`, which takes `--interval MS` and prints the Orin lines) as a
 //! child process that a recording starts and stops.
 
+use edgebench_telemetry::energy::{self, Window, WindowKind};
 use edgebench_telemetry::tegrastats::{self, parse_rails, Rail};
 use edgebench_telemetry::{probe, Probe, ProbeOptions, Quantity, Source, Telemetry};
 use std::path::{Path, PathBuf};
@@ -198,8 +199,29 @@ fn a_recording_starts_and_stops_tegrastats() {
     );
     assert!(t.has_power());
     let rec = t.start();
+    let begin = Instant::now();
     std::thread::sleep(Duration::from_millis(150));
+    let end = Instant::now();
     let trace = rec.stop();
+    // The rails make a board total, which covers work on the GPU and on the CPU alike.
+    let window = Window {
+        kind: WindowKind::Sampling,
+        begin,
+        end,
+        inferences: 10,
+        throughput_per_s: None,
+    };
+    let mut e = energy::summarize(&trace, &window, None, None, &[]);
+    let total = e.total.as_ref().expect("a power total");
+    assert_eq!(total.devices.len(), 4, "{:?}", total.devices);
+    assert!(
+        total.avg_power_w > 7.0 && total.avg_power_w < 14.0,
+        "{}",
+        total.avg_power_w
+    );
+    e.check_coverage("gpu");
+    e.check_coverage("cpu");
+    assert_eq!(e.work_unmeasured, None, "{:?}", e.notes);
     assert!(trace.samples.len() >= 3, "{}", trace.samples.len());
     // The first reading of the recording already has the rails.
     let first = &trace.samples[0].values;
