@@ -2,16 +2,15 @@
 
 use crate::cmd_inspect::parse_shape;
 use crate::shared::{
-    bench_options, check_writable, conclude, measure_variants, MeasureArgs, OutputArgs,
-    TelemetryArgs,
+    bench_options, check_writable, conclude, engine_for, measure_variants, new_report, MeasureArgs,
+    OutputArgs, TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
-use edgebench_core::engine::{Engine, EngineSpec};
-use edgebench_core::host::HostInfo;
+use edgebench_core::engine::EngineSpec;
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::{BenchReport, ModelInfo, Settings};
+use edgebench_core::schema::ModelInfo;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -60,15 +59,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| EngineSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut engines: Vec<Box<dyn Engine>> = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let engine = edgebench_engines::find(&spec.engine)?;
-        engine.validate(spec)?;
-        if let Some(why) = engine.availability_for(spec).refusal(&spec.to_string()) {
-            bail!(why)
-        }
-        engines.push(engine);
-    }
+    let engines = specs.iter().map(engine_for).collect::<Result<Vec<_>>>()?;
     let reference = match &a.reference {
         None => 0,
         Some(r) => {
@@ -110,26 +101,13 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         ),
         a.seed,
     );
-    let measure = opts.measure.clone();
-    let report = BenchReport {
-        schema_version: edgebench_core::SCHEMA_VERSION,
-        tool: crate::tool_info(),
-        host: HostInfo::detect(),
-        model: ModelInfo::new(&model, inputs),
-        settings: Settings {
-            engines: specs.iter().map(|s| s.to_string()).collect(),
-            batch: opts.batch,
-            threads: opts.threads,
-            seed: a.seed,
-            target_fps: a.measure.fps,
-            measure,
-            rounds: opts.rounds,
-            gate_input_sets: opts.gate_input_sets,
-            gate_enforced: !a.measure.no_gate,
-            reference: a.reference.clone(),
-        },
-        results: vec![],
-    };
+    let report = new_report(
+        ModelInfo::new(&model, inputs),
+        &specs,
+        &opts,
+        &a.measure,
+        a.reference.clone(),
+    );
 
     let runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
     conclude(runs, reference, &a.measure, a.seed, report, &a.output)

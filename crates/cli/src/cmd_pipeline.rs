@@ -4,16 +4,15 @@
 
 use crate::cmd_export::{export_inputs, parse_input_shape};
 use crate::shared::{
-    bench_options, check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs,
-    TelemetryArgs,
+    bench_options, check_writable, conclude, engine_for, measure_variants, new_report, spinner,
+    MeasureArgs, OutputArgs, TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgebench_core::engine::{Availability, Engine, EngineSpec};
-use edgebench_core::host::HostInfo;
 use edgebench_core::model::{Model, ShapeRequest};
-use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status};
+use edgebench_core::schema::{ModelInfo, Status};
 use edgebench_torch::engine::TorchSettings;
 use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
 use edgebench_torch::{python, Torch, TorchSource};
@@ -120,13 +119,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             if spec.engine == "torch" {
                 bail!("--engine {s}: give PyTorch variants with --torch");
             }
-            let engine = edgebench_engines::find(&spec.engine)?;
-            engine.validate(&spec)?;
-            if let Some(why) = engine.availability_for(&spec).refusal(&spec.to_string()) {
-                bail!(why)
-            }
+            engines.push(engine_for(&spec)?);
             specs.push(spec);
-            engines.push(engine);
         }
     }
     let onnx = a.onnx.iter().map(|p| ("--onnx", p));
@@ -218,29 +212,16 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         a.threads.map(|t| t as usize),
         a.seed,
     );
-    let measure = opts.measure.clone();
-    let mut report = BenchReport {
-        schema_version: edgebench_core::SCHEMA_VERSION,
-        tool: crate::tool_info(),
-        host: HostInfo::detect(),
-        model: ModelInfo {
+    let mut report = new_report(
+        ModelInfo {
             path: shown,
             ..ModelInfo::new(&model, inputs)
         },
-        settings: Settings {
-            engines: specs.iter().map(|s| s.to_string()).collect(),
-            batch: opts.batch,
-            threads: opts.threads,
-            seed: a.seed,
-            target_fps: a.measure.fps,
-            measure,
-            rounds: opts.rounds,
-            gate_input_sets: opts.gate_input_sets,
-            gate_enforced: !a.measure.no_gate,
-            reference: Some(specs[0].to_string()),
-        },
-        results: vec![],
-    };
+        &specs,
+        &opts,
+        &a.measure,
+        Some(specs[0].to_string()),
+    );
 
     let mut runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
     if a.engines.is_empty() {

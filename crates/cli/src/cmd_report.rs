@@ -104,17 +104,23 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
 
 /// Writes the formats the study's config asks for. Returns the paths written.
 pub fn write_reports(dir: &Path, s: &StudySummary) -> Result<Vec<PathBuf>> {
-    use edgebench_report::{html, study_csv, study_md, write_atomic};
+    use edgebench_core::write::write_atomic;
+    use edgebench_report::{html, study_csv, study_md};
     let mut written = vec![];
     for f in &s.config.output.formats {
         let bytes = match f {
             Format::Json => serde_json::to_vec_pretty(s)?,
-            Format::Csv => study_csv::render(s).map_err(|e| anyhow!(e))?.into_bytes(),
+            Format::Csv => study_csv::render(s)
+                .map_err(|e| edgebench_core::Error::Write {
+                    path: dir.join(f.file()),
+                    reason: format!("rendering CSV: {e}"),
+                })?
+                .into_bytes(),
             Format::Md => study_md::render(s).into_bytes(),
             Format::Html => html::render(s).into_bytes(),
         };
         let p = dir.join(f.file());
-        write_atomic(&p, &bytes).map_err(|e| anyhow!(e))?;
+        write_atomic(&p, &bytes)?;
         written.push(p);
     }
     Ok(written)

@@ -1,6 +1,6 @@
 //! `edgebench study`: run a matrix of models x engine variants and write the study folder.
 
-use crate::shared::TelemetryArgs;
+use crate::shared::{progress_text, TelemetryArgs};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use edgebench_core::analysis;
@@ -8,7 +8,6 @@ use edgebench_core::schema::study::StudyConfig;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::runner::{self, Event, RunOptions};
 use edgebench_study::worker::JobTelemetry;
-use edgebench_study::worker::WorkerProgress;
 use edgebench_study::{config, plan, preset};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -210,23 +209,7 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
             );
             bar.set_message(format!("{current} · loading"));
         }
-        Event::Worker(p) => bar.set_message(format!(
-            "{current} · {}",
-            match p {
-                WorkerProgress::Loading => "loading".to_owned(),
-                WorkerProgress::Preparing => "preparing".to_owned(),
-                WorkerProgress::WarmingUp { runs, elapsed_s } =>
-                    format!("warming up: {runs} runs, {elapsed_s:.1} s"),
-                WorkerProgress::Sampling {
-                    samples,
-                    elapsed_s,
-                    rel_ci,
-                } => format!(
-                    "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.1}%",
-                    rel_ci * 100.0
-                ),
-            }
-        )),
+        Event::Worker(p) => bar.set_message(format!("{current} · {}", progress_text(p))),
         Event::JobSkipped {
             job, label, reason, ..
         } => {
@@ -327,12 +310,12 @@ fn export_pytorch_models(
             m.label = Some(source.short_name());
         }
         if m.task.is_none() {
-            m.task = Some(match &source {
-                TorchSource::Torchvision { builder, .. } if builder.starts_with("video.") => {
-                    Task::ActionRecognition
-                }
-                TorchSource::Torchvision { .. } => Task::Classification,
-                TorchSource::Module { .. } => Task::Other,
+            // The task follows from the source's own input: a clip (N x 3 x T x H x W) or an
+            // image; a module of unknown input is `other`.
+            m.task = Some(match source.default_input_shape().map(|s| s.len()) {
+                Some(5) => Task::ActionRecognition,
+                Some(_) => Task::Classification,
+                None => Task::Other,
             });
         }
         m.source = file.display().to_string();

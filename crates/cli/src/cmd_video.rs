@@ -1,11 +1,10 @@
 //! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
 
 use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, spinner, TelemetryArgs};
+use crate::shared::{check_writable, engine_for, spinner, TelemetryArgs};
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use edgebench_core::engine::{EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
 use edgebench_core::memory::Run;
@@ -13,14 +12,13 @@ use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
 use edgebench_report::fmt::ms;
 use edgebench_video::clip::ModelPlan;
+use edgebench_video::export::Outputs;
 use edgebench_video::preprocess::{
     parse_triple, PreprocessConfig, Preprocessor, Resize, IMAGE_MEAN, IMAGE_STD, VIDEO_MEAN,
     VIDEO_STD,
 };
 use edgebench_video::queue::DropPolicy;
-use edgebench_video::report::{
-    analyse, fps_text, Context as ReportContext, VideoReport, VideoSettings,
-};
+use edgebench_video::report::{analyse, Context as ReportContext, VideoSettings};
 use edgebench_video::run::{run_stream, warm_up, Prediction, RunOptions};
 use edgebench_video::source::{open, OpenOptions, SourceSpec};
 use edgebench_video::VideoError;
@@ -185,11 +183,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         eprintln!("edgebench: note: --energy-min-time does not apply to video: the source sets the run's length (use --duration or --max-frames)");
     }
     let spec = EngineSpec::parse(&a.engine)?;
-    let engine = edgebench_engines::find(&spec.engine)?;
-    engine.validate(&spec)?;
-    if let Some(why) = engine.availability().refusal(&spec.to_string()) {
-        bail!(why)
-    }
+    let engine = engine_for(&spec)?;
     for (flag, path) in [
         ("--export-json", &a.export_json),
         ("--export-csv", &a.export_csv),
@@ -380,18 +374,19 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
             },
         },
     );
-    write_outputs(&a, &report)?;
+    let outputs = Outputs {
+        json: a.export_json.as_deref(),
+        csv: a.export_csv.as_deref(),
+        predictions: a.predictions.as_deref(),
+    };
+    edgebench_video::export::write(&report, &outputs)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        print!("{}", edgebench_video::view::terminal(&report));
     }
     if let Some(e) = &report.error {
-        let written: Vec<String> = [&a.export_json, &a.export_csv, &a.predictions]
-            .into_iter()
-            .flatten()
-            .map(|p| p.display().to_string())
-            .collect();
+        let written: Vec<String> = outputs.paths().map(|p| p.display().to_string()).collect();
         bail!(
             "{e}; the run stopped after {} frames and {} predictions{}",
             report.frames,
@@ -405,239 +400,10 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     }
     if a.fail_if_slow && !report.verdict.keeps_up {
         eprintln!(
-            "edgebench: the pipeline does not keep up with the source ({}x); --fail-if-slow makes this exit 1",
-            format_factor(report.verdict.factor)
+            "edgebench: the pipeline does not keep up with the source ({:.2}x); --fail-if-slow makes this exit 1",
+            report.verdict.factor
         );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn format_factor(f: f64) -> String {
-    format!("{f:.2}")
-}
-
-fn write_outputs(a: &VideoArgs, r: &VideoReport) -> Result<()> {
-    use edgebench_report::write_atomic;
-    if let Some(p) = &a.export_json {
-        write_atomic(p, &serde_json::to_vec_pretty(r)?).map_err(|e| anyhow!(e))?;
-    }
-    if let Some(p) = &a.export_csv {
-        let csv = edgebench_video::export::stages_csv(r)
-            .map_err(|e| anyhow!(e))
-            .context("rendering CSV")?;
-        write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
-    }
-    if let Some(p) = &a.predictions {
-        let lines =
-            edgebench_video::export::predictions_jsonl(&r.predictions).map_err(|e| anyhow!(e))?;
-        write_atomic(p, lines.as_bytes()).map_err(|e| anyhow!(e))?;
-    }
-    Ok(())
-}
-
-/// The terminal view: a header, the per-stage table, then real-time figures, the verdict and
-/// warnings.
-fn render(r: &VideoReport) -> String {
-    let s = &r.settings;
-    let mut out = String::new();
-    let threads = r
-        .session
-        .threads
-        .map(|t| format!(", {t} thread{}", if t == 1 { "" } else { "s" }))
-        .unwrap_or_default();
-    let mode = if s.paced {
-        format!(
-            "paced, {}",
-            match s.drop_policy {
-                DropPolicy::Oldest => format!("drop oldest, queue depth {}", s.queue_depth),
-                DropPolicy::Queue => "queue every clip".to_string(),
-            }
-        )
-    } else {
-        "as fast as possible".to_string()
-    };
-    out.push_str(&format!(
-        "{} on {}{threads} · {} ({}x{} at {} fps, {}) · {mode}\n",
-        r.model.path,
-        s.engine,
-        r.source.input,
-        r.source.width,
-        r.source.height,
-        fps_text(r.source.fps),
-        r.source.decoder,
-    ));
-    out.push_str(&format!(
-        "{} frames · clips of {} frame{} every {} · {} clips: {} predicted, {} dropped\n",
-        r.frames,
-        s.clip.frames,
-        if s.clip.frames == 1 { "" } else { "s" },
-        s.stride,
-        r.clips,
-        r.predicted,
-        r.dropped
-    ));
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "stage",
-            "per",
-            "count",
-            "median ms",
-            "p95 ms",
-            "p99 ms",
-            "max ms",
-            "outliers",
-        ]);
-    for st in &r.stages {
-        let Some(x) = &st.latency_ms else { continue };
-        let mut row = vec![Cell::new(st.stage.name()), Cell::new(&st.per)];
-        for v in [
-            st.count.to_string(),
-            ms(x.median),
-            ms(x.p95),
-            ms(x.p99),
-            ms(x.max),
-            st.outliers.total().to_string(),
-        ] {
-            row.push(Cell::new(v).set_alignment(CellAlignment::Right));
-        }
-        t.add_row(row);
-    }
-    out.push_str(&t.to_string());
-    out.push('\n');
-    if let Some(p) = &r.paced {
-        let e2e = r
-            .stages
-            .iter()
-            .find(|s| s.stage == edgebench_video::report::Stage::EndToEnd)
-            .and_then(|s| s.latency_ms.as_ref());
-        if let Some(e) = e2e {
-            out.push_str(&format!(
-                "end to end (last frame released -> label): median {} ms, p95 {} ms, p99 {} ms, jitter {} ms\n",
-                ms(e.median),
-                ms(e.p95),
-                ms(e.p99),
-                ms(p.jitter_ms)
-            ));
-        }
-        out.push_str(&format!(
-            "deadline {} ms: {} of {} predicted clips missed it ({:.0}%); {} clips dropped; {} frames released late; at most {} clips waiting\n",
-            ms(p.deadline_ms),
-            p.deadline_misses,
-            r.predicted,
-            p.miss_share * 100.0,
-            p.dropped_clips,
-            p.late_frames,
-            p.max_queue_len
-        ));
-    }
-    let th = &r.throughput;
-    let whole = if s.paced {
-        format!("frames labelled {:.1} fps", th.labelled_fps)
-    } else {
-        format!("whole pipeline {:.1} fps", th.pipeline_fps)
-    };
-    out.push_str(&format!(
-        "throughput: model only {} fps · {whole} · {:.2} predictions/s · {:.1} s wall · first inference {} ms\n",
-        th.model_only_fps
-            .map(|f| format!("{f:.1}"))
-            .unwrap_or_else(|| "n/a".into()),
-        th.predictions_per_s,
-        th.wall_s,
-        ms(r.first_run_ms)
-    ));
-    out.push_str(&render_energy(r));
-    out.push_str(&format!("verdict: {}\n", r.verdict));
-    for w in &r.warnings {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    out
-}
-
-/// Energy, throttling and the telemetry's notes, one line each; a figure nothing measured is
-/// `n/a` with the reason, never 0.
-fn render_energy(r: &VideoReport) -> String {
-    let Some(e) = &r.energy else {
-        return "energy: not measured (--no-telemetry)\n".into();
-    };
-    let mut out = String::new();
-    // Image models run one frame per inference: their "clip" is a frame.
-    let per = if r.settings.clip.frames == 1 {
-        "frame"
-    } else {
-        "clip"
-    };
-    let span = if e.window.duration_s < 1.0 {
-        format!("{:.0} ms", e.window.duration_s * 1e3)
-    } else {
-        format!("{:.1} s", e.window.duration_s)
-    };
-    let head = format!(
-        "energy over the whole run ({span}, {} inference{})",
-        e.window.inferences,
-        if e.window.inferences == 1 { "" } else { "s" }
-    );
-    match &e.total {
-        None => out.push_str(&format!(
-            "{head}: n/a ({})\n",
-            e.total_na.as_deref().unwrap_or("no reason given")
-        )),
-        Some(t) => {
-            let mut parts = vec![format!(
-                "{} W average{}",
-                sig(t.avg_power_w),
-                t.idle_power_w
-                    .map(|i| format!(" (idle {} W)", sig(i)))
-                    .unwrap_or_default()
-            )];
-            let mut clip = format!("{} J per {per}", sig(t.energy_per_inference_j));
-            if let Some(a) = t.energy_per_inference_above_idle_j {
-                clip += &format!(" ({} above idle)", sig(a));
-            }
-            parts.push(clip);
-            if per == "clip" {
-                parts.push(match r.energy_per_frame_j {
-                    Some(f) => format!("{} J per frame", sig(f)),
-                    None => "J per frame n/a (no frame labelled)".into(),
-                });
-            }
-            parts.push(match t.fps_per_w {
-                Some(f) => format!("{} fps/W", sig(f)),
-                None => "fps/W n/a (no frame labelled)".into(),
-            });
-            if let Some(c) = t.co2_g_per_1000_inferences {
-                parts.push(format!("{} g CO2 per 1000 {per}s", sig(c)));
-            }
-            out.push_str(&format!(
-                "{head}: {} [{}]\n",
-                parts.join(" · "),
-                t.devices.join(", ")
-            ));
-        }
-    }
-    out.push_str(&format!(
-        "throttle: {} ({})\n",
-        e.throttle.verdict, e.throttle.detail
-    ));
-    for n in &e.notes {
-        out.push_str(&format!("note: {n}\n"));
-    }
-    out
-}
-
-/// Three significant digits, without an exponent for everyday magnitudes.
-fn sig(x: f64) -> String {
-    let a = x.abs();
-    if a == 0.0 || !a.is_finite() {
-        format!("{x}")
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 1e-3 {
-        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
-        format!("{x:.decimals$}")
-    } else {
-        format!("{x:.2e}")
-    }
 }

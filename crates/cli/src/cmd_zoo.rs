@@ -140,8 +140,9 @@ fn export(a: ExportArgs) -> Result<ExitCode> {
     spec.classes = merge("classes", spec.classes, to_usize(a.classes))?;
     spec.batch = merge("batch", spec.batch, to_usize(a.batch))?;
     spec.seed = merge("seed", spec.seed, a.seed)?;
+    crate::shared::check_writable("--output", &a.output)?;
     let bytes = edgebench_zoo::build_bytes(&spec)?;
-    edgebench_report::write_atomic(&a.output, &bytes).map_err(anyhow::Error::msg)?;
+    edgebench_core::write::write_atomic(&a.output, &bytes)?;
     let entry = edgebench_zoo::list()
         .into_iter()
         .find(|e| e.name == spec.name)

@@ -1,7 +1,9 @@
 //! The `edgebench` binary: argument parsing, rendering and exit codes. Measurement and
 //! analysis live in the library crates; this crate only wires them and prints.
 //!
-//! Exit codes: 0 success, 1 a gate failed (accuracy), 2 bad usage or bad input.
+//! Exit codes ([`EXIT_CODES`], also in `--help`): 0 success; 1 a failed gate, regression or
+//! variant; 2 bad usage or bad input; 3 an I/O or internal failure during a run. Errors are
+//! classified by their type ([`exit_code`]), never by their text.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,7 +27,7 @@ mod source;
 /// How fast does this model run on this device, before and after optimization, and is it
 /// fast enough for real time?
 #[derive(Debug, Parser)]
-#[command(name = "edgebench", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("EDGEBENCH_GIT_COMMIT"), ")"))]
+#[command(name = "edgebench", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("EDGEBENCH_GIT_COMMIT"), ")"), after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,9 +104,55 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("edgebench: error: {}", one_line(&e));
-            ExitCode::from(2)
+            ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The exit codes, as `--help` lists them.
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  a variant failed the accuracy gate, failed to run or could not be verified; compare
+     found a regression; video --fail-if-slow found the pipeline too slow
+  2  bad usage or bad input: a flag, a missing or broken file, an unsupported model or
+     operator, a wrong shape, an engine that is not available, a study folder in use
+  3  an I/O or internal failure during a run: an output file or study folder that cannot
+     be written (disk full, no permission), a study's results that cannot be read back";
+
+/// Bad usage or input (clap's own code for a bad flag too).
+const EXIT_USAGE: u8 = 2;
+/// An I/O or internal failure during a run.
+const EXIT_IO: u8 = 3;
+
+/// The exit code of an error, by the type of the first error in its chain that edgebench
+/// knows: writing an output ([`edgebench_core::Error::Write`]) and the study's file I/O
+/// ([`edgebench_study::Error::Io`]) are I/O failures; everything else, typed or not (the
+/// commands' own checks of flags and files), is bad usage or input.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use edgebench_core::Error as Core;
+    let core = |c: &Core| match c {
+        Core::Write { .. } => EXIT_IO,
+        _ => EXIT_USAGE,
+    };
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<Core>() {
+            return core(c);
+        }
+        if let Some(s) = cause.downcast_ref::<edgebench_study::Error>() {
+            return match s {
+                edgebench_study::Error::Io { .. } => EXIT_IO,
+                edgebench_study::Error::Core(c) => core(c),
+                _ => EXIT_USAGE,
+            };
+        }
+        if let Some(edgebench_video::VideoError::Core(c)) = cause.downcast_ref() {
+            return core(c);
+        }
+        if cause.is::<std::io::Error>() {
+            return EXIT_IO;
+        }
+    }
+    EXIT_USAGE
 }
 
 /// An error chain on one line, outermost context first.

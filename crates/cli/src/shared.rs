@@ -1,14 +1,15 @@
 //! What `bench` and `pipeline` share: measurement and gate flags, output flags and exports,
 //! and the progress spinner.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use edgebench_core::bench::{finish, run_variants, BenchOptions, RoundProgress, VariantRun};
 use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::gate::ToleranceOverride;
+use edgebench_core::host::HostInfo;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
-use edgebench_core::schema::{BenchReport, Status, VariantResult};
+use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
 use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -227,6 +228,47 @@ pub fn bench_options(
     }
 }
 
+/// The engine of `spec`, once the spec is valid for it and it can run here (else the error
+/// names what is missing and how to get it).
+pub fn engine_for(spec: &EngineSpec) -> Result<Box<dyn Engine>> {
+    let engine = edgebench_engines::find(&spec.engine)?;
+    engine.validate(spec)?;
+    if let Some(why) = engine.availability_for(spec).refusal(&spec.to_string()) {
+        bail!(why)
+    }
+    Ok(engine)
+}
+
+/// The result document before any variant has run: provenance, the model and every setting
+/// (`reference`: the `--reference` spec as given, if any).
+pub fn new_report(
+    model: ModelInfo,
+    specs: &[EngineSpec],
+    opts: &BenchOptions,
+    measure: &MeasureArgs,
+    reference: Option<String>,
+) -> BenchReport {
+    BenchReport {
+        schema_version: edgebench_core::SCHEMA_VERSION,
+        tool: crate::tool_info(),
+        host: HostInfo::detect(),
+        model,
+        settings: Settings {
+            engines: specs.iter().map(|s| s.to_string()).collect(),
+            batch: opts.batch,
+            threads: opts.threads,
+            seed: opts.seed,
+            target_fps: measure.fps,
+            measure: opts.measure.clone(),
+            rounds: opts.rounds,
+            gate_input_sets: opts.gate_input_sets,
+            gate_enforced: !measure.no_gate,
+            reference,
+        },
+        results: vec![],
+    }
+}
+
 /// Where results go.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -259,20 +301,23 @@ impl OutputArgs {
         .filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p)))
     }
 
-    /// Writes every requested export atomically.
+    /// Writes every requested export atomically; a failure is
+    /// [`edgebench_core::Error::Write`] naming the file.
     pub fn write(&self, report: &BenchReport) -> Result<()> {
-        use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown, write_atomic};
+        use edgebench_core::write::write_atomic;
+        use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown};
         if let Some(p) = &self.export_json {
-            write_atomic(p, &serde_json::to_vec_pretty(report)?).map_err(|e| anyhow!(e))?;
+            write_atomic(p, &serde_json::to_vec_pretty(report)?)?;
         }
         if let Some(p) = &self.export_csv {
-            let csv = bench_csv(report)
-                .map_err(|e| anyhow!(e))
-                .context("rendering CSV")?;
-            write_atomic(p, csv.as_bytes()).map_err(|e| anyhow!(e))?;
+            let csv = bench_csv(report).map_err(|e| edgebench_core::Error::Write {
+                path: p.clone(),
+                reason: format!("rendering CSV: {e}"),
+            })?;
+            write_atomic(p, csv.as_bytes())?;
         }
         if let Some(p) = &self.export_markdown {
-            write_atomic(p, bench_markdown(report).as_bytes()).map_err(|e| anyhow!(e))?;
+            write_atomic(p, bench_markdown(report).as_bytes())?;
         }
         Ok(())
     }
@@ -329,7 +374,7 @@ pub fn measure_variants(
                     variant + 1,
                     specs[variant]
                 ));
-                show(&bar, progress);
+                bar.set_message(progress_text(progress));
             }
             RoundProgress::CheckingOutputs { variant } => {
                 bar.set_prefix(format!("[{}/{n}] {}", variant + 1, specs[variant]));
@@ -445,19 +490,22 @@ pub fn spinner(quiet: bool, label: &str) -> ProgressBar {
     bar
 }
 
-/// Shows the measurement loop's progress on a spinner.
-pub fn show(bar: &ProgressBar, p: Progress) {
+/// A run's progress in a few words, as every progress display shows it (bench, pipeline and
+/// the study's children).
+pub fn progress_text(p: Progress) -> String {
     match p {
+        Progress::Loading => "loading".into(),
+        Progress::Preparing => "preparing".into(),
         Progress::WarmingUp { runs, elapsed_s } => {
-            bar.set_message(format!("warming up: {runs} runs, {elapsed_s:.1} s"))
+            format!("warming up: {runs} runs, {elapsed_s:.1} s")
         }
         Progress::Sampling {
             samples,
             elapsed_s,
             rel_ci,
-        } => bar.set_message(format!(
+        } => format!(
             "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.2}%",
             rel_ci * 100.0
-        )),
+        ),
     }
 }

@@ -541,3 +541,104 @@ fn sensors_lists_every_source_or_why_not() {
         assert!(text.contains(u["reason"].as_str().unwrap()), "{text}");
     }
 }
+
+/// Runs and expects the I/O exit code (3) with one stderr line naming `path`, and nothing on
+/// stdout. `/proc` is a folder (so the up-front check of the output path passes) in which no
+/// one, root included, can create a file: the write itself fails, as on a full disk.
+fn io_failure(cmd: &mut assert_cmd::Command, path: &str) {
+    let o = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("edgebench: error: "), "{stderr}");
+    assert!(stderr.contains(path), "`{path}` not in: {stderr}");
+    assert!(
+        o.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_exits_with_the_io_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = common::tiny_model(dir.path());
+    let out = "/proc/edgebench-cannot-write.json";
+    io_failure(
+        edgebench()
+            .args([
+                "bench",
+                m.to_str().unwrap(),
+                "--no-telemetry",
+                "--export-json",
+                out,
+            ])
+            .args(FAST),
+        out,
+    );
+    let img = write_model(
+        dir.path(),
+        "img.onnx",
+        &edgebench_video::testclip::tiny_image_model(32, 32, 3),
+    );
+    let csv = "/proc/edgebench-cannot-write.csv";
+    io_failure(
+        edgebench().args([
+            "video",
+            img.to_str().unwrap(),
+            "--input",
+            "synthetic:64x48@30",
+            "--max-frames",
+            "3",
+            "--no-telemetry",
+            "-q",
+            "--export-csv",
+            csv,
+        ]),
+        csv,
+    );
+    let study = "/proc/edgebench-cannot-write";
+    io_failure(
+        edgebench().args([
+            "study",
+            "--quick",
+            "--quiet",
+            "--no-telemetry",
+            "--out",
+            study,
+        ]),
+        study,
+    );
+}
+
+#[test]
+fn bad_input_exits_2_and_the_help_lists_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A missing model, an output folder that does not exist, a bench file that is not one.
+    let missing = dir.path().join("missing.onnx");
+    fails_cleanly(&["bench", missing.to_str().unwrap()], &["missing.onnx"]);
+    let m = common::tiny_model(dir.path());
+    fails_cleanly(
+        &[
+            "bench",
+            m.to_str().unwrap(),
+            "--export-csv",
+            "/no/such/folder/r.csv",
+        ],
+        &["--export-csv", "/no/such/folder"],
+    );
+    let not_bench = write_model(dir.path(), "x.json", b"{\"kind\": \"something else\"}");
+    fails_cleanly(
+        &[
+            "compare",
+            not_bench.to_str().unwrap(),
+            not_bench.to_str().unwrap(),
+        ],
+        &["x.json", "is not a bench JSON file"],
+    );
+    let o = edgebench().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for line in ["Exit codes:", "  1  ", "  2  bad usage", "  3  an I/O"] {
+        assert!(help.contains(line), "`{line}` not in --help: {help}");
+    }
+}

@@ -1,9 +1,11 @@
 //! Did a variant get slower or faster between two runs (`edgebench compare`)? The rule used by
 //! CI: a change counts only when its 95% interval lies beyond a stated noise floor, and the
 //! interval covers the variation between runs (from each run's interleaved rounds), not just
-//! the noise inside one run.
+//! the noise inside one run. [`compare`] applies it to every variant two runs share, keyed by
+//! [`variant_key`], and decides which changes are regressions beyond a threshold.
 
-use crate::schema::VariantResult;
+use crate::error::{Error, Result};
+use crate::schema::{BenchReport, Status, VariantResult};
 use crate::stats::{bootstrap_ci, mean, mean_and_variance, median};
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +104,141 @@ pub fn change(a: &VariantResult, b: &VariantResult, noise_floor: f64, seed: u64)
     })
 }
 
+/// The key that matches one variant across two runs: model, batch and engine spec.
+pub fn variant_key(model: &str, batch: usize, spec: &str) -> String {
+    format!("{model} · batch {batch} · {spec}")
+}
+
+/// A bench document's variants by [`variant_key`].
+pub fn bench_variants(report: BenchReport) -> Vec<(String, VariantResult)> {
+    let (model, batch) = (report.model.path, report.settings.batch);
+    report
+        .results
+        .into_iter()
+        .map(|r| (variant_key(&model, batch, &r.spec), r))
+        .collect()
+}
+
+/// One variant measured in both runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub key: String,
+    /// Typical latency of A and B: the geometric mean of the rounds' medians (the median with
+    /// one round), the figures the change is computed from.
+    pub a_ms: f64,
+    pub b_ms: f64,
+    /// (B / A - 1) x 100: positive is slower.
+    pub change_percent: f64,
+    /// A / B with its 95% interval: above 1 is faster.
+    pub speedup: f64,
+    pub ci95_low: f64,
+    pub ci95_high: f64,
+    /// "rounds" (across each run's interleaved rounds) or "samples" (one round: the interval
+    /// sees no run-to-run variation).
+    pub interval: &'static str,
+    pub verdict: ChangeVerdict,
+    /// Regressed beyond noise by more than the threshold: what fails `compare`.
+    pub regression: bool,
+}
+
+/// Two runs variant by variant (`edgebench compare --json` prints this document).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    pub threshold_percent: f64,
+    pub noise_floor_percent: f64,
+    pub entries: Vec<Entry>,
+    /// Variants only A measured, and those that did not run on both sides (marked so).
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+    /// Entries with `regression`.
+    pub regressions: usize,
+}
+
+/// The two percentages of [`compare`].
+#[derive(Debug, Clone, Copy)]
+pub struct CompareOptions {
+    /// A slowdown beyond noise by more than this many percent is a regression.
+    pub threshold_percent: f64,
+    /// Changes within this many percent are never a verdict ([`DEFAULT_NOISE_FLOOR`] x 100).
+    pub noise_floor_percent: f64,
+}
+
+impl CompareOptions {
+    /// An error naming the flag for a negative or non-finite percentage.
+    pub fn check(&self) -> Result<()> {
+        for (flag, v) in [
+            ("--threshold", self.threshold_percent),
+            ("--noise-floor", self.noise_floor_percent),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::InvalidArgument(format!(
+                    "{flag} {v}: must be a non-negative number of percent"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Compares every variant A and B share (by key, in A's order): its [`change`] and whether it
+/// is a regression. An error (naming the flag or the runs) for a negative or non-finite
+/// percentage, or when the runs share no variant measured on both sides.
+pub fn compare(
+    (a_name, a): (&str, &[(String, VariantResult)]),
+    (b_name, b): (&str, &[(String, VariantResult)]),
+    opts: CompareOptions,
+) -> Result<Comparison> {
+    opts.check()?;
+    let usable = |r: &VariantResult| r.status == Status::Ok && !r.raw_ms.is_empty();
+    let mut entries = vec![];
+    let mut only_in_a = vec![];
+    for (key, ra) in a {
+        match b.iter().find(|(k, _)| k == key) {
+            None => only_in_a.push(key.clone()),
+            Some((_, rb)) if usable(ra) && usable(rb) => {
+                let Some(c) = change(ra, rb, opts.noise_floor_percent / 100.0, 0) else {
+                    continue;
+                };
+                entries.push(Entry {
+                    key: key.clone(),
+                    a_ms: c.a_ms,
+                    b_ms: c.b_ms,
+                    change_percent: c.percent(),
+                    speedup: 1.0 / c.ratio,
+                    ci95_low: 1.0 / c.ci95_high,
+                    ci95_high: 1.0 / c.ci95_low,
+                    interval: c.method,
+                    verdict: c.verdict,
+                    regression: c.verdict == ChangeVerdict::Regressed
+                        && c.percent() > opts.threshold_percent,
+                });
+            }
+            Some(_) => only_in_a.push(format!("{key} (did not run on both sides)")),
+        }
+    }
+    if entries.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "{a_name} and {b_name} have no measured variant in common (same model, batch and engine spec): compare runs of the same study"
+        )));
+    }
+    Ok(Comparison {
+        a: a_name.to_owned(),
+        b: b_name.to_owned(),
+        threshold_percent: opts.threshold_percent,
+        noise_floor_percent: opts.noise_floor_percent,
+        regressions: entries.iter().filter(|e| e.regression).count(),
+        entries,
+        only_in_a,
+        only_in_b: b
+            .iter()
+            .filter(|(k, _)| !a.iter().any(|(l, _)| l == k))
+            .map(|(k, _)| k.clone())
+            .collect(),
+    })
+}
+
 /// Welch's 95% interval of mean(b) - mean(a); `None` unless both have at least two values.
 fn welch(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
     use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -187,5 +324,50 @@ mod tests {
             change(&a, &b, 0.01, 1).unwrap().verdict,
             ChangeVerdict::Regressed
         );
+    }
+
+    #[test]
+    fn compare_flags_only_regressions_beyond_the_threshold_and_lists_the_rest() {
+        let steady = |ms: f64| run(&[vec![ms; 30], vec![ms; 30], vec![ms; 30]]);
+        let mut failed = steady(10.0);
+        failed.status = Status::Failed;
+        let a = vec![
+            ("slower".to_string(), steady(10.0)),
+            ("a bit slower".to_string(), steady(10.0)),
+            ("gone".to_string(), steady(10.0)),
+            ("broke".to_string(), steady(10.0)),
+        ];
+        let b = vec![
+            ("slower".to_string(), steady(13.0)),
+            ("a bit slower".to_string(), steady(10.8)),
+            ("broke".to_string(), failed),
+            ("new".to_string(), steady(10.0)),
+        ];
+        let opts = CompareOptions {
+            threshold_percent: 10.0,
+            noise_floor_percent: 5.0,
+        };
+        let c = compare(("A", &a), ("B", &b), opts).unwrap();
+        assert_eq!(c.entries.len(), 2);
+        // 30% slower: a regression; 8% slower: regressed beyond noise, within the threshold.
+        assert!(c.entries[0].regression);
+        assert_eq!(c.entries[1].verdict, ChangeVerdict::Regressed);
+        assert!(!c.entries[1].regression);
+        assert_eq!(c.regressions, 1);
+        assert_eq!(c.only_in_a, ["gone", "broke (did not run on both sides)"]);
+        assert_eq!(c.only_in_b, ["new"]);
+        let none = compare(("A", &a[2..3]), ("B", &b[3..]), opts).unwrap_err();
+        assert!(
+            none.to_string().contains("no measured variant in common"),
+            "{none}"
+        );
+        let bad = CompareOptions {
+            threshold_percent: -1.0,
+            ..opts
+        };
+        assert!(compare(("A", &a), ("B", &b), bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--threshold -1"));
     }
 }

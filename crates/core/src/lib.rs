@@ -10,6 +10,7 @@ pub mod change;
 pub mod engine;
 pub mod error;
 pub mod fixtures;
+pub mod fmt;
 pub mod gate;
 pub mod host;
 pub mod inputs;

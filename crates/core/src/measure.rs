@@ -75,9 +75,16 @@ pub struct Measurement {
     pub sampling_window: Option<(Instant, Instant)>,
 }
 
-/// Progress reported between samples (never from inside the timed region).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What a run of one variant is doing, for a progress display. The measurement loop reports
+/// `WarmingUp` and `Sampling`, between samples (never from inside the timed region); a
+/// process that loads and prepares the model first (the study's child) reports `Loading` and
+/// `Preparing` before them. The study's child sends these to its parent as JSON lines
+/// (`{"phase":"sampling","samples":12,...}`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Progress {
+    Loading,
+    Preparing,
     WarmingUp {
         runs: usize,
         elapsed_s: f64,

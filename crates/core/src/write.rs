@@ -1,16 +1,20 @@
 //! Atomic file writes: a temporary file in the same folder, then a rename, so an interrupted
 //! run never leaves a half-written export.
 
+use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `contents` to `path` atomically. The error names the path.
-pub fn write_file_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
+/// Writes `contents` to `path` atomically. The error ([`Error::Write`]) names the path.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    let fail = |e: &dyn std::fmt::Display| Error::Write {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     if path.is_dir() {
         return Err(fail(&"it is a directory"));
     }
@@ -34,6 +38,11 @@ pub fn write_file_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
     tmp.as_file().sync_all().map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
+}
+
+/// [`write_atomic`] with the error as its message, for callers that keep errors as text.
+pub fn write_file_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
+    write_atomic(path, contents).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! are `edgebench_core::schema::study`, so that their views (the report crate) need no engine.
 //! Nothing here prints; the CLI renders.
 
+pub mod compare;
 pub mod config;
 pub mod lock;
 pub mod plan;

@@ -8,13 +8,13 @@
 
 use crate::lock::StudyLock;
 use crate::results::{self, Appender};
-use crate::worker::{self, JobTelemetry, WorkerJob, WorkerProgress, WorkerResult};
+use crate::worker::{self, JobTelemetry, WorkerJob, WorkerResult};
 use crate::{io_err, Error, Result};
 use edgebench_core::bench::round_options;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{compare, Tolerance};
 use edgebench_core::host::HostInfo;
-use edgebench_core::measure::MeasureOptions;
+use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::schema::study::{
     Job, Line, Loaded, ModelFacts, Plan, StudyConfig, StudyMeasurement, StudySession,
 };
@@ -54,7 +54,7 @@ pub enum Event<'a> {
         job: &'a Job,
         label: &'a str,
     },
-    Worker(WorkerProgress),
+    Worker(Progress),
     JobDone {
         index: usize,
         measurement: &'a StudyMeasurement,
@@ -356,14 +356,14 @@ fn run_job(
                 opts.worker_exe.display()
             ))
         })?;
-    let (tx, rx) = std::sync::mpsc::channel::<WorkerProgress>();
+    let (tx, rx) = std::sync::mpsc::channel::<Progress>();
     let reader = child.stdout.take().map(|stdout| {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(|l| l.ok())
             {
-                if let Ok(p) = serde_json::from_str::<WorkerProgress>(&line) {
+                if let Ok(p) = serde_json::from_str::<Progress>(&line) {
                     if tx.send(p).is_err() {
                         break;
                     }

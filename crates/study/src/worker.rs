@@ -56,23 +56,6 @@ pub struct WorkerResult {
     pub result: VariantResult,
 }
 
-/// A line the child prints on stdout while it works, for the parent's progress display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "phase", rename_all = "snake_case")]
-pub enum WorkerProgress {
-    Loading,
-    Preparing,
-    WarmingUp {
-        runs: usize,
-        elapsed_s: f64,
-    },
-    Sampling {
-        samples: usize,
-        elapsed_s: f64,
-        rel_ci: f64,
-    },
-}
-
 /// Outputs as stored on disk (values as f64; the gate compares in f64).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct StoredTensor {
@@ -131,9 +114,9 @@ mod non_finite_as_text {
 /// Runs a job and writes its two files. Model and engine errors become a `failed` result,
 /// and so does a run that would need more memory than `limit` (checked before anything
 /// whose size comes from the model is allocated); only an unreadable job or an unwritable
-/// folder is an error.
-pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(WorkerProgress)) -> Result<()> {
-    progress(WorkerProgress::Loading);
+/// folder is an error. The child prints `progress` on stdout for its parent's display.
+pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(Progress)) -> Result<()> {
+    progress(Progress::Loading);
     let spec = EngineSpec::parse(&job.spec)?;
     let mut facts = ModelFacts {
         label: job.label.clone(),
@@ -176,23 +159,8 @@ pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(WorkerProgre
                             Arc::new(tel)
                         }),
                     };
-                    progress(WorkerProgress::Preparing);
-                    let run = run_variant(engine.as_ref(), &model, &spec, &opts, &mut |p| {
-                        progress(match p {
-                            Progress::WarmingUp { runs, elapsed_s } => {
-                                WorkerProgress::WarmingUp { runs, elapsed_s }
-                            }
-                            Progress::Sampling {
-                                samples,
-                                elapsed_s,
-                                rel_ci,
-                            } => WorkerProgress::Sampling {
-                                samples,
-                                elapsed_s,
-                                rel_ci,
-                            },
-                        })
-                    });
+                    progress(Progress::Preparing);
+                    let run = run_variant(engine.as_ref(), &model, &spec, &opts, progress);
                     (run.result, run.outputs)
                 }
             }

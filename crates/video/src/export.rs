@@ -1,9 +1,54 @@
 //! Views of a [`VideoReport`]: CSV (one row per stage) and predictions as JSON lines. The
-//! JSON document is the report itself (`serde_json`). Writing files is the caller's job
-//! (atomically, with `edgebench_report::write_atomic`).
+//! JSON document is the report itself (`serde_json`). [`write`] writes the files a run asks
+//! for, each atomically.
 
 use crate::report::VideoReport;
 use crate::run::Prediction;
+use crate::VideoError;
+use edgebench_core::write::write_atomic;
+use std::path::Path;
+
+/// The files a video run writes; each is optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outputs<'a> {
+    /// The report as JSON (raw per-stage samples and every prediction).
+    pub json: Option<&'a Path>,
+    /// [`stages_csv`].
+    pub csv: Option<&'a Path>,
+    /// [`predictions_jsonl`].
+    pub predictions: Option<&'a Path>,
+}
+
+impl Outputs<'_> {
+    /// The paths given, in flag order.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        [self.json, self.csv, self.predictions]
+            .into_iter()
+            .flatten()
+    }
+}
+
+/// Writes every file `to` names, each atomically; a failure is
+/// [`edgebench_core::Error::Write`] naming the file.
+pub fn write(r: &VideoReport, to: &Outputs) -> Result<(), VideoError> {
+    let failed = |path: &Path, reason: String| edgebench_core::Error::Write {
+        path: path.to_owned(),
+        reason,
+    };
+    if let Some(p) = to.json {
+        let json = serde_json::to_vec_pretty(r).map_err(|e| failed(p, e.to_string()))?;
+        write_atomic(p, &json)?;
+    }
+    if let Some(p) = to.csv {
+        let csv = stages_csv(r).map_err(|e| failed(p, format!("rendering CSV: {e}")))?;
+        write_atomic(p, csv.as_bytes())?;
+    }
+    if let Some(p) = to.predictions {
+        let lines = predictions_jsonl(&r.predictions).map_err(|e| failed(p, e))?;
+        write_atomic(p, lines.as_bytes())?;
+    }
+    Ok(())
+}
 
 /// Columns of [`stages_csv`]. The energy columns (from `avg_power_w` on) describe the whole
 /// run and repeat on every row; they are empty where nothing measured them, and `energy_na`

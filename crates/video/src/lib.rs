@@ -5,7 +5,7 @@
 //! every `stride` frames, laid out as the model's input) -> [`queue`] (drop oldest, queue, or
 //! block) -> inference on any [`edgebench_core::engine::Session`] -> top-1 label
 //! ([`run`], with the device's telemetry recorded over the run: [`energy`]) -> [`report`]
-//! (per-stage statistics, paced figures, verdict, energy) -> [`export`].
+//! (per-stage statistics, paced figures, verdict, energy) -> [`export`] and [`view`].
 //!
 //! Invariants: nothing here prints; user input never panics; frames and clips are processed
 //! in stream order; a run that ends early keeps everything measured before the failure.
@@ -20,5 +20,6 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod testclip;
+pub mod view;
 
 pub use error::VideoError;
