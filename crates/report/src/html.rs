@@ -159,6 +159,67 @@ fn findings(o: &mut String, s: &StudySummary) {
     o.push_str("</tbody></table>\n");
 }
 
+/// Height of one bar of a grouped bar chart.
+const BAR: f64 = 9.0;
+
+/// The layout of a horizontal bar chart grouped by model and batch: a group per model, a bar
+/// per variant (baseline first), the model's name left of its group, the x axis below.
+struct BarGroups<'a> {
+    models: Vec<(&'a str, usize)>,
+    /// Where the bars start (the names end left of it).
+    left: f64,
+    top: f64,
+    group_h: f64,
+    /// The whole chart's height, the x axis' room included.
+    h: f64,
+}
+
+impl<'a> BarGroups<'a> {
+    /// The groups of `rows`' models in their order, each with room for the baseline and
+    /// `variants` bars.
+    fn new(rows: impl IntoIterator<Item = &'a Row>, variants: usize, left: f64, top: f64) -> Self {
+        let mut models: Vec<(&str, usize)> = vec![];
+        for r in rows {
+            if !models.contains(&(r.model.as_str(), r.batch)) {
+                models.push((&r.model, r.batch));
+            }
+        }
+        let group_h = (1 + variants) as f64 * BAR + 10.0;
+        let h = top + models.len() as f64 * group_h + 40.0;
+        BarGroups {
+            models,
+            left,
+            top,
+            group_h,
+            h,
+        }
+    }
+
+    /// Each group's model, batch and the top of its first bar.
+    fn each(&self) -> Vec<(&'a str, usize, f64)> {
+        (self.models.iter().enumerate())
+            .map(|(gi, &(model, batch))| (model, batch, self.top + gi as f64 * self.group_h))
+            .collect()
+    }
+
+    /// Draws a group's name left of its bars.
+    fn draw_name(&self, svg: &mut Svg, (model, batch, y0): (&str, usize, f64)) {
+        let name = if batch > 1 {
+            format!("{model} (batch {batch})")
+        } else {
+            model.to_string()
+        };
+        svg.text(
+            self.left - 6.0,
+            y0 + self.group_h / 2.0,
+            &clip(&name, 28),
+            "end",
+            11.0,
+            "#222",
+        );
+    }
+}
+
 /// Horizontal bars of items per second, log scale, grouped by model, one chart per task.
 fn fps_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"fps\">Frames per second, before and after</h2>\n");
@@ -174,16 +235,8 @@ fn fps_section(o: &mut String, s: &StudySummary) {
         }
         let required = rows[0].required_per_s;
         let unit = rows[0].unit.clone();
-        let mut models: Vec<(&str, usize)> = vec![];
-        for r in &rows {
-            if !models.contains(&(r.model.as_str(), r.batch)) {
-                models.push((&r.model, r.batch));
-            }
-        }
-        let per_group = 1 + s.variants.len();
-        let (bar, gap, left, top) = (9.0, 10.0, 190.0, 30.0);
-        let group_h = per_group as f64 * bar + gap;
-        let h = top + models.len() as f64 * group_h + 40.0;
+        let groups = BarGroups::new(rows.iter().copied(), s.variants.len(), 190.0, 30.0);
+        let (bar, left, top, h) = (BAR, groups.left, groups.top, groups.h);
         let w = 900.0;
         let x = LogAxis::covering(
             rows.iter().filter_map(|r| r.fps).chain([required]),
@@ -202,24 +255,12 @@ fn fps_section(o: &mut String, s: &StudySummary) {
             h - 40.0,
             &format!("{unit} per second (log scale)"),
         );
-        for (gi, (model, batch)) in models.iter().enumerate() {
-            let y0 = top + gi as f64 * group_h;
-            let name = if *batch > 1 {
-                format!("{model} (batch {batch})")
-            } else {
-                model.to_string()
-            };
-            svg.text(
-                left - 6.0,
-                y0 + group_h / 2.0,
-                &clip(&name, 28),
-                "end",
-                11.0,
-                "#222",
-            );
+        for group in groups.each() {
+            groups.draw_name(&mut svg, group);
+            let (model, batch, y0) = group;
             let group: Vec<&&Row> = rows
                 .iter()
-                .filter(|r| r.model == *model && r.batch == *batch)
+                .filter(|r| r.model == model && r.batch == batch)
                 .collect();
             for (i, r) in group.into_iter().enumerate() {
                 let spec = &r.spec;
@@ -394,16 +435,8 @@ fn energy_bars(o: &mut String, s: &StudySummary) {
         if values.is_empty() {
             continue;
         }
-        let mut models: Vec<(&str, usize)> = vec![];
-        for (r, _) in &rows {
-            if !models.contains(&(r.model.as_str(), r.batch)) {
-                models.push((&r.model, r.batch));
-            }
-        }
-        let per_group = 1 + s.variants.len();
-        let (bar, gap, left, top) = (9.0, 10.0, 190.0, 14.0);
-        let group_h = per_group as f64 * bar + gap;
-        let h = top + models.len() as f64 * group_h + 40.0;
+        let groups = BarGroups::new(rows.iter().map(|r| r.0), s.variants.len(), 190.0, 14.0);
+        let (bar, left, top, h) = (BAR, groups.left, groups.top, groups.h);
         let w = 900.0;
         // Bars start at the axis' left end: keep the smallest clear of it.
         let least = values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -416,24 +449,12 @@ fn energy_bars(o: &mut String, s: &StudySummary) {
             h - 40.0,
             "millijoules per inference (log scale; less is better)",
         );
-        for (gi, (model, batch)) in models.iter().enumerate() {
-            let y0 = top + gi as f64 * group_h;
-            let name = if *batch > 1 {
-                format!("{model} (batch {batch})")
-            } else {
-                model.to_string()
-            };
-            svg.text(
-                left - 6.0,
-                y0 + group_h / 2.0,
-                &clip(&name, 28),
-                "end",
-                11.0,
-                "#222",
-            );
+        for group in groups.each() {
+            groups.draw_name(&mut svg, group);
+            let (model, batch, y0) = group;
             let group = rows
                 .iter()
-                .filter(|(r, _)| r.model == *model && r.batch == *batch);
+                .filter(|(r, _)| r.model == model && r.batch == batch);
             for (i, (r, v)) in group.enumerate() {
                 let yb = y0 + i as f64 * bar;
                 let Some(v) = *v else {
@@ -515,23 +536,11 @@ fn ratio_scatter(o: &mut String, s: &StudySummary) {
         bottom,
         "speed-up over the baseline (x, log scale)",
     );
-    for t in y.ticks() {
-        let py = y.map(t);
-        svg.line((left, py), (right, py), Stroke::solid("#eee", 1.0));
-        svg.text(
-            left - 6.0,
-            py + 4.0,
-            &format!("{}x", tick_label(t)),
-            "end",
-            10.0,
-            "#555",
-        );
-    }
-    svg.vtext(
-        18.0,
-        (top + bottom) / 2.0,
+    axis_y_ratio(
+        &mut svg,
+        (y.ticks(), |v| y.map(v)),
+        (left, right, top, bottom),
         "energy ratio over the baseline (x, log scale)",
-        11.0,
     );
     let lo = x.lo.max(y.lo);
     let hi = x.hi.min(y.hi);
@@ -614,6 +623,30 @@ fn axis_x_log_with(
     );
 }
 
+/// The vertical axis of a chart of ratios over the baseline, log or linear (`ticks` and the
+/// axis' `map`): a gridline across the plot (`left`, `right`) and an `Nx` label per tick, and
+/// the axis' title along the left edge, centred between `top` and `bottom`.
+fn axis_y_ratio(
+    svg: &mut Svg,
+    (ticks, map): (Vec<f64>, impl Fn(f64) -> f64),
+    (left, right, top, bottom): (f64, f64, f64, f64),
+    title: &str,
+) {
+    for t in ticks {
+        let py = map(t);
+        svg.line((left, py), (right, py), Stroke::solid("#eee", 1.0));
+        svg.text(
+            left - 6.0,
+            py + 4.0,
+            &format!("{}x", tick_label(t)),
+            "end",
+            10.0,
+            "#555",
+        );
+    }
+    svg.vtext(18.0, (top + bottom) / 2.0, title, 11.0);
+}
+
 /// Speed-up against FLOPs per item (log scale), one chart per task group.
 fn trend_section(o: &mut String, s: &StudySummary) {
     o.push_str("<h2 id=\"trend\">Speed-up against FLOPs</h2>\n");
@@ -644,23 +677,11 @@ fn trend_section(o: &mut String, s: &StudySummary) {
             &format!("speed-up against FLOPs, {}", task_name(task)),
         );
         axis_x_log_with(&mut svg, &x, top, bottom, "FLOPs per item (log scale)", si);
-        for t in y.ticks() {
-            let py = y.map(t);
-            svg.line((left, py), (right, py), Stroke::solid("#eee", 1.0));
-            svg.text(
-                left - 6.0,
-                py + 4.0,
-                &format!("{}x", tick_label(t)),
-                "end",
-                10.0,
-                "#555",
-            );
-        }
-        svg.vtext(
-            18.0,
-            (top + bottom) / 2.0,
+        axis_y_ratio(
+            &mut svg,
+            (y.ticks(), |v| y.map(v)),
+            (left, right, top, bottom),
             "speed-up over the baseline (x)",
-            11.0,
         );
         let one = y.map(1.0);
         svg.line((left, one), (right, one), Stroke::dashed("#777", 1.0));
@@ -852,16 +873,7 @@ fn table_section(o: &mut String, s: &StudySummary) {
         }
         o.push_str("</ul>\n");
     }
-    let warned: Vec<(&Row, Vec<String>)> = s
-        .rows
-        .iter()
-        .map(|r| {
-            let mut w = r.warnings.clone();
-            w.extend(crate::study_md::speedup_warnings(r));
-            (r, w)
-        })
-        .filter(|(_, w)| !w.is_empty())
-        .collect();
+    let warned = crate::study_md::warned_rows(s);
     if !warned.is_empty() {
         o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul>\n");
         for (r, w) in warned {

@@ -62,6 +62,20 @@ pub(crate) fn no_interval_reason(s: &Speedup) -> &'static str {
     }
 }
 
+/// The rows with warnings (the measurement's and the speed-up's), each with its warnings, for
+/// the Warnings sections of report.md and report.html.
+pub(crate) fn warned_rows(s: &StudySummary) -> Vec<(&Row, Vec<String>)> {
+    s.rows
+        .iter()
+        .map(|r| {
+            let mut w = r.warnings.clone();
+            w.extend(speedup_warnings(r));
+            (r, w)
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .collect()
+}
+
 /// The speed-up's own warnings (few samples, rounds that disagree, one round), each naming
 /// its fix.
 pub(crate) fn speedup_warnings(r: &Row) -> Vec<String> {
@@ -567,16 +581,7 @@ pub fn render(s: &StudySummary) -> String {
         }
     }
 
-    let warned: Vec<(&Row, Vec<String>)> = s
-        .rows
-        .iter()
-        .map(|r| {
-            let mut w = r.warnings.clone();
-            w.extend(speedup_warnings(r));
-            (r, w)
-        })
-        .filter(|(_, w)| !w.is_empty())
-        .collect();
+    let warned = warned_rows(s);
     if !warned.is_empty() {
         o.push_str("\n## Warnings\n\n");
         for (r, w) in warned {
