@@ -1,8 +1,10 @@
 //! `edgebench sensors`: the power, energy, clock and throttle sensors edgebench can read on
-//! this machine, one reading of each, and why each missing source is missing.
+//! this machine, one reading of each, and why each missing source is missing; on a Jetson, the
+//! board state every result records (power mode, jetson_clocks, clocks, fan).
 
 use anyhow::Result;
 use clap::Args;
+use edgebench_core::telemetry::tegra_board::{BoardOptions, BoardState};
 use edgebench_core::telemetry::{self, Channel, ProbeOptions, Quantity, Unavailable};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -26,6 +28,9 @@ struct Reading {
 struct Sensors {
     channels: Vec<Reading>,
     unavailable: Vec<Unavailable>,
+    /// A Jetson's power mode, jetson_clocks and clocks, as every result records them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    board: Option<BoardState>,
 }
 
 pub fn run(a: SensorsArgs) -> Result<ExitCode> {
@@ -45,6 +50,7 @@ pub fn run(a: SensorsArgs) -> Result<ExitCode> {
     let doc = Sensors {
         channels,
         unavailable: probe.unavailable,
+        board: BoardState::read(&BoardOptions::default()),
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -86,6 +92,15 @@ pub fn run(a: SensorsArgs) -> Result<ExitCode> {
     }
     for u in &doc.unavailable {
         println!("{}: n/a: {}", u.source, u.reason);
+    }
+    if let Some(b) = &doc.board {
+        println!("board: {}", b.summary());
+        if let (Some(short), Some(fix)) = (&b.shortfall, &b.fix) {
+            println!("board: not in its maximum-performance mode ({short}); run `{fix}` before benchmarking");
+        }
+        for note in &b.notes {
+            println!("board: n/a: {note}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
