@@ -1,7 +1,8 @@
 //! PyTorch model sources: `tv:NAME` (a torchvision builder), `path/to/file.py:factory` (a
 //! user's module), and, for the torch engine, the PyTorch model behind an ONNX model:
-//! the torchvision twin of a zoo model (with the zoo's weights), or the source recorded in
-//! the metadata of a file written by `edgebench export`.
+//! the PyTorch twin of a zoo model (torchvision's, or edgebench's own definition in the
+//! worker package for the models torchvision lacks, with the zoo's weights), or the source
+//! recorded in the metadata of a file written by `edgebench export`.
 
 use crate::error::TorchError;
 use edgebench_core::model::Model;
@@ -40,6 +41,14 @@ pub enum TorchSource {
     },
     /// `factory()` from a Python file.
     Module { file: PathBuf, factory: String },
+    /// edgebench's own PyTorch definition of a zoo model torchvision lacks:
+    /// `edgebench_worker.models.build(builder, kwargs)` (python/edgebench_worker/models.py),
+    /// e.g. `c3d_small`. Only a zoo model's twin ([`zoo_twin`]); never parsed from the command line.
+    Edgebench {
+        builder: String,
+        #[serde(default)]
+        kwargs: BTreeMap<String, serde_json::Value>,
+    },
 }
 
 impl TorchSource {
@@ -142,14 +151,21 @@ impl TorchSource {
         })
     }
 
-    /// `tv:resnet18` or `/abs/file.py:factory`.
+    /// `tv:resnet18`, `/abs/file.py:factory` or `edgebench:c3d_small?num_classes=4`.
     pub fn label(&self) -> String {
+        let with_classes =
+            |prefix: &str, builder: &str, kwargs: &BTreeMap<String, Value>| match kwargs
+                .get("num_classes")
+            {
+                Some(n) => format!("{prefix}:{builder}?num_classes={n}"),
+                None => format!("{prefix}:{builder}"),
+            };
         match self {
-            TorchSource::Torchvision { builder, kwargs } => match kwargs.get("num_classes") {
-                Some(n) => format!("tv:{builder}?num_classes={n}"),
-                None => format!("tv:{builder}"),
-            },
+            TorchSource::Torchvision { builder, kwargs } => with_classes("tv", builder, kwargs),
             TorchSource::Module { file, factory } => format!("{}:{factory}", file.display()),
+            TorchSource::Edgebench { builder, kwargs } => {
+                with_classes("edgebench", builder, kwargs)
+            }
         }
     }
 
@@ -159,6 +175,7 @@ impl TorchSource {
             TorchSource::Torchvision { builder, .. } => {
                 builder.rsplit('.').next().unwrap_or(builder).to_owned()
             }
+            TorchSource::Edgebench { builder, .. } => builder.clone(),
             TorchSource::Module { file, factory } => {
                 let stem = file
                     .file_stem()
@@ -176,6 +193,10 @@ impl TorchSource {
                 Some(vec![1, 3, 16, 112, 112])
             }
             TorchSource::Torchvision { .. } => Some(vec![1, 3, 224, 224]),
+            TorchSource::Edgebench { builder, .. } => edgebench_zoo::list()
+                .into_iter()
+                .find(|e| e.edgebench_twin == Some(builder.as_str()))
+                .map(|e| e.input_shape),
             TorchSource::Module { .. } => None,
         }
     }
@@ -263,44 +284,48 @@ impl Weights {
 }
 
 /// The weights a source gets when it is exported, and the source as it will be built: a
-/// `tv:` model the zoo has gets the zoo's weights (GoogLeNet without its auxiliary heads,
-/// which only run in training, as in the zoo); everything else the rescaled initialisation,
-/// calibrated on inputs of `shapes`.
+/// `tv:` model the zoo has (or edgebench's own twin of a zoo model) gets the zoo's weights
+/// (GoogLeNet without its auxiliary heads, which only run in training, as in the zoo);
+/// everything else the rescaled initialisation, calibrated on inputs of `shapes`.
 pub fn weights_for(
     source: &TorchSource,
     seed: u64,
     shapes: &[Vec<usize>],
 ) -> (TorchSource, Weights) {
-    if let TorchSource::Torchvision { builder, kwargs } = source {
-        if let Some(entry) = edgebench_zoo::list()
-            .into_iter()
-            .find(|e| e.torchvision == Some(builder.as_str()))
-        {
-            // torchvision's own default: 400 Kinetics classes for video models, else 1000.
+    let zoo = edgebench_zoo::list();
+    let find = |twin: fn(&edgebench_zoo::ZooEntry) -> Option<&'static str>, builder: &str| {
+        zoo.iter().find(|e| twin(e) == Some(builder))
+    };
+    // With the builder's own default number of classes: torchvision's 400 Kinetics classes
+    // for video models, else 1000; the zoo's for edgebench's own definitions.
+    let found = match source {
+        TorchSource::Torchvision { builder, kwargs } => find(|e| e.torchvision, builder).map(|e| {
             let default = if builder.starts_with("video.") {
                 400
             } else {
                 1000
             };
-            let classes = kwargs
-                .get("num_classes")
-                .and_then(serde_json::Value::as_u64)
-                .map_or(default, |n| n as usize);
-            let mut spec = edgebench_zoo::ZooSpec::new(entry.name);
-            spec.classes = Some(classes);
-            spec.seed = Some(seed);
-            if spec.validate().is_ok() {
-                let mut kwargs = kwargs.clone();
-                if builder == "googlenet" {
-                    kwargs.insert("aux_logits".into(), json!(false));
-                    kwargs.insert("init_weights".into(), json!(false));
-                }
-                let source = TorchSource::Torchvision {
-                    builder: builder.clone(),
-                    kwargs,
-                };
-                return (source, Weights::Zoo(spec));
+            (e, kwargs, default)
+        }),
+        TorchSource::Edgebench { builder, kwargs } => {
+            find(|e| e.edgebench_twin, builder).map(|e| (e, kwargs, e.default_classes))
+        }
+        TorchSource::Module { .. } => None,
+    };
+    if let Some((entry, kwargs, default)) = found {
+        let classes = kwargs
+            .get("num_classes")
+            .and_then(serde_json::Value::as_u64)
+            .map_or(default, |n| n as usize);
+        let mut spec = edgebench_zoo::ZooSpec::new(entry.name);
+        spec.classes = Some(classes);
+        spec.seed = Some(seed);
+        if spec.validate().is_ok() {
+            let mut source = source.clone();
+            if let TorchSource::Torchvision { builder, kwargs } = &mut source {
+                torchvision_extras(builder, kwargs);
             }
+            return (source, Weights::Zoo(spec));
         }
     }
     (
@@ -311,6 +336,47 @@ pub fn weights_for(
     )
 }
 
+/// The PyTorch twin of a zoo model with `classes` outputs: its torchvision builder, or
+/// edgebench's own definition (`python/edgebench_worker/models.py`) for the models
+/// torchvision lacks. None only for a model with neither (the zoo's tests forbid one).
+pub fn zoo_twin(entry: &edgebench_zoo::ZooEntry, classes: usize) -> Option<TorchSource> {
+    let mut kwargs = BTreeMap::new();
+    kwargs.insert("num_classes".into(), json!(classes));
+    if let Some(builder) = entry.torchvision {
+        torchvision_extras(builder, &mut kwargs);
+        return Some(TorchSource::Torchvision {
+            builder: builder.into(),
+            kwargs,
+        });
+    }
+    entry.edgebench_twin.map(|builder| TorchSource::Edgebench {
+        builder: builder.into(),
+        kwargs,
+    })
+}
+
+/// The builder arguments that make torchvision's network the zoo's.
+fn torchvision_extras(builder: &str, kwargs: &mut BTreeMap<String, Value>) {
+    if builder == "googlenet" {
+        // The zoo's GoogLeNet has no auxiliary heads (they only exist for training).
+        kwargs.insert("aux_logits".into(), json!(false));
+        kwargs.insert("init_weights".into(), json!(false));
+    }
+}
+
+/// Whether the torch engine can run `zoo:NAME` (options after `?` are ignored): the zoo has
+/// the model and it has a PyTorch twin.
+pub fn zoo_has_twin(source: &str) -> bool {
+    let Some(rest) = source.strip_prefix("zoo:") else {
+        return false;
+    };
+    let name = rest.split('?').next().unwrap_or(rest);
+    edgebench_zoo::list()
+        .iter()
+        .find(|e| e.name == name)
+        .is_some_and(|e| zoo_twin(e, e.default_classes).is_some())
+}
+
 /// The PyTorch model behind an ONNX model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved {
@@ -319,8 +385,8 @@ pub struct Resolved {
     pub weights: Weights,
 }
 
-/// Finds the PyTorch model behind `model`: the torchvision twin of a `zoo:` model, or the
-/// source recorded by `edgebench export`.
+/// Finds the PyTorch model behind `model`: the PyTorch twin of a `zoo:` model ([`zoo_twin`]),
+/// or the source recorded by `edgebench export`.
 pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
     let metadata: BTreeMap<&str, &str> = model
         .proto
@@ -390,12 +456,6 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
             .into_iter()
             .find(|e| e.name == name)
             .ok_or_else(|| TorchError::Invalid(format!("{}: unknown zoo model", model.name)))?;
-        let Some(builder) = entry.torchvision else {
-            return Err(TorchError::Invalid(format!(
-                "zoo model {name} has no torchvision twin, so PyTorch cannot run it; the torch engine runs zoo models that torchvision builds (see `edgebench zoo list`)"
-            )));
-        };
-        let mut kwargs = BTreeMap::new();
         let classes = model
             .outputs
             .first()
@@ -405,17 +465,13 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
                 Dim::Symbolic(_) => None,
             })
             .unwrap_or(entry.default_classes);
-        kwargs.insert("num_classes".into(), serde_json::json!(classes));
-        if builder == "googlenet" {
-            // The zoo's GoogLeNet has no auxiliary heads (they only exist for training).
-            kwargs.insert("aux_logits".into(), serde_json::json!(false));
-            kwargs.insert("init_weights".into(), serde_json::json!(false));
-        }
+        let Some(source) = zoo_twin(&entry, classes) else {
+            return Err(TorchError::Invalid(format!(
+                "zoo model {name} has no PyTorch twin, so PyTorch cannot run it (see `edgebench zoo list`)"
+            )));
+        };
         return Ok(Resolved {
-            source: TorchSource::Torchvision {
-                builder: builder.into(),
-                kwargs,
-            },
+            source,
             seed: 0,
             weights: Weights::OnnxInitializers,
         });
@@ -524,6 +580,76 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pipeline"));
+    }
+
+    #[test]
+    fn every_zoo_model_has_a_pytorch_twin_and_the_worker_has_edgebench_s_own() {
+        let models_py = crate::embed::FILES
+            .iter()
+            .find(|(n, _)| *n == "models.py")
+            .expect("models.py is embedded")
+            .1;
+        // The worker's `BUILDERS = {"name": Class, ...}` table.
+        let table = models_py
+            .split("BUILDERS = {")
+            .nth(1)
+            .and_then(|t| t.split('}').next())
+            .expect("models.py has a BUILDERS table");
+        let mut builders: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+            .collect();
+        builders.sort_unstable();
+        let mut own = vec![];
+        for e in edgebench_zoo::list() {
+            let twin = zoo_twin(&e, 7).unwrap_or_else(|| panic!("{} has no twin", e.name));
+            assert!(
+                zoo_has_twin(&format!("zoo:{}?classes=3", e.name)),
+                "{}",
+                e.name
+            );
+            match &twin {
+                TorchSource::Torchvision { builder, kwargs } => {
+                    assert_eq!(Some(builder.as_str()), e.torchvision);
+                    assert_eq!(kwargs["num_classes"], json!(7));
+                }
+                TorchSource::Edgebench { builder, kwargs } => {
+                    own.push(builder.as_str().to_owned());
+                    assert_eq!(twin.label(), format!("edgebench:{builder}?num_classes=7"));
+                    assert_eq!(kwargs["num_classes"], json!(7));
+                    assert_eq!(twin.default_input_shape(), Some(e.input_shape.clone()));
+                    // Exported or resolved again, it gets the zoo's weights.
+                    let (again, w) = weights_for(&twin, 1, &[]);
+                    assert_eq!(again, twin);
+                    assert!(
+                        matches!(&w, Weights::Zoo(spec) if spec.name == e.name && spec.classes == Some(7)),
+                        "{w:?}"
+                    );
+                }
+                TorchSource::Module { .. } => panic!("{}: a module twin", e.name),
+            }
+        }
+        own.sort();
+        assert_eq!(builders, own);
+        assert_eq!(own, ["ae3d", "c3d_small", "densenet3d_121", "resnet50v2"]);
+        assert!(!zoo_has_twin("zoo:nonexistent"));
+        assert!(!zoo_has_twin("c3d_small.onnx"));
+    }
+
+    #[test]
+    fn an_edgebench_twin_is_sent_to_the_worker_as_its_own_kind() {
+        let e = edgebench_zoo::list()
+            .into_iter()
+            .find(|e| e.name == "c3d_small")
+            .unwrap();
+        let twin = zoo_twin(&e, 4).unwrap();
+        let j = serde_json::to_value(&twin).unwrap();
+        assert_eq!(
+            j,
+            json!({"kind": "edgebench", "builder": "c3d_small", "kwargs": {"num_classes": 4}})
+        );
+        assert_eq!(serde_json::from_value::<TorchSource>(j).unwrap(), twin);
+        assert_eq!(twin.short_name(), "c3d_small");
     }
 
     #[test]
