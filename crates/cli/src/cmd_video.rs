@@ -3,26 +3,22 @@
 use crate::cmd_inspect::parse_shape;
 use crate::shared::{check_writable, engine_for, spinner, TelemetryArgs};
 use crate::source::{self, ZooFlags};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use edgebench_core::engine::{EngineSpec, PrepareOptions};
+use edgebench_core::fmt::ms;
 use edgebench_core::host::HostInfo;
 use edgebench_core::memory::Run;
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::ModelInfo;
-use edgebench_report::fmt::ms;
 use edgebench_video::clip::ModelPlan;
 use edgebench_video::export::Outputs;
-use edgebench_video::preprocess::{
-    parse_triple, PreprocessConfig, Preprocessor, Resize, IMAGE_MEAN, IMAGE_STD, VIDEO_MEAN,
-    VIDEO_STD,
-};
+use edgebench_video::preprocess::{PreprocessConfig, Preprocessor};
 use edgebench_video::queue::DropPolicy;
 use edgebench_video::report::{analyse, Context as ReportContext, VideoSettings};
 use edgebench_video::run::{run_stream, warm_up, Prediction, RunOptions};
 use edgebench_video::source::{open, OpenOptions, SourceSpec};
-use edgebench_video::VideoError;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,23 +151,6 @@ fn check_numbers(a: &VideoArgs) -> Result<()> {
     Ok(())
 }
 
-fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| VideoError::BadLabels {
-        path: path.to_owned(),
-        reason: match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file; check the path".into(),
-            _ => format!("cannot read it: {e}"),
-        },
-    })?;
-    edgebench_video::export::parse_labels(&text).map_err(|reason| {
-        VideoError::BadLabels {
-            path: path.to_owned(),
-            reason,
-        }
-        .into()
-    })
-}
-
 pub fn run(a: VideoArgs) -> Result<ExitCode> {
     check_numbers(&a)?;
     a.telemetry.check()?;
@@ -193,7 +172,11 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
             check_writable(flag, p)?;
         }
     }
-    let labels = a.labels.as_deref().map(read_labels).transpose()?;
+    let labels = a
+        .labels
+        .as_deref()
+        .map(edgebench_video::export::read_labels)
+        .transpose()?;
     let source_spec = SourceSpec::parse(&a.input)?;
 
     let model = source::load(
@@ -208,25 +191,12 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         batch: Some(1),
     })?;
     let plan = ModelPlan::from_inputs(&inputs)?;
-    let video = plan.is_video();
-    let pre = PreprocessConfig {
-        resize: match &a.resize {
-            Some(r) => Resize::parse(r)?,
-            None => Resize::default_for(video, plan.height, plan.width),
-        },
-        crop_h: plan.height,
-        crop_w: plan.width,
-        mean: match &a.mean {
-            Some(m) => parse_triple("--mean", m, false)?,
-            None if video => VIDEO_MEAN,
-            None => IMAGE_MEAN,
-        },
-        std: match &a.std {
-            Some(s) => parse_triple("--std", s, true)?,
-            None if video => VIDEO_STD,
-            None => IMAGE_STD,
-        },
-    };
+    let pre = PreprocessConfig::for_plan(
+        &plan,
+        a.resize.as_deref(),
+        a.mean.as_deref(),
+        a.std.as_deref(),
+    )?;
     let stride = a.stride.map(|s| s as usize).unwrap_or(plan.frames);
 
     let source = open(
@@ -324,23 +294,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
     raw.first_run_ms = first_run_ms;
 
-    if raw.frames == 0 {
-        return Err(match raw.error {
-            Some(e) => anyhow!(e),
-            None => VideoError::ZeroFrames {
-                source_name: a.input.clone(),
-            }
-            .into(),
-        });
-    }
-    if raw.predictions.is_empty() && raw.error.is_none() {
-        return Err(VideoError::TooFewFrames {
-            source_name: a.input.clone(),
-            frames: raw.frames,
-            needed: plan.frames,
-        }
-        .into());
-    }
+    raw.check_measured(&a.input, plan.frames)?;
 
     let report = analyse(
         raw,

@@ -156,6 +156,21 @@ pub fn predictions_jsonl(predictions: &[Prediction]) -> Result<String, String> {
     Ok(out)
 }
 
+/// Reads the `--labels` file ([`parse_labels`]); the error names the file and the fix.
+pub fn read_labels(path: &Path) -> Result<Vec<String>, VideoError> {
+    let bad = |reason: String| VideoError::BadLabels {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad(match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file; check the path".into(),
+            _ => format!("cannot read it: {e}"),
+        })
+    })?;
+    parse_labels(&text).map_err(bad)
+}
+
 /// Reads `--labels`: one label per line, in class order; trailing blank lines ignored.
 pub fn parse_labels(text: &str) -> Result<Vec<String>, String> {
     let mut labels: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();

@@ -93,6 +93,37 @@ pub struct PreprocessConfig {
     pub std: [f32; 3],
 }
 
+impl PreprocessConfig {
+    /// The configuration for `plan`'s crop: `--resize`, `--mean` and `--std` as given, else
+    /// torchvision's defaults for a video or an image model.
+    pub fn for_plan(
+        plan: &crate::clip::ModelPlan,
+        resize: Option<&str>,
+        mean: Option<&str>,
+        std: Option<&str>,
+    ) -> Result<Self> {
+        let video = plan.is_video();
+        Ok(PreprocessConfig {
+            resize: match resize {
+                Some(r) => Resize::parse(r)?,
+                None => Resize::default_for(video, plan.height, plan.width),
+            },
+            crop_h: plan.height,
+            crop_w: plan.width,
+            mean: match mean {
+                Some(m) => parse_triple("--mean", m, false)?,
+                None if video => VIDEO_MEAN,
+                None => IMAGE_MEAN,
+            },
+            std: match std {
+                Some(s) => parse_triple("--std", s, true)?,
+                None if video => VIDEO_STD,
+                None => IMAGE_STD,
+            },
+        })
+    }
+}
+
 /// One axis of the sampling plan: for every output position, the two source indices and
 /// the weight of the second.
 #[derive(Debug, Clone)]

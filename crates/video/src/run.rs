@@ -111,6 +111,30 @@ pub struct RawRun {
     pub diagnostics: Vec<String>,
 }
 
+impl RawRun {
+    /// An error when the run measured nothing to report: no frame at all (the decoder's
+    /// error, else [`VideoError::ZeroFrames`]), or too few frames for one clip and no error
+    /// ([`VideoError::TooFewFrames`]). A run that ended early but predicted is reported.
+    pub fn check_measured(&self, source_name: &str, clip_frames: usize) -> Result<()> {
+        if self.frames == 0 {
+            return Err(match &self.error {
+                Some(e) => VideoError::InvalidArgument(e.clone()),
+                None => VideoError::ZeroFrames {
+                    source_name: source_name.to_owned(),
+                },
+            });
+        }
+        if self.predictions.is_empty() && self.error.is_none() {
+            return Err(VideoError::TooFewFrames {
+                source_name: source_name.to_owned(),
+                frames: self.frames,
+                needed: clip_frames,
+            });
+        }
+        Ok(())
+    }
+}
+
 struct Clip {
     window: ClipWindow,
     tensor: HostTensor,
