@@ -164,20 +164,21 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         .iter()
         .map(|m| plan_model(m, &zoo, &baseline, &reference))
         .collect();
-    // PyTorch runs only models it has the source of (zoo models with a torchvision twin, files
-    // written by `edgebench export`): the others fall back to the least optimized variant available, said per model.
+    // PyTorch runs only models it has the source of (zoo models, each of which has a PyTorch
+    // twin: torchvision's or edgebench's own; files written by `edgebench export`): the others
+    // fall back to the least optimized variant available, said per model.
     if baseline.starts_with("torch:") {
         let fallback = UNOPTIMIZED
             .iter()
             .map(|s| s.to_string())
             .find(|s| usable(s));
         let mut fell_back = vec![];
-        for m in models.iter_mut().filter(|m| !torch_can_run(m, &zoo)) {
+        for m in models.iter_mut().filter(|m| !torch_can_run(m)) {
             let Some(fb) = &fallback else {
                 continue;
             };
             m.baseline_note = Some(format!(
-                "baseline {fb}: PyTorch cannot run this model (no torchvision twin, and not a file written by `edgebench export`)"
+                "baseline {fb}: PyTorch cannot run this model (no PyTorch source: neither a zoo model nor a file written by `edgebench export`)"
             ));
             if m.reference == baseline {
                 m.reference = fb.clone();
@@ -187,7 +188,7 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
         }
         if let (false, Some(fb)) = (fell_back.is_empty(), &fallback) {
             notes.push(format!(
-                "PyTorch cannot run {} (no torchvision twin or recorded PyTorch source): their baseline is {fb}, the least optimized variant available",
+                "PyTorch cannot run {} (neither a zoo model nor a file written by `edgebench export`, so no PyTorch source is known): their baseline is {fb}, the least optimized variant available",
                 fell_back.join(", ")
             ));
         }
@@ -205,7 +206,7 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
     // PyTorch variants among the candidates skip the models PyTorch cannot run: they could
     // only fail.
     let torch_ok: Vec<bool> = if variants.iter().any(|v| v.starts_with("torch:")) {
-        models.iter().map(|m| torch_can_run(m, &zoo)).collect()
+        models.iter().map(torch_can_run).collect()
     } else {
         vec![true; models.len()]
     };
@@ -316,16 +317,12 @@ pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
     out
 }
 
-/// Whether the torch engine has a PyTorch model for this source: a zoo model with a
-/// torchvision twin, or an ONNX file written by `edgebench export` (which records its source).
-fn torch_can_run(m: &PlannedModel, zoo: &[edgebench_zoo::ZooEntry]) -> bool {
+/// Whether the torch engine has a PyTorch model for this source: a zoo model with a PyTorch
+/// twin (every zoo model has one: torchvision's, or edgebench's own definition in the worker),
+/// or an ONNX file written by `edgebench export` (which records its source).
+fn torch_can_run(m: &PlannedModel) -> bool {
     match m.source.strip_prefix("zoo:") {
-        Some(r) => {
-            let name = r.split('?').next().unwrap_or(r);
-            zoo.iter()
-                .find(|e| e.name == name)
-                .is_some_and(|e| e.torchvision.is_some())
-        }
+        Some(_) => edgebench_torch::source::zoo_has_twin(&m.source),
         None => edgebench_core::model::Model::from_path(std::path::Path::new(&m.source)).is_ok_and(
             |model| {
                 model

@@ -195,8 +195,15 @@ impl edgebench_core::engine::Engine for FakeTorch {
 
 #[test]
 fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
-    let text = "variants = [\"tract:optimized\"]\n[[model]]\nsource = \"zoo:resnet18?classes=2\"\n[[model]]\nsource = \"zoo:c3d_small?classes=4\"\n";
-    let c = config::parse(text, "s.toml", Path::new(".")).unwrap();
+    // A plain ONNX file: no PyTorch source is known for it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tiny.onnx"),
+        edgebench_core::testmodel::tiny_cnn_bytes(&Default::default()),
+    )
+    .unwrap();
+    let text = "variants = [\"tract:optimized\"]\n[[model]]\nsource = \"zoo:resnet18?classes=2\"\n[[model]]\nsource = \"zoo:c3d_small?classes=4\"\n[[model]]\nsource = \"tiny.onnx\"\nlabel = \"tiny\"\n";
+    let c = config::parse(text, "s.toml", dir.path()).unwrap();
     let engines: Vec<Box<dyn edgebench_core::engine::Engine>> = vec![
         Box::new(FakeTorch),
         edgebench_engines::find("tract").unwrap(),
@@ -218,16 +225,28 @@ fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
             ("tract:optimized".to_string(), false, false)
         ]
     );
-    // c3d_small has no torchvision twin: tract:reference is its baseline and reference, and
-    // torch:eager does not run for it.
+    // c3d_small has no torchvision twin but edgebench's own PyTorch definition: PyTorch
+    // eager is its baseline too.
     assert_eq!(
         specs("c3d_small"),
+        vec![
+            ("torch:eager".to_string(), true, true),
+            ("tract:optimized".to_string(), false, false)
+        ]
+    );
+    // A plain ONNX file has no PyTorch source: tract:reference is its baseline and
+    // reference, torch:eager does not run for it, and the notes say so.
+    assert_eq!(
+        specs("tiny"),
         vec![
             ("tract:reference".to_string(), true, true),
             ("tract:optimized".to_string(), false, false)
         ]
     );
-    assert!(p.notes.iter().any(|n| n.contains("c3d_small")));
+    assert!(p
+        .notes
+        .iter()
+        .any(|n| n.contains("PyTorch cannot run tiny") && !n.contains("c3d_small")));
     // `auto` adds no torch variant (PyTorch is the baseline engine).
     assert!(!plan::auto_variants(&engines)
         .iter()
@@ -235,7 +254,7 @@ fn torch_baseline_falls_back_per_model_for_models_pytorch_cannot_run() {
 }
 
 #[test]
-fn paper_gpu_preset_skips_pytorch_variants_where_pytorch_cannot_run() {
+fn paper_gpu_preset_runs_pytorch_on_every_model() {
     let c = preset::paper_gpu(false);
     assert_eq!(c.models.len(), preset::GPU_MODELS.len());
     assert_eq!(c.baseline, preset::GPU_BASELINE);
@@ -258,11 +277,15 @@ fn paper_gpu_preset_skips_pytorch_variants_where_pytorch_cannot_run() {
         specs("resnet50"),
         vec!["torch:eager,device=cuda", fp16, "tract:optimized"]
     );
-    // No torchvision twin: no PyTorch job at all, and the notes say so.
-    assert_eq!(specs("ae3d"), vec!["tract:reference", "tract:optimized"]);
-    assert!(p
+    // No torchvision twin but edgebench's own PyTorch definition: the same jobs, and no
+    // model is skipped.
+    assert_eq!(
+        specs("ae3d"),
+        vec!["torch:eager,device=cuda", fp16, "tract:optimized"]
+    );
+    assert!(!p
         .notes
         .iter()
-        .any(|n| n.starts_with("the PyTorch variants skip") && n.contains("ae3d")));
+        .any(|n| n.contains("PyTorch cannot run") || n.starts_with("the PyTorch variants skip")));
     assert_eq!(preset::paper_gpu(true).models.len(), 2);
 }
