@@ -908,6 +908,17 @@ fn provenance(o: &mut String, s: &StudySummary) {
                 h.arch
             )),
         );
+        if let Some(b) = &h.board {
+            row("board", esc(&b.summary()));
+            if let (Some(short), Some(fix)) = (&b.shortfall, &b.fix) {
+                row(
+                    "board warning",
+                    esc(&format!(
+                        "not in its maximum-performance mode ({short}); run `{fix}` and rerun"
+                    )),
+                );
+            }
+        }
     }
     row(
         "edgebench",

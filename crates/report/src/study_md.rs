@@ -686,6 +686,17 @@ fn provenance(s: &StudySummary) -> String {
             escape(&h.os),
             escape(&h.kernel)
         ));
+        if let Some(b) = &h.board {
+            o.push_str(&format!("- Board: {}\n", escape(&b.summary())));
+            if let (Some(short), Some(fix)) = (&b.shortfall, &b.fix) {
+                o.push_str(&format!(
+                    "- **Warning**: the board was not in its maximum-performance mode ({}); run `{}` and rerun\n",
+                    escape(short),
+                    // edgebench's own commands, in a code span where `&` must stay `&`.
+                    fix.replace('`', "'")
+                ));
+            }
+        }
     }
     o.push_str(&format!(
         "- edgebench {} ({}); {} session(s)\n",
