@@ -3,6 +3,9 @@
 //! NVIDIA driver and the CUDA 13 libraries (cudart, NVRTC, cuBLAS, cuDNN) on the loader path.
 //! Where they are missing it reports "not available" with the reason, never a panic: the
 //! libraries are probed before cudarc touches them (cudarc panics on a missing library).
+//! An older CUDA (a Jetson Nano's 10.2, JetPack 5's 11.4, JetPack 6's 12.x) is named in one
+//! line before anything else is tried: the driver's version from `cuDriverGetVersion`, the
+//! runtime library's from `cudaRuntimeGetVersion`.
 
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
@@ -17,9 +20,71 @@ use tract_onnx::prelude::*;
 
 pub const FIX: &str = "run on a machine with an NVIDIA GPU, driver >= 580 (CUDA 13) and the CUDA 13 runtime, NVRTC, cuBLAS and cuDNN 9 libraries on LD_LIBRARY_PATH (e.g. `python3 -m pip install nvidia-cuda-runtime nvidia-cuda-nvrtc nvidia-cublas nvidia-cudnn-cu13`)";
 
+/// What to do where the CUDA here is older than the one this build needs.
+pub const FIX_VERSION: &str = "run tract-cuda where the NVIDIA driver supports CUDA 13 (driver >= 580) with the CUDA 13 libraries; on an older CUDA (e.g. a Jetson on JetPack 4 to 6) use the tensorrt, ort or tract engines";
+
+/// The CUDA API version this build's tract-cuda and cudarc are compiled for (cudarc's
+/// `cuda-13000` feature), as `cuDriverGetVersion` and `cudaRuntimeGetVersion` report
+/// versions: 1000 x major + 10 x minor.
+pub const REQUIRED_CUDA: i32 = 13000;
+
+/// Names the NVIDIA driver library goes by (tract-cuda's own list).
+const DRIVER_LIBS: &[&str] = &["libcuda.so.1", "libcuda.so"];
+
 pub struct TractCuda;
 
-static CHECK: OnceLock<std::result::Result<&'static dyn Runtime, String>> = OnceLock::new();
+/// Why tract-cuda cannot run here (one line) and what to do.
+type Unusable = (String, &'static str);
+
+static CHECK: OnceLock<std::result::Result<&'static dyn Runtime, Unusable>> = OnceLock::new();
+
+/// `13000` -> `13.0`, `10020` -> `10.2`.
+fn cuda_version_text(v: i32) -> String {
+    format!("{}.{}", v / 1000, (v % 1000) / 10)
+}
+
+/// The decision: one line saying why CUDA `found` (where it came from: `what`) cannot run
+/// this build's tract-cuda, or None when it is new enough.
+pub fn version_problem(what: &str, found: i32) -> Option<String> {
+    (found < REQUIRED_CUDA).then(|| {
+        format!(
+            "tract-cuda needs CUDA {} or newer (built for cudarc's cuda-{REQUIRED_CUDA}), and {what} CUDA {}",
+            cuda_version_text(REQUIRED_CUDA),
+            cuda_version_text(found)
+        )
+    })
+}
+
+/// Loads the first of `names` that the dynamic loader finds and asks it for its CUDA version
+/// through `symbol` (`cuDriverGetVersion` or `cudaRuntimeGetVersion`: `int f(int *)`, 0 on
+/// success). None when none loads, the symbol is missing or the call fails: the library
+/// check that follows reports those.
+fn library_version<S: AsRef<str>>(names: &[S], symbol: &[u8]) -> Option<(String, i32)> {
+    type GetVersion = unsafe extern "C" fn(*mut std::ffi::c_int) -> std::ffi::c_int;
+    names.iter().find_map(|name| {
+        let name = name.as_ref();
+        // SAFETY: loading a CUDA library runs only its initializers; the symbol has the
+        // signature the CUDA documentation gives, and needs no initialized driver.
+        unsafe {
+            let lib = libloading::Library::new(name).ok()?;
+            let f = lib.get::<GetVersion>(symbol).ok()?;
+            let mut v: std::ffi::c_int = 0;
+            (f(&mut v) == 0).then(|| (name.to_owned(), v))
+        }
+    })
+}
+
+/// The driver's and then the runtime library's CUDA version against [`REQUIRED_CUDA`],
+/// looked up in `driver` and `runtime` (library names or paths, in the loader's order).
+fn version_check<S: AsRef<str>, T: AsRef<str>>(driver: &[S], runtime: &[T]) -> Option<String> {
+    if let Some((lib, v)) = library_version(driver, b"cuDriverGetVersion\0") {
+        if let Some(p) = version_problem(&format!("the NVIDIA driver here ({lib}) supports"), v) {
+            return Some(p);
+        }
+    }
+    let (lib, v) = library_version(runtime, b"cudaRuntimeGetVersion\0")?;
+    version_problem(&format!("the CUDA runtime library found ({lib}) is"), v)
+}
 
 /// GPU 0's name and compute capability, asked only after the libraries were found present.
 fn gpu() -> Option<&'static (String, (i32, i32))> {
@@ -64,23 +129,32 @@ pub fn precision_for(compute_capability: Option<(i32, i32)>) -> &'static str {
     }
 }
 
-/// The CUDA runtime, once its libraries are known to be there.
-fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, &'static str> {
+/// The CUDA runtime, once its libraries are known to be there and new enough.
+fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, (&'static str, &'static str)> {
     CHECK
         .get_or_init(|| {
+            // The versions first: cudarc would load an older CUDA's libraries by their
+            // generic names and fail (or panic) later on a symbol that CUDA lacks.
+            let cudart = cudarc::get_lib_name_candidates("cudart");
+            if let Some(reason) = version_check(DRIVER_LIBS, &cudart) {
+                return Err((reason, FIX_VERSION));
+            }
             // Referencing the crate keeps its `register_runtime!` entry in the binary.
             let _ = std::any::type_name::<tract_cuda::CudaTransform>();
             let rt = guard(|| runtime_for_name("cuda"))
-                .map_err(|e| short_reason(&e))?
+                .map_err(|e| (short_reason(&e), FIX))?
                 .ok_or_else(|| {
-                    "tract's cuda runtime is not registered in this build".to_string()
+                    (
+                        "tract's cuda runtime is not registered in this build".to_string(),
+                        FIX,
+                    )
                 })?;
-            guard(|| rt.check()).map_err(|e| short_reason(&e))?;
+            guard(|| rt.check()).map_err(|e| (short_reason(&e), FIX))?;
             Ok(rt)
         })
         .as_ref()
         .copied()
-        .map_err(String::as_str)
+        .map_err(|(reason, fix)| (reason.as_str(), *fix))
 }
 
 /// tract-cuda's probe messages are long and multi-line; keep the first sentence.
@@ -106,9 +180,9 @@ impl Engine for TractCuda {
                     None => "cuda:0".into(),
                 }],
             },
-            Err(reason) => Availability::Unavailable {
+            Err((reason, fix)) => Availability::Unavailable {
                 reason: reason.to_owned(),
-                fix: FIX.into(),
+                fix: fix.into(),
             },
         }
     }
@@ -132,10 +206,10 @@ impl Engine for TractCuda {
     ) -> Result<Box<dyn Session>> {
         self.validate(spec)?;
         let label = spec.to_string();
-        let rt = cuda_runtime().map_err(|reason| Error::EngineUnavailable {
+        let rt = cuda_runtime().map_err(|(reason, fix)| Error::EngineUnavailable {
             engine: label.clone(),
             reason: reason.to_owned(),
-            fix: FIX.into(),
+            fix: fix.into(),
         })?;
         let typed = typed_model(model, &opts.inputs, &label)?;
         let engine_err = |reason: String| Error::Engine {
@@ -253,6 +327,100 @@ mod tests {
         assert_eq!(super::precision_for(Some((8, 7))), "tf32");
         assert_eq!(super::precision_for(Some((7, 5))), "f32");
         assert_eq!(super::precision_for(None), "f32");
+    }
+
+    #[test]
+    fn a_cuda_older_than_13_is_named_in_one_line() {
+        // A Jetson Nano (JetPack 4.6), JetPack 5, JetPack 6, and CUDA 13.0 / 13.1.
+        for (found, text) in [
+            (10020, "10.2"),
+            (11040, "11.4"),
+            (12020, "12.2"),
+            (12090, "12.9"),
+        ] {
+            let p = super::version_problem("the NVIDIA driver here (libcuda.so.1) supports", found)
+                .unwrap();
+            assert!(!p.contains('\n'), "{p}");
+            assert!(
+                p.starts_with("tract-cuda needs CUDA 13.0 or newer")
+                    && p.ends_with(&format!("supports CUDA {text}")),
+                "{p}"
+            );
+        }
+        assert_eq!(super::version_problem("x", 13000), None);
+        assert_eq!(super::version_problem("x", 13010), None);
+    }
+
+    /// A stand-in libcuda / libcudart (built with the C compiler cargo links with) that
+    /// reports the given version, in a fresh folder.
+    fn fake_library(dir: &std::path::Path, file: &str, symbol: &str, version: i32) -> String {
+        let c = dir.join(format!("{file}.c"));
+        std::fs::write(
+            &c,
+            format!("int {symbol}(int *v) {{ *v = {version}; return 0; }}\n"),
+        )
+        .unwrap();
+        let so = dir.join(file);
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        match std::process::Command::new(&cc)
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&so)
+            .arg(&c)
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            other => panic!("{cc} could not build {}: {other:?}", so.display()),
+        }
+        so.display().to_string()
+    }
+
+    #[test]
+    fn the_driver_s_and_the_runtime_s_versions_are_read_from_the_libraries() {
+        let dir = tempfile::tempdir().unwrap();
+        let nano = fake_library(dir.path(), "libcuda.so.1", "cuDriverGetVersion", 10020);
+        let new_driver = fake_library(dir.path(), "libcuda13.so", "cuDriverGetVersion", 13000);
+        let old_rt = fake_library(
+            dir.path(),
+            "libcudart.so.12",
+            "cudaRuntimeGetVersion",
+            12020,
+        );
+        let new_rt = fake_library(
+            dir.path(),
+            "libcudart.so.13",
+            "cudaRuntimeGetVersion",
+            13000,
+        );
+        let missing = dir.path().join("libcuda.so.404").display().to_string();
+
+        assert_eq!(
+            super::library_version(&[missing.as_str(), nano.as_str()], b"cuDriverGetVersion\0"),
+            Some((nano.clone(), 10020))
+        );
+        // The wrong symbol: not a driver.
+        assert_eq!(
+            super::library_version(&[old_rt.as_str()], b"cuDriverGetVersion\0"),
+            None
+        );
+        let p = super::version_check(&[nano.as_str()], &[new_rt.as_str()]).unwrap();
+        assert!(
+            p.contains(&nano) && p.ends_with("supports CUDA 10.2"),
+            "{p}"
+        );
+        let p = super::version_check(&[new_driver.as_str()], &[old_rt.as_str()]).unwrap();
+        assert!(
+            p.contains("runtime library found") && p.ends_with("is CUDA 12.2"),
+            "{p}"
+        );
+        assert_eq!(
+            super::version_check(&[new_driver.as_str()], &[new_rt.as_str()]),
+            None
+        );
+        // Nothing loads: the library check that follows reports it.
+        assert_eq!(
+            super::version_check(&[missing.as_str()], &[missing.as_str()]),
+            None
+        );
     }
 
     #[test]
