@@ -92,8 +92,8 @@ fn static_and_dynamic_models_on_8_6_10_x_and_11_x() {
     );
     for version in ["8.6.1", "10.16.0", "11.1.0"] {
         let t = trtexec(dir.path(), version, "");
-        // fp16 needs a float16 model on TensorRT 11.
-        let precision = if version == "11.1.0" { "fp32" } else { "fp16" };
+        // On TensorRT 11, fp16 builds a float16 copy of the model.
+        let precision = "fp16";
         let spec = format!(
             "tensorrt:{precision},trtexec={},cache={}",
             t.display(),
@@ -124,7 +124,7 @@ fn static_and_dynamic_models_on_8_6_10_x_and_11_x() {
 }
 
 #[test]
-fn tensorrt_11_fp16_of_an_fp32_model_is_refused_in_one_line() {
+fn tensorrt_11_fp16_builds_a_float16_copy_and_best_is_refused_in_one_line() {
     if !have_standin() {
         return;
     }
@@ -139,12 +139,25 @@ fn tensorrt_11_fp16_of_an_fp32_model_is_refused_in_one_line() {
         ],
         &[],
     );
+    assert_eq!(code, 0, "{stderr}");
+    let v = variant(&doc, "tensorrt");
+    assert_eq!(v["accuracy"]["passed"], true, "{v}");
+    assert_eq!(v["session"]["precision"], "f16");
+    assert!(v["session"]["details"]["converted_to_fp16"].is_string());
+    let (code, doc, stderr) = bench(
+        &model,
+        &[
+            "tract:reference".into(),
+            format!("tensorrt:best,trtexec={}", t.display()),
+        ],
+        &[],
+    );
     assert_eq!(code, 1, "{stderr}");
     let e = variant(&doc, "tensorrt")["error"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(e.contains("strongly typed") && e.contains("float16"), "{e}");
+    assert!(e.contains("strongly typed") && e.contains("--best"), "{e}");
     assert!(!e.contains('\n'), "{e}");
 }
 

@@ -257,7 +257,7 @@ fn precisions_record_what_the_layers_ran() {
 }
 
 #[test]
-fn tensorrt_11_refuses_precision_flags_with_a_reason() {
+fn tensorrt_11_converts_fp16_and_refuses_the_other_flags() {
     if !have_standin() {
         return;
     }
@@ -272,13 +272,29 @@ fn tensorrt_11_refuses_precision_flags_with_a_reason() {
         )
     };
     let r = bench(&m, &[spec("fp16"), spec("int8"), spec("best")], None);
-    for (v, word) in r[1..].iter().zip(["float16", "QuantizeLinear", "--best"]) {
+    // fp16 builds a float16 copy of the float32 model; it computes what the reference does.
+    let fp16 = &r[1];
+    assert_eq!(fp16.status, Status::Ok, "{:?}", fp16.error);
+    assert!(fp16.accuracy.as_ref().unwrap().passed);
+    let s = fp16.session.as_ref().unwrap();
+    assert_eq!(s.precision, "f16");
+    let converted = Path::new(&s.details["converted_to_fp16"]);
+    let built_from = calls(&t)
+        .into_iter()
+        .flatten()
+        .find(|a| a.starts_with("--onnx="))
+        .unwrap();
+    assert_eq!(built_from, format!("--onnx={}", converted.display()));
+    let half = Model::from_path(converted).unwrap();
+    assert_eq!(half.inputs, m.inputs, "inputs stay float32");
+    assert_eq!(half.outputs, m.outputs, "outputs stay float32");
+    for (v, word) in r[2..].iter().zip(["QuantizeLinear", "--best"]) {
         assert_eq!(v.status, Status::Failed, "{}", v.spec);
         let e = v.error.as_deref().unwrap();
         assert!(e.contains("strongly typed") && e.contains(word), "{e}");
         assert_eq!(e.lines().count(), 1, "{e}");
     }
-    // Nothing was built: no call carried a precision flag TensorRT 11 does not know.
+    // No call carried a precision flag TensorRT 11 does not know.
     for c in calls(&t) {
         assert!(
             !c.iter()

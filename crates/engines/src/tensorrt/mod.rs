@@ -18,10 +18,12 @@
 //!   (`edgebench_core::process`).
 //!
 //! TensorRT 11 builds strongly typed networks only (no `--fp16`, `--int8`, `--best`): there
-//! `fp16` needs a model exported in float16 and `int8` a model with Q/DQ nodes; otherwise the
-//! variant is refused with a one-line reason.
+//! `fp16` builds a float16 copy of a float32 model ([`fp16`]; a float16 model as it is) and
+//! `int8` needs a model with Q/DQ nodes; `best` and what cannot be converted are refused with
+//! a one-line reason.
 
 pub mod args;
+pub mod fp16;
 pub mod report;
 pub mod sampling;
 pub mod version;
@@ -284,14 +286,12 @@ fn has_qdq(model: &Model) -> bool {
     })
 }
 
-/// What a strongly typed TensorRT (11 and later) can do with the precision asked for.
+/// What a strongly typed TensorRT (11 and later) cannot do with the precision asked for.
 pub fn strongly_typed_refusal(precision: Precision, model: &Model) -> Option<String> {
     match precision {
         Precision::Fp32 => None,
-        Precision::Fp16 if is_fp16_model(model) => None,
-        Precision::Fp16 => Some(
-            "TensorRT 11 builds strongly typed networks only (no --fp16): give a model exported in float16, e.g. onnxconverter-common's float16.convert_float_to_float16(model, keep_io_types=True), as tensorrt:fp16 or tensorrt:fp32".into(),
-        ),
+        // A float32 model is converted to float16 first (`fp16`).
+        Precision::Fp16 => None,
         Precision::Int8 if has_qdq(model) => None,
         Precision::Int8 => Some(
             "TensorRT 11 builds strongly typed networks only (no --int8): give a model with QuantizeLinear/DequantizeLinear nodes, e.g. from ONNX Runtime's quantize_static with QuantFormat.QDQ".into(),
@@ -474,6 +474,28 @@ impl TrtSession {
                 p
             }
         };
+        // TensorRT 11 takes the precision from the model: fp16 of a float32 model builds a
+        // float16 copy of it.
+        let mut converted = None;
+        let onnx = if version.strongly_typed_only()
+            && cfg.precision == Precision::Fp16
+            && !is_fp16_model(model)
+        {
+            let p = cache.join(format!("{}-fp16.onnx", &model.sha256[..16]));
+            if !p.is_file() {
+                let half = fp16::convert(&model.proto).map_err(|e| {
+                    err(format!(
+                        "TensorRT 11 builds strongly typed networks only (no --fp16), and converting the model to float16 failed: {e}"
+                    ))
+                })?;
+                use prost::Message;
+                edgebench_core::write_file_atomic(&p, &half.encode_to_vec()).map_err(err)?;
+            }
+            converted = Some(p.clone());
+            p
+        } else {
+            onnx
+        };
         let stem = engine_key(
             &model.sha256,
             &opts.inputs,
@@ -532,6 +554,9 @@ impl TrtSession {
             if cached { "hit" } else { "built" }.into(),
         );
         details.insert("requested_precision".into(), cfg.precision.name().into());
+        if let Some(p) = converted {
+            details.insert("converted_to_fp16".into(), p.display().to_string());
+        }
         details.insert(
             "shapes_given".into(),
             if dynamic.is_empty() {

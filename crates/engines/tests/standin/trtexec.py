@@ -259,6 +259,10 @@ def evaluate(model_path, feeds, dtype):
             out = x[0] + x[1]
         elif op == "Identity":
             out = x[0]
+        elif op == "Cast":
+            to = {1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64}[attr(n, "to")]
+            env[n.output[0]] = x[0].astype(to)
+            continue
         else:
             raise Invalid("the trtexec stand-in cannot compute operator %s" % op)
         env[n.output[0]] = out.astype(dtype)
