@@ -197,7 +197,7 @@ pub(crate) mod tests {
             }
         }
         BenchReport {
-            schema_version: 1,
+            schema_version: edgebench_core::SCHEMA_VERSION,
             tool: edgebench_core::fixtures::tool(),
             host: edgebench_core::fixtures::host(),
             model: ModelInfo {
