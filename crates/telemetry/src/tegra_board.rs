@@ -15,8 +15,9 @@
 //!   `sys/kernel/debug/clk/override.emc/{clk_rate,clk_state}` with
 //!   `sys/kernel/debug/tegra_bwmgr/emc_{min,max}_rate` (Nano, TX1). debugfs is readable by
 //!   root only: without root the EMC clock is missing, with a note saying so.
-//! - Fan: `sys/devices/pwm-fan/target_pwm` (Nano, JetPack 4) or the `pwm1` of the hwmon named
-//!   `pwmfan`/`pwm-fan` (`sys/class/hwmon/hwmon*`, JetPack 5/6), 0 to 255.
+//! - Fan: `sys/devices/pwm-fan/target_pwm` (Nano, JetPack 4), `sys/kernel/debug/tegra_fan/
+//!   target_pwm` (TX1, TX2), or the `pwm1` of the hwmon named `pwmfan`/`pwm-fan`
+//!   (`sys/class/hwmon/hwmon*`, JetPack 5/6), 0 to 255.
 //! - Power mode: `nvpmodel -q` (`NV Power Mode: NAME` then the mode's id on the next line;
 //!   `ROOT/usr/sbin/nvpmodel`, or `nvpmodel` on the `PATH` with the real root), else the
 //!   mode id nvpmodel keeps in `var/lib/nvpmodel/status` (`pmode:0001 ...`); the modes from
@@ -746,7 +747,12 @@ fn emc_clock(sys: &Path) -> Option<Clock> {
 }
 
 fn fan(sys: &Path) -> Option<Fan> {
-    let mut candidates = vec![sys.join("devices/pwm-fan/target_pwm")];
+    // JetPack 4's pwm-fan driver (Nano, Xavier), the older debugfs node jetson_clocks
+    // used (TX1, TX2; root only), then JetPack 5/6's hwmon.
+    let mut candidates = vec![
+        sys.join("devices/pwm-fan/target_pwm"),
+        sys.join("kernel/debug/tegra_fan/target_pwm"),
+    ];
     for (_, dir) in list_dir(&sys.join("class/hwmon")) {
         let name = read_text(&dir.join("name")).unwrap_or_default();
         if name == "pwmfan" || name == "pwm-fan" || name == "pwm_fan" {
