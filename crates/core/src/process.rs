@@ -211,7 +211,11 @@ mod tests {
         let o = run(&mut sh(&script), Limits::default()).unwrap();
         assert!(o.success());
         assert_eq!(o.stdout, b"started\n");
-        let p: i32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+        let p: i32 = std::fs::read_to_string(&pid)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while alive(p) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
