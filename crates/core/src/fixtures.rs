@@ -158,7 +158,7 @@ pub fn energy(j_per_inference: Option<f64>, devices: &[&str], throttle: Option<&
 
 /// A model of a made-up study, with what its worker would have found.
 #[derive(Debug, Clone)]
-pub struct Model {
+pub struct FixtureModel {
     pub label: String,
     pub source: String,
     pub task: Task,
@@ -168,9 +168,9 @@ pub struct Model {
     pub shape: Vec<usize>,
 }
 
-impl Model {
-    pub fn new(label: &str, source: &str, task: Task, flops: u64, shape: &[usize]) -> Model {
-        Model {
+impl FixtureModel {
+    pub fn new(label: &str, source: &str, task: Task, flops: u64, shape: &[usize]) -> FixtureModel {
+        FixtureModel {
             label: label.into(),
             source: source.into(),
             task,
@@ -185,13 +185,13 @@ impl Model {
 pub struct Study {
     pub config: StudyConfig,
     pub plan: Plan,
-    pub models: Vec<Model>,
+    pub models: Vec<FixtureModel>,
 }
 
 impl Study {
     /// A study of `models` at batch 1 with the default settings (three rounds), `baseline`
     /// as the gate's reference, planned as if every engine ran.
-    pub fn new(name: &str, baseline: &str, variants: &[&str], models: Vec<Model>) -> Study {
+    pub fn new(name: &str, baseline: &str, variants: &[&str], models: Vec<FixtureModel>) -> Study {
         let config = StudyConfig {
             name: name.into(),
             baseline: baseline.into(),
@@ -217,7 +217,7 @@ impl Study {
     }
 
     /// The plan the study's planner makes of `config` when every engine runs every model.
-    fn plan(config: &StudyConfig, models: &[Model]) -> Plan {
+    fn plan(config: &StudyConfig, models: &[FixtureModel]) -> Plan {
         let baseline = config.baseline.clone();
         let variants: Vec<String> = config
             .variants
@@ -283,7 +283,7 @@ impl Study {
     }
 
     /// The model of a job.
-    pub fn model(&self, job: &Job) -> &Model {
+    pub fn model(&self, job: &Job) -> &FixtureModel {
         &self.models[job.model]
     }
 
@@ -341,28 +341,28 @@ pub fn known_answers() -> Loaded {
     let clip = [1, 3, 16, 112, 112];
     let classification = Task::Classification;
     let models = vec![
-        Model::new(
+        FixtureModel::new(
             "mobilenet_v3_small",
             "zoo:mobilenet_v3_small?classes=2",
             classification,
             100_000_000,
             &image,
         ),
-        Model::new(
+        FixtureModel::new(
             "resnet18",
             "zoo:resnet18?classes=2",
             classification,
             1_000_000_000,
             &image,
         ),
-        Model::new(
+        FixtureModel::new(
             "vgg11",
             "zoo:vgg11?classes=2",
             classification,
             10_000_000_000,
             &image,
         ),
-        Model::new(
+        FixtureModel::new(
             "c3d_small",
             "zoo:c3d_small?classes=4",
             Task::ActionRecognition,

@@ -3,7 +3,7 @@
 //! never a zero; a throttled variant is marked with its detail; user text stays escaped.
 
 use edgebench_core::analysis::analyse;
-use edgebench_core::fixtures::{self, agreement, Model, Study, NO_SENSOR};
+use edgebench_core::fixtures::{self, agreement, FixtureModel, Study, NO_SENSOR};
 use edgebench_core::schema::study::{StudySummary, Task};
 use edgebench_report::{html, study_csv, study_md};
 
@@ -15,21 +15,21 @@ const HOSTILE: &str = "<script>alert(1)</script>";
 fn study(baseline_j: Option<f64>, optimized_j: impl Fn(&str) -> Option<f64>) -> StudySummary {
     let image = [1, 3, 224, 224];
     let models = vec![
-        Model::new(
+        FixtureModel::new(
             HOSTILE,
             "zoo:mobilenet_v3_small?classes=2",
             Task::Classification,
             2_000_000,
             &image,
         ),
-        Model::new(
+        FixtureModel::new(
             "resnet18",
             "zoo:resnet18?classes=2",
             Task::Classification,
             2_000_000,
             &image,
         ),
-        Model::new(
+        FixtureModel::new(
             "c3d_small",
             "zoo:c3d_small?classes=4",
             Task::ActionRecognition,
