@@ -70,7 +70,7 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         "classes",
         "params",
         "GMACs",
-        "torchvision twin",
+        "PyTorch twin",
     ]);
     for e in &entries {
         let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
@@ -81,11 +81,17 @@ fn list(a: ListArgs) -> Result<ExitCode> {
             right(e.default_classes.to_string()),
             right(e.params.to_string()),
             right(format!("{:.2}", e.macs as f64 / 1e9)),
-            Cell::new(e.torchvision.unwrap_or("-")),
+            Cell::new(
+                e.torchvision
+                    .map(|b| format!("tv:{b}"))
+                    .or_else(|| e.edgebench_twin.map(|b| format!("edgebench:{b}")))
+                    .unwrap_or_else(|| "-".into()),
+            ),
         ]);
     }
-    let mut out =
-        format!("{t}\nParameters and MACs at the default classes and batch 1.\nSources:\n");
+    let mut out = format!(
+        "{t}\nParameters and MACs at the default classes and batch 1. PyTorch twin: what the torch engine runs for zoo:NAME, with the zoo's weights (tv: a torchvision builder, edgebench: edgebench's own definition in its worker).\nSources:\n"
+    );
     for e in &entries {
         out.push_str(&format!("  {}: {}\n", e.name, e.source));
     }
