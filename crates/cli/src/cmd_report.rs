@@ -4,13 +4,12 @@
 
 mod tables;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use edgebench_core::analysis;
 use edgebench_core::schema::study::{Format, StudySummary};
 use edgebench_core::schema::Status;
 use edgebench_study::lock::StudyLock;
-use edgebench_study::results;
+use edgebench_study::summary;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,28 +54,16 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
         return tables::study(&dir);
     }
     let a = StudyReport { dir, json: a.json };
-    let path = a.dir.join(results::RESULTS_FILE);
-    if !path.is_file() {
-        bail!(
-            "{} has no results.jsonl: give a folder written by `edgebench study`",
-            a.dir.display()
-        );
-    }
+    let path = summary::results_in(&a.dir)?;
     // The reports are written into the folder: not while a study writes it.
     let lock = StudyLock::acquire(&a.dir, "edgebench report")?;
-    let loaded = results::load(&path)?;
-    if loaded.torn {
+    let (summary, torn) = summary::rebuild(&path)?;
+    if torn {
         eprintln!(
             "edgebench: note: the last line of {} is torn (an interrupted write) and was ignored",
             path.display()
         );
     }
-    let summary = analysis::analyse(&loaded).ok_or_else(|| {
-        anyhow!(
-            "{} holds no study session line: it was not written by `edgebench study`",
-            path.display()
-        )
-    })?;
     let written = write_reports(&a.dir, &summary)?;
     drop(lock);
     if a.json {

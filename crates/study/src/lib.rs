@@ -16,6 +16,7 @@ pub mod plan;
 pub mod preset;
 pub mod results;
 pub mod runner;
+pub mod summary;
 pub mod worker;
 
 /// Errors of the study. Every message is one lowercase line naming the file, line, key or

@@ -3,10 +3,9 @@
 //! The README's tables are this output; `crates/cli/tests/readme.rs` checks them.
 
 use anyhow::{anyhow, Result};
-use edgebench_core::analysis;
 use edgebench_core::schema::BenchReport;
 use edgebench_report::tables;
-use edgebench_study::results;
+use edgebench_study::summary;
 use edgebench_video::report::VideoReport;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -25,20 +24,7 @@ fn read<T: DeserializeOwned>(file: &Path, what: &str) -> Result<T> {
 
 /// The study's average speed-ups by variant and task (`report DIR --markdown`).
 pub fn study(dir: &Path) -> Result<ExitCode> {
-    let path = dir.join(results::RESULTS_FILE);
-    if !path.is_file() {
-        anyhow::bail!(
-            "{} has no results.jsonl: give a folder written by `edgebench study`",
-            dir.display()
-        );
-    }
-    let loaded = results::load(&path)?;
-    let summary = analysis::analyse(&loaded).ok_or_else(|| {
-        anyhow!(
-            "{} holds no study session line: it was not written by `edgebench study`",
-            path.display()
-        )
-    })?;
+    let (summary, _) = summary::rebuild(&summary::results_in(dir)?)?;
     print!("{}", tables::study_averages(&summary));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,32 @@
+//! A study folder's summary rebuilt from its `results.jsonl` alone, as `edgebench report`
+//! shows and writes it (and `report --markdown` tabulates it).
+
+use crate::{results, Error, Result};
+use edgebench_core::schema::study::StudySummary;
+use std::path::{Path, PathBuf};
+
+/// The results file of study folder `dir`; an error when there is none (checked before
+/// anything takes the folder's lock, which would create files in it).
+pub fn results_in(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join(results::RESULTS_FILE);
+    if !path.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} has no results.jsonl: give a folder written by `edgebench study`",
+            dir.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// The analysis of results file `path`, and whether its last line was torn (an interrupted
+/// write, ignored).
+pub fn rebuild(path: &Path) -> Result<(StudySummary, bool)> {
+    let loaded = results::load(path)?;
+    let summary = edgebench_core::analysis::analyse(&loaded).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} holds no study session line: it was not written by `edgebench study`",
+            path.display()
+        ))
+    })?;
+    Ok((summary, loaded.torn))
+}
