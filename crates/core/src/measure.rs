@@ -143,8 +143,7 @@ pub fn measure_with_clock<C: Clock>(
     session.synchronize()?;
     let first_run_ms = ms(clock.now() - t0);
     let mut warmup_runs = 1;
-    let warmup = Duration::from_secs_f64(opts.warmup_s.max(0.0));
-    while warmup_runs < opts.min_warmup_runs || clock.now() - warm_start < warmup {
+    while !opts.warmed_up(warmup_runs, (clock.now() - warm_start).as_secs_f64()) {
         session.run()?;
         session.synchronize()?;
         warmup_runs += 1;
@@ -155,49 +154,26 @@ pub fn measure_with_clock<C: Clock>(
     }
     let warmup_ms = ms(clock.now() - warm_start);
 
-    // Sampling. A minimum sampling time (for power sensors) longer than the time limit
-    // extends the limit: the confidence rule must be able to stop sampling once both hold.
-    let max_samples = opts.max_samples.max(1);
-    let min_time = Duration::from_secs_f64(opts.min_time_s.max(0.0));
-    let max_time = Duration::from_secs_f64(opts.max_time_s.max(0.0)).max(min_time);
-    let mut samples: Vec<f64> = Vec::with_capacity(max_samples);
-    let mut scratch: Vec<f64> = Vec::with_capacity(max_samples);
+    // Sampling: the rule's buffers are allocated before the first sample.
+    let mut rule = StopRule::preallocated(opts);
     let window_start = Instant::now();
     let start = clock.now();
-    let mut next_check = 1usize;
     let stop_reason = loop {
         let t0 = clock.now();
         session.run()?;
         session.synchronize()?;
         let t1 = clock.now();
-        samples.push(ms(t1 - t0));
-
-        let n = samples.len();
-        let elapsed = t1 - start;
-        let at_limit = n >= max_samples || elapsed >= max_time;
-        // Evaluate the stopping rule about 20 times per doubling of the sample count, so
-        // its cost stays a small, constant fraction of the loop, and always at a limit, so
-        // that a run whose target is met exactly then says so.
-        if n >= opts.min_samples.max(2) && (n >= next_check || at_limit) {
-            next_check = n + (n / 20).max(1);
-            scratch.clear();
-            scratch.extend_from_slice(&samples);
-            scratch.sort_unstable_by(f64::total_cmp);
-            let rel = relative_half_width(&scratch);
+        let elapsed_s = (t1 - start).as_secs_f64();
+        let step = rule.push(ms(t1 - t0), elapsed_s);
+        if let Some(rel_ci) = step.rel_ci {
             progress(Progress::Sampling {
-                samples: n,
-                elapsed_s: elapsed.as_secs_f64(),
-                rel_ci: rel,
+                samples: rule.len(),
+                elapsed_s,
+                rel_ci,
             });
-            if rel <= opts.target_rel_ci && elapsed >= min_time {
-                break StopReason::TargetReached;
-            }
         }
-        if n >= max_samples {
-            break StopReason::SampleLimit;
-        }
-        if elapsed >= max_time {
-            break StopReason::TimeLimit;
+        if let Some(reason) = step.stop {
+            break reason;
         }
     };
     let sampling_ms = ms(clock.now() - start);
@@ -206,12 +182,138 @@ pub fn measure_with_clock<C: Clock>(
         first_run_ms,
         warmup_runs,
         warmup_ms,
-        samples_ms: samples,
+        samples_ms: rule.into_samples(),
         stop_reason,
         sampling_ms,
         timer_overhead_ns,
         sampling_window: Some((window_start, window_end)),
     })
+}
+
+impl MeasureOptions {
+    /// Whether warm-up is over after `runs` runs (the first one included) that took
+    /// `elapsed_s` seconds: both `min_warmup_runs` and `warmup_s` must be reached.
+    pub fn warmed_up(&self, runs: usize, elapsed_s: f64) -> bool {
+        runs >= self.min_warmup_runs && elapsed_s >= self.warmup_s.max(0.0)
+    }
+
+    /// The sampling time limit in seconds: a minimum sampling time (for power sensors) longer
+    /// than `max_time_s` extends the limit, so that the confidence rule can stop sampling
+    /// once both hold.
+    pub fn time_limit_s(&self) -> f64 {
+        self.max_time_s.max(0.0).max(self.min_time_s.max(0.0))
+    }
+}
+
+/// What [`StopRule::push`] decided about one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// The relative half-width of the median's 95% interval, when the rule evaluated it at
+    /// this sample (about 20 times per doubling of the sample count, and at every limit).
+    pub rel_ci: Option<f64>,
+    /// `Some` when sampling must stop at this sample, with the reason.
+    pub stop: Option<StopReason>,
+}
+
+/// edgebench's stopping rule for sampling, fed one sample at a time: stop once the 95%
+/// interval of the median is within `target_rel_ci`, after `min_samples` samples and
+/// `min_time_s` of sampling; else at `max_samples` or at the time limit
+/// ([`MeasureOptions::time_limit_s`]). The measurement loop and the engines that time
+/// themselves (TensorRT's trtexec) both use it, so they stop at the same points.
+#[derive(Debug, Clone)]
+pub struct StopRule {
+    target_rel_ci: f64,
+    min_samples: usize,
+    max_samples: usize,
+    min_time_s: f64,
+    max_time_s: f64,
+    samples: Vec<f64>,
+    scratch: Vec<f64>,
+    next_check: usize,
+    elapsed_s: f64,
+}
+
+impl StopRule {
+    /// A rule with no samples yet; buffers grow as samples come.
+    pub fn new(opts: &MeasureOptions) -> StopRule {
+        StopRule {
+            target_rel_ci: opts.target_rel_ci,
+            min_samples: opts.min_samples,
+            max_samples: opts.max_samples.max(1),
+            min_time_s: opts.min_time_s.max(0.0),
+            max_time_s: opts.time_limit_s(),
+            samples: vec![],
+            scratch: vec![],
+            next_check: 1,
+            elapsed_s: 0.0,
+        }
+    }
+
+    /// As [`StopRule::new`], with room for `max_samples` samples allocated at once, so that
+    /// a timed loop never allocates.
+    pub fn preallocated(opts: &MeasureOptions) -> StopRule {
+        let mut rule = StopRule::new(opts);
+        rule.samples.reserve_exact(rule.max_samples);
+        rule.scratch.reserve_exact(rule.max_samples);
+        rule
+    }
+
+    /// Adds one sample (ms) that ended `elapsed_s` seconds after sampling began and says
+    /// whether sampling must stop there.
+    pub fn push(&mut self, sample_ms: f64, elapsed_s: f64) -> Step {
+        self.samples.push(sample_ms);
+        self.elapsed_s = elapsed_s;
+        let n = self.samples.len();
+        let at_limit = n >= self.max_samples || elapsed_s >= self.max_time_s;
+        let mut step = Step {
+            rel_ci: None,
+            stop: None,
+        };
+        // Evaluate the interval about 20 times per doubling of the sample count, so its cost
+        // stays a small, constant fraction of the loop, and always at a limit, so that a run
+        // whose target is met exactly then says so.
+        if n >= self.min_samples.max(2) && (n >= self.next_check || at_limit) {
+            self.next_check = n + (n / 20).max(1);
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&self.samples);
+            self.scratch.sort_unstable_by(f64::total_cmp);
+            let rel = relative_half_width(&self.scratch);
+            step.rel_ci = Some(rel);
+            if rel <= self.target_rel_ci && elapsed_s >= self.min_time_s {
+                step.stop = Some(StopReason::TargetReached);
+                return step;
+            }
+        }
+        if n >= self.max_samples {
+            step.stop = Some(StopReason::SampleLimit);
+        } else if elapsed_s >= self.max_time_s {
+            step.stop = Some(StopReason::TimeLimit);
+        }
+        step
+    }
+
+    /// The number of samples so far.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// The samples so far (ms), in order.
+    pub fn samples(&self) -> &[f64] {
+        &self.samples
+    }
+
+    pub fn into_samples(self) -> Vec<f64> {
+        self.samples
+    }
+
+    /// The sampling time at the last sample, in seconds.
+    pub fn elapsed_s(&self) -> f64 {
+        self.elapsed_s
+    }
 }
 
 /// Half-width of the order-statistic 95% CI of the median, relative to the median.
@@ -368,6 +470,87 @@ mod tests {
         let (m, _) = run(&[100], &opts);
         assert_eq!(m.samples_ms.len(), 10);
         assert_eq!(m.stop_reason, StopReason::TargetReached);
+    }
+
+    /// Feeds `ms` (cycling) to a rule as back-to-back samples.
+    fn feed(opts: &MeasureOptions, ms: &[f64]) -> (usize, StopReason) {
+        let mut rule = StopRule::new(opts);
+        let mut t = 0.0;
+        for x in ms.iter().cycle() {
+            t += x / 1e3;
+            if let Some(r) = rule.push(*x, t).stop {
+                return (rule.len(), r);
+            }
+        }
+        unreachable!("a cycle never ends")
+    }
+
+    #[test]
+    fn the_rule_alone_stops_where_the_loop_does() {
+        // The loop's cases above, fed as samples (what an engine that times itself does).
+        assert_eq!(
+            feed(&MeasureOptions::default(), &[10.0]),
+            (10, StopReason::TargetReached)
+        );
+        let never = MeasureOptions {
+            target_rel_ci: 0.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            feed(&never, &[1000.0, 1100.0, 900.0]),
+            (20, StopReason::TimeLimit)
+        );
+        let few = MeasureOptions {
+            max_samples: 50,
+            max_time_s: 1e9,
+            ..Default::default()
+        };
+        let noisy = [1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 10.0, 20.0];
+        assert_eq!(feed(&few, &noisy), (50, StopReason::SampleLimit));
+        let long = MeasureOptions {
+            min_time_s: 2.0,
+            max_time_s: 1.0,
+            ..Default::default()
+        };
+        let (n, r) = feed(&long, &[10.0]);
+        assert_eq!(r, StopReason::TargetReached);
+        assert!((200..=215).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn the_rule_reports_the_interval_when_it_evaluates_it() {
+        let opts = MeasureOptions {
+            target_rel_ci: 0.0,
+            max_time_s: 1e9,
+            max_samples: 100,
+            ..Default::default()
+        };
+        let mut rule = StopRule::new(&opts);
+        let evaluated: Vec<usize> = (1..=100)
+            .filter(|i| rule.push(10.0 + (i % 3) as f64, *i as f64).rel_ci.is_some())
+            .collect();
+        // From min_samples on, then every n/20 (at least 1) samples, and at the limit.
+        assert_eq!(evaluated[0], 10);
+        assert!(evaluated.contains(&100), "{evaluated:?}");
+        assert!(evaluated.windows(2).all(|w| w[1] - w[0] <= 100 / 20 + 1));
+        assert!(evaluated.len() < 90, "{evaluated:?}");
+        assert_eq!(rule.samples().len(), 100);
+    }
+
+    #[test]
+    fn warm_up_needs_both_the_runs_and_the_time() {
+        let opts = MeasureOptions::default();
+        assert!(!opts.warmed_up(2, 5.0));
+        assert!(!opts.warmed_up(50, 0.5));
+        assert!(opts.warmed_up(3, 1.0));
+        assert_eq!(
+            MeasureOptions {
+                min_time_s: 30.0,
+                ..Default::default()
+            }
+            .time_limit_s(),
+            30.0
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   and the GPU's name. The build is the preparation (`prepare_ms`). Shapes go to trtexec
 //!   only for inputs the model leaves open: trtexec refuses them for a static model.
 //! - `measure_self` has trtexec time the engine with `--exportTimes` and applies edgebench's
-//!   own warm-up and sampling rules to the queries it timed ([`sampling`]), calling it again
+//!   own warm-up and stopping rules (`MeasureOptions::warmed_up`, `measure::StopRule`) to the
+//!   queries it timed, in batches sized by [`sampling`], calling it again
 //!   while the confidence target is unmet and the limits allow. The first query is the first
 //!   run. trtexec's own split of each query (enqueue, H2D, GPU compute, D2H) is kept in the
 //!   session's details.
@@ -39,7 +40,7 @@ use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
 use edgebench_core::error::{Error, Result};
-use edgebench_core::measure::{MeasureOptions, Measurement, StopReason};
+use edgebench_core::measure::{MeasureOptions, Measurement, StopReason, StopRule};
 use edgebench_core::model::Model;
 use edgebench_core::process::{self, Limits};
 use edgebench_core::tensor::{shape_string, ConcreteSpec, Dim, HostTensor, TensorData};
@@ -760,7 +761,7 @@ impl TrtSession {
     fn measure(&mut self, opts: &MeasureOptions) -> Result<Measurement> {
         let warmup_ms = (opts.warmup_s.max(0.0) * 1e3).min(1e9);
         let min_warmup = opts.min_warmup_runs.max(1);
-        let max_time = opts.max_time_s.max(0.0).max(opts.min_time_s.max(0.0));
+        let max_time = opts.time_limit_s();
         // The first call samples a tenth of the time limit (at most 2 s, at least the minimum
         // time); later calls are sized from what it measured.
         let first_chunk = opts
@@ -768,7 +769,7 @@ impl TrtSession {
             .max(0.0)
             .max((0.1 * max_time).min(2.0))
             .min(max_time);
-        let mut sampler = sampling::Sampler::new(opts);
+        let mut sampler = StopRule::new(opts);
         let mut kept: Vec<QueryTime> = vec![];
         let first = self.timing_call(args::Batch {
             warmup_ms: 0.0,
@@ -784,7 +785,7 @@ impl TrtSession {
         // Warm-up as core::measure counts it: the first run, then runs until both the time
         // and the count are reached.
         let mut s = 1;
-        while s < q.len() && (s < min_warmup || q[s - 1].end_d2h - start < warmup_ms) {
+        while s < q.len() && !opts.warmed_up(s, (q[s - 1].end_d2h - start) / 1e3) {
             s += 1;
         }
         let mut warmup_runs = s;
@@ -794,7 +795,7 @@ impl TrtSession {
             let t0 = q[s].start_h2d.min(q[s].start_enq);
             for x in &q[s..] {
                 kept.push(*x);
-                stop = sampler.push(x.latency, (x.end_d2h - t0).max(0.0) / 1e3);
+                stop = sampler.push(x.latency, (x.end_d2h - t0).max(0.0) / 1e3).stop;
                 if stop.is_some() {
                     break;
                 }
@@ -812,7 +813,7 @@ impl TrtSession {
                 stop = Some(StopReason::TimeLimit);
                 break;
             }
-            let n = sampler.next_batch();
+            let n = sampling::next_batch(&sampler, opts);
             let run = self.timing_call(args::Batch {
                 warmup_ms: later_warmup,
                 iterations: n,
@@ -827,7 +828,7 @@ impl TrtSession {
             let base = sampler.elapsed_s();
             for x in &run.queries {
                 kept.push(*x);
-                stop = sampler.push(x.latency, base + (x.end_d2h - t0).max(0.0) / 1e3);
+                stop = sampler.push(x.latency, base + (x.end_d2h - t0).max(0.0) / 1e3).stop;
                 if stop.is_some() {
                     break;
                 }
