@@ -795,7 +795,9 @@ impl TrtSession {
             let t0 = q[s].start_h2d.min(q[s].start_enq);
             for x in &q[s..] {
                 kept.push(*x);
-                stop = sampler.push(x.latency, (x.end_d2h - t0).max(0.0) / 1e3).stop;
+                stop = sampler
+                    .push(x.latency, (x.end_d2h - t0).max(0.0) / 1e3)
+                    .stop;
                 if stop.is_some() {
                     break;
                 }
@@ -828,7 +830,9 @@ impl TrtSession {
             let base = sampler.elapsed_s();
             for x in &run.queries {
                 kept.push(*x);
-                stop = sampler.push(x.latency, base + (x.end_d2h - t0).max(0.0) / 1e3).stop;
+                stop = sampler
+                    .push(x.latency, base + (x.end_d2h - t0).max(0.0) / 1e3)
+                    .stop;
                 if stop.is_some() {
                     break;
                 }
