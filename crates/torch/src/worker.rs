@@ -4,15 +4,16 @@
 //! stderr; it never takes edgebench down.
 
 use crate::error::{TorchError, WorkerError};
+use edgebench_core::process::{spawn_in_group, GroupChild};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The protocol version this build speaks; the worker says its own in the hello line.
 pub const PROTOCOL: u32 = 1;
@@ -116,9 +117,10 @@ enum Line {
     Eof,
 }
 
-/// A running worker process.
+/// A running worker process, the leader of its own process group: a worker may start
+/// processes of its own (torch.compile's compile workers), and stopping it stops them too.
 pub struct Worker {
-    child: Child,
+    child: GroupChild,
     stdin: Option<ChildStdin>,
     lines: Receiver<Line>,
     stderr: Arc<Mutex<VecDeque<String>>>,
@@ -145,15 +147,14 @@ impl Worker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| TorchError::PythonSpawn {
+        let mut child = spawn_in_group(&mut cmd).map_err(|e| TorchError::PythonSpawn {
             python: python.to_owned(),
             reason: e.to_string(),
         })?;
-        let (stdout, stderr_pipe) = match (child.stdout.take(), child.stderr.take()) {
+        let (stdout, stderr_pipe) = match (child.take_stdout(), child.take_stderr()) {
             (Some(o), Some(e)) => (o, e),
             _ => {
-                let _ = child.kill();
-                let _ = child.wait();
+                // Dropping the child kills its group.
                 return Err(TorchError::PythonSpawn {
                     python: python.to_owned(),
                     reason: "no pipes to the child process".into(),
@@ -173,7 +174,7 @@ impl Worker {
             });
         }
         let mut w = Worker {
-            stdin: child.stdin.take(),
+            stdin: child.take_stdin(),
             child,
             lines,
             stderr,
@@ -359,21 +360,17 @@ impl Worker {
 
     /// Waits up to `wait` for the process to end and describes how it ended.
     fn exit_status(&mut self, wait: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return describe_status(status),
-                Ok(None) if start.elapsed() < wait => std::thread::sleep(Duration::from_millis(20)),
-                Ok(None) => return "closed its output but kept running".into(),
-                Err(e) => return format!("status unknown: {e}"),
-            }
+        match self.child.wait_timeout(Some(wait)) {
+            Ok(Some(status)) => describe_status(status),
+            Ok(None) => "closed its output but kept running".into(),
+            Err(e) => format!("status unknown: {e}"),
         }
     }
 
-    /// Stops the process, fills in the stderr tail, remembers the error, and returns it.
+    /// Stops the process and its group, fills in the stderr tail, remembers the error, and
+    /// returns it.
     fn fail(&mut self, mut e: WorkerError) -> WorkerError {
         let _ = self.child.kill();
-        let _ = self.child.wait();
         self.stdin = None;
         // The stderr reader ends once the process is gone; give it a moment to drain.
         let _ = self.stderr_done.recv_timeout(Duration::from_secs(2));
@@ -421,22 +418,16 @@ impl Worker {
 }
 
 impl Drop for Worker {
-    /// Closing stdin ends the worker's loop; a worker that does not exit soon is killed.
+    /// Closing stdin ends the worker's loop; a worker that does not exit soon is killed. Either
+    /// way, what is left of its process group is killed.
     fn drop(&mut self) {
         if self.dead.is_none() {
             if let Some(mut s) = self.stdin.take() {
                 let _ = s.write_all(b"{\"id\":0,\"cmd\":\"shutdown\"}\n");
             }
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(3) {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            let _ = self.child.wait_timeout(Some(Duration::from_secs(3)));
         }
         let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
