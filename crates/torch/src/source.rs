@@ -1,12 +1,16 @@
-//! PyTorch model sources: `tv:NAME` (a torchvision builder), `path/to/file.py:factory` (a
-//! user's module), and, for the torch engine, the PyTorch model behind an ONNX model:
-//! the PyTorch twin of a zoo model (torchvision's, or edgebench's own definition in the
-//! worker package for the models torchvision lacks, with the zoo's weights), or the source
-//! recorded in the metadata of a file written by `edgebench export`.
+//! Model sources, the one place that knows their syntax: `zoo:NAME[?options]` (a zoo model),
+//! `tv:NAME` (a torchvision builder), `path/to/file.py:factory` (a user's module) and a path
+//! (an ONNX file) are told apart by [`SourceKind::of`], parsed into a [`ModelSource`] and
+//! loaded by [`ModelSource::load`], in the CLI and in the study's children alike. For the
+//! torch engine, the PyTorch model behind an ONNX model: the PyTorch twin of a zoo model
+//! (torchvision's, or edgebench's own definition in the worker package for the models
+//! torchvision lacks, with the zoo's weights), or the source recorded in the metadata of a
+//! file written by `edgebench export`.
 
 use crate::error::TorchError;
 use edgebench_core::model::Model;
 use edgebench_core::tensor::Dim;
+use edgebench_zoo::ZooSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -27,6 +31,132 @@ pub mod meta {
     pub const WEIGHTS: &str = "edgebench.weights";
     /// For `rescaled-deterministic`: the calibration input shapes, as JSON.
     pub const WEIGHTS_CALIBRATION: &str = "edgebench.weights_calibration";
+}
+
+/// The prefix of a zoo model: `zoo:NAME[?classes=N&batch=N&seed=N]`.
+pub const ZOO_PREFIX: &str = "zoo:";
+/// The prefix of a torchvision model: `tv:NAME[?num_classes=N]`.
+pub const TORCHVISION_PREFIX: &str = "tv:";
+
+/// What a model source names, from its syntax alone: nothing is read or checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// `zoo:NAME[?classes=N&batch=N&seed=N]`.
+    Zoo,
+    /// `tv:NAME[?num_classes=N]`.
+    Torchvision,
+    /// `path/to/file.py:factory`.
+    PythonFactory,
+    /// Anything else: the path of an ONNX file.
+    File,
+}
+
+impl SourceKind {
+    pub fn of(s: &str) -> SourceKind {
+        if s.starts_with(ZOO_PREFIX) {
+            SourceKind::Zoo
+        } else if s.starts_with(TORCHVISION_PREFIX) {
+            SourceKind::Torchvision
+        } else if s
+            .rsplit_once(':')
+            .is_some_and(|(file, _)| file.ends_with(".py"))
+        {
+            SourceKind::PythonFactory
+        } else {
+            SourceKind::File
+        }
+    }
+
+    /// A PyTorch model (`tv:NAME` or `file.py:factory`), which must be exported to ONNX
+    /// before an ONNX engine can run it.
+    pub fn is_pytorch(self) -> bool {
+        matches!(self, SourceKind::Torchvision | SourceKind::PythonFactory)
+    }
+}
+
+/// What follows `zoo:` (`NAME[?options]`), or None when `s` is not a zoo source.
+pub fn zoo_query(s: &str) -> Option<&str> {
+    s.strip_prefix(ZOO_PREFIX)
+}
+
+/// The zoo model's name without its options (`resnet18` for `zoo:resnet18?classes=2`), or
+/// None when `s` is not a zoo source.
+pub fn zoo_name(s: &str) -> Option<&str> {
+    zoo_query(s).map(|rest| rest.split('?').next().unwrap_or(rest))
+}
+
+/// A model source, parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    /// A zoo model; `text` is the source as given, which names the model in results.
+    Zoo { spec: ZooSpec, text: String },
+    /// A PyTorch model: a torchvision builder or a Python factory.
+    Pytorch(TorchSource),
+    /// An ONNX file.
+    File(PathBuf),
+}
+
+/// Options of a zoo model given apart from its source (command-line flags, the study's
+/// batch); options in the `zoo:` query itself win.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ZooDefaults {
+    pub classes: Option<usize>,
+    pub batch: Option<usize>,
+}
+
+impl ModelSource {
+    /// The source of an ONNX model, for what measures one (`bench`, `inspect`, `video`, the
+    /// study's children): `zoo:...`, else a path. A PyTorch source (`tv:NAME`,
+    /// `file.py:factory`) is read as a path here, as these commands always did: only
+    /// `pipeline`, `export` and the study export PyTorch models ([`ModelSource::parse`]).
+    pub fn parse_onnx(s: &str) -> Result<ModelSource, edgebench_core::Error> {
+        match zoo_query(s) {
+            Some(rest) => Ok(ModelSource::Zoo {
+                spec: ZooSpec::parse(rest).map_err(invalid)?,
+                text: s.to_owned(),
+            }),
+            None => Ok(ModelSource::File(PathBuf::from(s))),
+        }
+    }
+
+    /// Any source: `zoo:...`, a PyTorch model ([`TorchSource::parse`], with `num_classes`
+    /// from a flag, which applies to torchvision models), or a path.
+    pub fn parse(s: &str, num_classes: Option<usize>) -> Result<ModelSource, TorchError> {
+        match SourceKind::of(s.trim()) {
+            SourceKind::Zoo => {
+                ModelSource::parse_onnx(s.trim()).map_err(|e| TorchError::Invalid(e.to_string()))
+            }
+            SourceKind::Torchvision | SourceKind::PythonFactory => {
+                TorchSource::parse(s, num_classes).map(ModelSource::Pytorch)
+            }
+            SourceKind::File => Ok(ModelSource::File(PathBuf::from(s.trim()))),
+        }
+    }
+
+    /// The one loader: the ONNX model, validated. A zoo model is built with `defaults` for
+    /// the options its query leaves out; a PyTorch model must be exported first
+    /// (`crate::export`), which needs Python and input shapes.
+    pub fn load(&self, defaults: ZooDefaults) -> Result<Model, edgebench_core::Error> {
+        match self {
+            ModelSource::Zoo { spec, text } => {
+                let mut spec = spec.clone();
+                spec.classes = spec.classes.or(defaults.classes);
+                spec.batch = spec.batch.or(defaults.batch);
+                let bytes = edgebench_zoo::build_bytes(&spec).map_err(invalid)?;
+                Model::from_bytes(text, bytes)
+            }
+            ModelSource::File(path) => Model::from_path(path),
+            ModelSource::Pytorch(source) => Err(edgebench_core::Error::InvalidArgument(format!(
+                "{}: a PyTorch model, not an ONNX one; export it first with `edgebench export {} -o FILE.onnx`, or measure it with `edgebench pipeline`",
+                source.label(),
+                source.label()
+            ))),
+        }
+    }
+}
+
+fn invalid(e: impl std::fmt::Display) -> edgebench_core::Error {
+    edgebench_core::Error::InvalidArgument(e.to_string())
 }
 
 /// Where a PyTorch model comes from.
@@ -56,7 +186,7 @@ impl TorchSource {
     /// flag) applies to torchvision models.
     pub fn parse(s: &str, num_classes: Option<usize>) -> Result<TorchSource, TorchError> {
         let s = s.trim();
-        if let Some(rest) = s.strip_prefix("tv:") {
+        if let Some(rest) = s.strip_prefix(TORCHVISION_PREFIX) {
             let (builder, query) = match rest.split_once('?') {
                 Some((b, q)) => (b, Some(q)),
                 None => (rest, None),
@@ -106,7 +236,7 @@ impl TorchSource {
                 kwargs,
             });
         }
-        if s.starts_with("zoo:") {
+        if SourceKind::of(s) == SourceKind::Zoo {
             return Err(TorchError::Invalid(format!(
                 "{s}: zoo models are ONNX models already; run them with `edgebench pipeline {s}` or `edgebench bench {s} --engine torch:eager`"
             )));
@@ -367,10 +497,9 @@ fn torchvision_extras(builder: &str, kwargs: &mut BTreeMap<String, Value>) {
 /// Whether the torch engine can run `zoo:NAME` (options after `?` are ignored): the zoo has
 /// the model and it has a PyTorch twin.
 pub fn zoo_has_twin(source: &str) -> bool {
-    let Some(rest) = source.strip_prefix("zoo:") else {
+    let Some(name) = zoo_name(source) else {
         return false;
     };
-    let name = rest.split('?').next().unwrap_or(rest);
     edgebench_zoo::list()
         .iter()
         .find(|e| e.name == name)
@@ -450,8 +579,7 @@ pub fn resolve(model: &Model) -> Result<Resolved, TorchError> {
             weights,
         });
     }
-    if let Some(rest) = model.name.strip_prefix("zoo:") {
-        let name = rest.split('?').next().unwrap_or(rest);
+    if let Some(name) = zoo_name(&model.name) {
         let entry = edgebench_zoo::list()
             .into_iter()
             .find(|e| e.name == name)
@@ -529,6 +657,105 @@ pub fn write_weights(proto: &pb::ModelProto, path: &Path) -> Result<Vec<WeightEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_the_kinds_of_source_apart_by_syntax_alone() {
+        use SourceKind::*;
+        for (s, kind) in [
+            ("zoo:resnet18?classes=2", Zoo),
+            ("tv:video.r3d_18", Torchvision),
+            ("nets/net.py:make", PythonFactory),
+            ("/abs/net.py:make", PythonFactory),
+            ("model.onnx", File),
+            ("dir.py:x/model.onnx", PythonFactory),
+            ("a.py:b:c", File),
+            ("net.py", File),
+            ("", File),
+        ] {
+            assert_eq!(SourceKind::of(s), kind, "{s}");
+        }
+        assert!(Torchvision.is_pytorch() && PythonFactory.is_pytorch());
+        assert!(!Zoo.is_pytorch() && !File.is_pytorch());
+        assert_eq!(zoo_name("zoo:r3d_18?classes=4&batch=2"), Some("r3d_18"));
+        assert_eq!(zoo_query("zoo:r3d_18?classes=4"), Some("r3d_18?classes=4"));
+        assert_eq!(zoo_name("tv:resnet18"), None);
+    }
+
+    #[test]
+    fn one_loader_builds_zoo_models_with_their_defaults_and_reads_files() {
+        let src = ModelSource::parse_onnx("zoo:mobilenet_v3_small?classes=3").unwrap();
+        let ModelSource::Zoo { spec, text } = &src else {
+            panic!("{src:?}")
+        };
+        assert_eq!(
+            (spec.name.as_str(), spec.classes),
+            ("mobilenet_v3_small", Some(3))
+        );
+        assert_eq!(text, "zoo:mobilenet_v3_small?classes=3");
+        // The query wins over the defaults; the defaults fill what it leaves out.
+        let defaults = ZooDefaults {
+            classes: Some(9),
+            batch: Some(2),
+        };
+        let m = src.load(defaults).unwrap();
+        assert_eq!(m.name, "zoo:mobilenet_v3_small?classes=3");
+        assert_eq!(m.inputs[0].shape.first(), Some(&Dim::Fixed(2)));
+        assert_eq!(m.outputs[0].shape.last(), Some(&Dim::Fixed(3)));
+
+        let e = ModelSource::parse_onnx("zoo:resnet81")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("unknown zoo model `resnet81`"), "{e}");
+
+        // Anything else is a path, PyTorch sources included (only pipeline/export take those).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.onnx");
+        let tiny = edgebench_core::testmodel::TinyCnn::default();
+        std::fs::write(&path, edgebench_core::testmodel::tiny_cnn_bytes(&tiny)).unwrap();
+        let src = ModelSource::parse_onnx(path.to_str().unwrap()).unwrap();
+        assert_eq!(src, ModelSource::File(path.clone()));
+        assert_eq!(
+            src.load(ZooDefaults::default()).unwrap().inputs.len(),
+            Model::from_path(&path).unwrap().inputs.len()
+        );
+        assert_eq!(
+            ModelSource::parse_onnx("tv:resnet18").unwrap(),
+            ModelSource::File("tv:resnet18".into())
+        );
+    }
+
+    #[test]
+    fn any_source_parses_to_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("net.py");
+        std::fs::write(&f, "def make(): pass\n").unwrap();
+        assert!(matches!(
+            ModelSource::parse(" zoo:resnet18 ", None).unwrap(),
+            ModelSource::Zoo { spec, .. } if spec.name == "resnet18"
+        ));
+        let tv = ModelSource::parse("tv:resnet18", Some(4)).unwrap();
+        assert_eq!(
+            tv,
+            ModelSource::Pytorch(TorchSource::parse("tv:resnet18?num_classes=4", None).unwrap())
+        );
+        let e = tv.load(ZooDefaults::default()).unwrap_err().to_string();
+        assert!(
+            e.contains("edgebench export tv:resnet18?num_classes=4"),
+            "{e}"
+        );
+        assert!(matches!(
+            ModelSource::parse(&format!("{}:make", f.display()), None).unwrap(),
+            ModelSource::Pytorch(TorchSource::Module { factory, .. }) if factory == "make"
+        ));
+        assert_eq!(
+            ModelSource::parse("m.onnx", None).unwrap(),
+            ModelSource::File("m.onnx".into())
+        );
+        let e = ModelSource::parse("zoo:resnet18?classes=0", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("classes"), "{e}");
+    }
 
     #[test]
     fn parses_torchvision_sources() {
