@@ -3,11 +3,13 @@
 //! images, or a generated moving pattern. Every source yields packed RGB24 frames in order.
 
 use crate::error::{Result, VideoError};
+use edgebench_core::process::{self, GroupChild, Limits};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Seconds a synthetic source runs when neither `max_frames` nor `duration_s` is given.
 pub const SYNTHETIC_DEFAULT_S: f64 = 10.0;
@@ -350,9 +352,11 @@ impl FrameSource for ImageFolder {
 // ---------------------------------------------------------------------------------------
 // ffmpeg
 
+/// ffmpeg decoding into a pipe. It leads its own process group (a wrapper script or a
+/// build that forks leaves no process behind), which is killed when the source is dropped.
 struct Ffmpeg {
     info: SourceInfo,
-    child: Child,
+    child: GroupChild,
     stdout: ChildStdout,
     stderr: Option<JoinHandle<String>>,
     stderr_text: Option<String>,
@@ -407,26 +411,34 @@ fn parse_rate(s: &str) -> Option<f64> {
         .filter(|f| f.is_finite())
 }
 
+/// How long ffprobe may take to read a file's header before it is killed with its group.
+const FFPROBE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long `ffmpeg -version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long ffmpeg may take to exit once its output has ended.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
+
 /// `ffmpeg version 5.1.9-0+deb12u1 ...` -> `ffmpeg 5.1.9-0+deb12u1`.
 fn ffmpeg_version() -> String {
-    Command::new("ffmpeg")
-        .arg("-version")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(2).map(|v| format!("ffmpeg {v}")))
-        })
-        .unwrap_or_else(|| "ffmpeg".into())
+    process::run(
+        Command::new("ffmpeg").arg("-version"),
+        Limits::with_timeout(VERSION_TIMEOUT),
+    )
+    .ok()
+    .filter(|o| !o.timed_out())
+    .and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(2).map(|v| format!("ffmpeg {v}")))
+    })
+    .unwrap_or_else(|| "ffmpeg".into())
 }
 
 impl Ffmpeg {
     fn open(path: &Path, input: &str, opts: &OpenOptions) -> Result<Ffmpeg> {
-        let probe = Command::new("ffprobe")
+        let mut probe = Command::new("ffprobe");
+        probe
             .args([
                 "-v",
                 "error",
@@ -437,17 +449,25 @@ impl Ffmpeg {
                 "-of",
                 "json",
             ])
-            .arg(path)
-            .stdin(Stdio::null())
-            .output()
+            .arg(path);
+        let probe = process::run(&mut probe, Limits::with_timeout(FFPROBE_TIMEOUT))
             .map_err(|e| spawn_error("ffprobe", e))?;
+        let Some(status) = probe.status else {
+            return Err(VideoError::NotAVideo {
+                path: path.to_owned(),
+                reason: format!(
+                    "ffprobe did not finish within {} s and was stopped",
+                    FFPROBE_TIMEOUT.as_secs()
+                ),
+            });
+        };
         let stderr = String::from_utf8_lossy(&probe.stderr);
-        if !probe.status.success() {
+        if !status.success() {
             let reason = tidy_stderr(&stderr);
             return Err(VideoError::NotAVideo {
                 path: path.to_owned(),
                 reason: if reason.is_empty() {
-                    format!("ffprobe exited with {}", probe.status)
+                    format!("ffprobe exited with {status}")
                 } else {
                     reason
                 },
@@ -518,10 +538,9 @@ impl Ffmpeg {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| spawn_error("ffmpeg", e))?;
-        let (Some(stdout), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
+        let mut child = process::spawn_in_group(&mut cmd).map_err(|e| spawn_error("ffmpeg", e))?;
+        let (Some(stdout), Some(mut err)) = (child.take_stdout(), child.take_stderr()) else {
+            // Dropping the child kills its group.
             return Err(VideoError::FfmpegFailed {
                 program: "ffmpeg".into(),
                 reason: "no pipe to read frames from".into(),
@@ -567,18 +586,11 @@ impl Ffmpeg {
     }
 
     /// Waits for ffmpeg to exit after its output ended, so its exit status and last
-    /// messages can be reported; kills it if it lingers.
+    /// messages can be reported; kills it and its group if it lingers.
     fn reap(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        loop {
-            if let Some(st) = self.child.try_wait()? {
-                return Ok(st);
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = self.child.kill();
-                return self.child.wait();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        match self.child.wait_timeout(Some(EXIT_GRACE))? {
+            Some(st) => Ok(st),
+            None => self.child.kill(),
         }
     }
 
@@ -668,9 +680,9 @@ impl FrameSource for Ffmpeg {
 
 impl Drop for Ffmpeg {
     fn drop(&mut self) {
-        // Stopping early (a frame limit, an inference error) must not leave ffmpeg running.
+        // Stopping early (a frame limit, an inference error) must not leave ffmpeg, or
+        // anything it started, running.
         let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
