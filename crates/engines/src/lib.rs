@@ -7,6 +7,7 @@
 use edgebench_core::engine::{
     Availability, Engine, EngineSpec, PrepareOptions, Session, VariantInfo,
 };
+pub use edgebench_core::error::EngineError;
 
 pub mod libfind;
 #[cfg(feature = "openvino")]
@@ -86,7 +87,7 @@ impl Engine for NotCompiled {
 
 /// Runs FFI-backed code that may panic (bindings that `expect` on a missing library or an
 /// odd version string) and turns the panic into a one-line reason.
-pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, EngineError> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
@@ -97,10 +98,7 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        format!(
-            "the library panicked: {}",
-            edgebench_core::error::one_line(&msg)
-        )
+        EngineError::Panicked(edgebench_core::error::one_line(&msg))
     })
 }
 

@@ -7,7 +7,7 @@ use crate::libfind::{self, Found, LibSearch, Probe};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
-use edgebench_core::error::{one_line, Error, Result};
+use edgebench_core::error::{one_line, EngineError, Error, Result};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::{HostTensor, TensorData};
 use openvino::{
@@ -110,7 +110,7 @@ struct Runtime {
     devices: Vec<String>,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+static RUNTIME: OnceLock<std::result::Result<Runtime, EngineError>> = OnceLock::new();
 
 fn search() -> LibSearch {
     LibSearch {
@@ -128,31 +128,42 @@ fn search() -> LibSearch {
     }
 }
 
-fn runtime() -> std::result::Result<&'static Runtime, &'static str> {
-    RUNTIME.get_or_init(load).as_ref().map_err(String::as_str)
+fn runtime() -> std::result::Result<&'static Runtime, &'static EngineError> {
+    RUNTIME.get_or_init(load).as_ref()
 }
 
-fn load() -> std::result::Result<Runtime, String> {
-    let found = libfind::find(&search(), &Probe::real()).map_err(|e| e.reason)?;
+fn load() -> std::result::Result<Runtime, EngineError> {
+    let found =
+        libfind::find(&search(), &Probe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
     let path = found.path.clone();
     // The crate's own search finds only an unversioned libopenvino_c.so: load the file found.
     crate::catch(|| openvino_sys::library::load_from(path))
+        .map_err(|e| e.to_string())
         .and_then(|r| r)
-        .map_err(|e| format!("cannot load {}: {}", found.path.display(), one_line(&e)))?;
-    let version = crate::catch(|| openvino::version().build_number)
-        .map_err(|e| format!("{} does not report a version: {e}", found.path.display()))?;
+        .map_err(|e| EngineError::Load {
+            path: found.path.clone(),
+            reason: one_line(&e),
+        })?;
+    let version = crate::catch(|| openvino::version().build_number).map_err(|e| {
+        EngineError::NotFound(format!(
+            "{} does not report a version: {e}",
+            found.path.display()
+        ))
+    })?;
     let version = version.split('-').next().unwrap_or(&version).to_owned();
-    let devices = crate::catch(|| -> std::result::Result<Vec<String>, String> {
-        let core = Core::new().map_err(|e| e.to_string())?;
-        let devices = core.available_devices().map_err(|e| e.to_string())?;
+    let devices = crate::catch(|| -> std::result::Result<Vec<String>, EngineError> {
+        let core = Core::new().map_err(|e| EngineError::Run(e.to_string()))?;
+        let devices = core
+            .available_devices()
+            .map_err(|e| EngineError::Run(e.to_string()))?;
         Ok(devices.iter().map(|d| d.as_ref().to_owned()).collect())
     })
     .and_then(|r| r)
     .map_err(|e| {
-        format!(
+        EngineError::NotFound(format!(
             "OpenVINO {version} at {} cannot start: {e}",
             found.path.display()
-        )
+        ))
     })?;
     Ok(Runtime {
         version,
@@ -180,7 +191,7 @@ impl Engine for OpenVino {
                 devices: r.devices.clone(),
             },
             Err(reason) => Availability::Unavailable {
-                reason: reason.to_owned(),
+                reason: reason.to_string(),
                 fix: FIX.into(),
             },
         }
@@ -224,11 +235,7 @@ impl Engine for OpenVino {
     ) -> Result<Box<dyn Session>> {
         let cfg = OvConfig::from_spec(spec, opts.threads)?;
         let label = spec.to_string();
-        let rt = runtime().map_err(|reason| Error::EngineUnavailable {
-            engine: label.clone(),
-            reason: reason.to_owned(),
-            fix: FIX.into(),
-        })?;
+        let rt = runtime().map_err(|e| e.clone().unavailable(label.clone(), FIX))?;
         let base = cfg.device.split('.').next().unwrap_or("CPU").to_owned();
         if base != "AUTO" && !rt.devices.iter().any(|d| d.starts_with(&base)) {
             return Err(Error::EngineUnavailable {
@@ -246,19 +253,20 @@ impl Engine for OpenVino {
             reason: format!("cannot prepare {}: {}", model.name, one_line(&reason)),
         };
         let inputs = opts.inputs.clone();
-        let prepared = crate::catch(|| -> std::result::Result<_, String> {
-            let s = |e: openvino::InferenceError| e.to_string();
-            let mut core = Core::new().map_err(|e| e.to_string())?;
+        let prepared = crate::catch(|| -> std::result::Result<_, EngineError> {
+            let s = |e: openvino::InferenceError| EngineError::Run(e.to_string());
+            let refused = |e: openvino::InferenceError| EngineError::ModelRefused(e.to_string());
+            let mut core = Core::new().map_err(|e| EngineError::Run(e.to_string()))?;
             let device = DeviceType::from(cfg.device.as_str()).to_owned();
             for (k, v) in cfg.properties() {
                 core.set_property(&device, &k, &v)
-                    .map_err(|e| format!("{} = {v}: {e}", k.as_ref()))?;
+                    .map_err(|e| EngineError::Unsupported(format!("{} = {v}: {e}", k.as_ref())))?;
             }
             let mut ov_model = match &model.path {
                 Some(p) => core.read_model_from_file(&p.to_string_lossy(), ""),
                 None => core.read_model_from_buffer(&model.bytes, None),
             }
-            .map_err(s)?;
+            .map_err(refused)?;
             let shapes: Vec<(String, PartialShape)> = inputs
                 .iter()
                 .map(|i| {
@@ -266,13 +274,13 @@ impl Engine for OpenVino {
                     PartialShape::new_static(dims.len() as i64, &dims).map(|p| (i.name.clone(), p))
                 })
                 .collect::<std::result::Result<_, _>>()
-                .map_err(s)?;
+                .map_err(refused)?;
             if ov_model.is_dynamic() {
                 let refs: Vec<(&str, &PartialShape)> =
                     shapes.iter().map(|(n, p)| (n.as_str(), p)).collect();
-                ov_model.reshape(&refs).map_err(s)?;
+                ov_model.reshape(&refs).map_err(refused)?;
             }
-            let mut compiled = core.compile_model(&ov_model, device).map_err(s)?;
+            let mut compiled = core.compile_model(&ov_model, device).map_err(refused)?;
             let prop = |k: RwPropertyKey| {
                 compiled
                     .get_property(&PropertyKey::Rw(k))
@@ -295,7 +303,7 @@ impl Engine for OpenVino {
             Ok((request, output_names, precision, threads, streams))
         })
         .and_then(|r| r)
-        .map_err(err)?;
+        .map_err(|e| err(e.to_string()))?;
         let (request, output_names, precision, threads, streams) = prepared;
 
         let ran = precision
@@ -383,11 +391,11 @@ impl Session for OvSession {
                 let t = self
                     .request
                     .get_output_tensor_by_index(i)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| EngineError::Run(e.to_string()))?;
                 from_tensor(&self.output_names[i], &t)
             })
-            .collect::<std::result::Result<_, String>>()
-            .map_err(|e| self.err(e))
+            .collect::<std::result::Result<_, EngineError>>()
+            .map_err(|e| self.err(e.to_string()))
     }
 
     fn info(&self) -> SessionInfo {
@@ -395,19 +403,17 @@ impl Session for OvSession {
     }
 }
 
-fn to_tensor(t: &HostTensor) -> std::result::Result<Tensor, String> {
+fn to_tensor(t: &HostTensor) -> std::result::Result<Tensor, EngineError> {
     let dims: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
-    let shape = Shape::new(&dims).map_err(|e| e.to_string())?;
+    let shape = Shape::new(&dims).map_err(|e| EngineError::Run(e.to_string()))?;
     fn fill<T: Copy>(
         ty: ElementType,
         shape: &Shape,
         v: &[T],
-    ) -> std::result::Result<Tensor, String> {
-        let mut tensor = Tensor::new(ty, shape).map_err(|e| e.to_string())?;
-        tensor
-            .get_data_mut::<T>()
-            .map_err(|e| e.to_string())?
-            .copy_from_slice(v);
+    ) -> std::result::Result<Tensor, EngineError> {
+        let e = |e: openvino::InferenceError| EngineError::Run(e.to_string());
+        let mut tensor = Tensor::new(ty, shape).map_err(e)?;
+        tensor.get_data_mut::<T>().map_err(e)?.copy_from_slice(v);
         Ok(tensor)
     }
     match &t.data {
@@ -421,8 +427,8 @@ fn to_tensor(t: &HostTensor) -> std::result::Result<Tensor, String> {
     }
 }
 
-fn from_tensor(name: &str, t: &Tensor) -> std::result::Result<HostTensor, String> {
-    let e = |e: openvino::InferenceError| e.to_string();
+fn from_tensor(name: &str, t: &Tensor) -> std::result::Result<HostTensor, EngineError> {
+    let e = |e: openvino::InferenceError| EngineError::Run(e.to_string());
     let shape: Vec<usize> = t
         .get_shape()
         .map_err(e)?
@@ -445,9 +451,9 @@ fn from_tensor(name: &str, t: &Tensor) -> std::result::Result<HostTensor, String
                 .collect(),
         ),
         other => {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "output `{name}` has element type {other:?}, which edgebench cannot compare yet"
-            ))
+            )))
         }
     };
     Ok(HostTensor {

@@ -9,7 +9,7 @@ use crate::libfind::{self, Found, LibSearch, Probe};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
-use edgebench_core::error::{one_line, Error, Result};
+use edgebench_core::error::{one_line, EngineError, Error, Result};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::{HostTensor, TensorData};
 use std::collections::BTreeMap;
@@ -194,7 +194,7 @@ struct Runtime {
     providers: Vec<&'static str>,
 }
 
-static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+static RUNTIME: OnceLock<std::result::Result<Runtime, EngineError>> = OnceLock::new();
 
 fn search() -> LibSearch {
     LibSearch {
@@ -209,12 +209,13 @@ fn search() -> LibSearch {
     }
 }
 
-fn runtime() -> std::result::Result<&'static Runtime, &'static str> {
-    RUNTIME.get_or_init(load).as_ref().map_err(String::as_str)
+fn runtime() -> std::result::Result<&'static Runtime, &'static EngineError> {
+    RUNTIME.get_or_init(load).as_ref()
 }
 
-fn load() -> std::result::Result<Runtime, String> {
-    let found = libfind::find(&search(), &Probe::real()).map_err(|e| e.reason)?;
+fn load() -> std::result::Result<Runtime, EngineError> {
+    let found =
+        libfind::find(&search(), &Probe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
     let version = library_version(&found.path)?;
     let minor: u32 = version
         .split('.')
@@ -222,11 +223,11 @@ fn load() -> std::result::Result<Runtime, String> {
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     if !version.starts_with("1.") || minor < ort::MINOR_VERSION {
-        return Err(format!(
+        return Err(EngineError::NotFound(format!(
             "{} is ONNX Runtime {version}, older than the 1.{} this build needs",
             found.path.display(),
             ort::MINOR_VERSION
-        ));
+        )));
     }
     let path = found.path.clone();
     let env = crate::catch(|| {
@@ -237,8 +238,12 @@ fn load() -> std::result::Result<Runtime, String> {
             .build()
             .map_err(|e| e.to_string())
     })
+    .map_err(|e| e.to_string())
     .and_then(|r| r)
-    .map_err(|e| format!("cannot load {}: {e}", found.path.display()))?;
+    .map_err(|reason| EngineError::Load {
+        path: found.path.clone(),
+        reason,
+    })?;
     let mut providers = vec![];
     for (ep, ok) in [
         (Ep::Cpu, available::<ort::ep::CPU>()),
@@ -264,26 +269,34 @@ fn available<E: ort::ep::ExecutionProvider>() -> bool {
 
 /// Asks the library its version (`OrtGetApiBase()->GetVersionString()`) without handing it
 /// to `ort`, so that a wrong file or an old version gets a clear message instead of a panic.
-fn library_version(path: &std::path::Path) -> std::result::Result<String, String> {
+fn library_version(path: &std::path::Path) -> std::result::Result<String, EngineError> {
     // SAFETY: loading a shared library runs its initializers; this is the library the user
     // (or the search order) chose to run, and `ort` would load it next anyway.
     unsafe {
-        let lib = libloading::Library::new(path)
-            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let lib = libloading::Library::new(path).map_err(|e| EngineError::Load {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> =
             lib.get(b"OrtGetApiBase\0").map_err(|_| {
-                format!(
+                EngineError::NotFound(format!(
                     "{} is not an ONNX Runtime library (no OrtGetApiBase)",
                     path.display()
-                )
+                ))
             })?;
         let base = get_base();
         if base.is_null() {
-            return Err(format!("{} returned no API base", path.display()));
+            return Err(EngineError::NotFound(format!(
+                "{} returned no API base",
+                path.display()
+            )));
         }
         let v = ((*base).GetVersionString)();
         if v.is_null() {
-            return Err(format!("{} returned no version", path.display()));
+            return Err(EngineError::NotFound(format!(
+                "{} returned no version",
+                path.display()
+            )));
         }
         let version = std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned();
         // Keep it loaded: `ort` loads the same file next, and unloading ONNX Runtime is unsafe.
@@ -311,7 +324,7 @@ impl Engine for Ort {
                 devices: r.providers.iter().map(|p| p.to_string()).collect(),
             },
             Err(reason) => Availability::Unavailable {
-                reason: reason.to_owned(),
+                reason: reason.to_string(),
                 fix: FIX.into(),
             },
         }
@@ -370,11 +383,7 @@ impl Engine for Ort {
     ) -> Result<Box<dyn Session>> {
         let cfg = OrtConfig::from_spec(spec, opts.threads)?;
         let label = spec.to_string();
-        let rt = runtime().map_err(|reason| Error::EngineUnavailable {
-            engine: label.clone(),
-            reason: reason.to_owned(),
-            fix: FIX.into(),
-        })?;
+        let rt = runtime().map_err(|e| e.clone().unavailable(label.clone(), FIX))?;
         let err = |reason: String| Error::Engine {
             engine: label.clone(),
             reason,
@@ -424,10 +433,12 @@ impl Engine for Ort {
             ep: ran,
             ..cfg.clone()
         };
-        let session = crate::catch(|| -> std::result::Result<_, String> {
-            let s = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+        let session = crate::catch(|| -> std::result::Result<_, EngineError> {
+            let s = |e: ort::Error<ort::session::builder::SessionBuilder>| {
+                EngineError::Run(e.to_string())
+            };
             let mut b = ort::session::Session::builder(&rt.env)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| EngineError::Run(e.to_string()))?
                 .with_log_level(ort::logging::LogLevel::Error)
                 .map_err(s)?
                 .with_optimization_level(level)
@@ -444,10 +455,12 @@ impl Engine for Ort {
                 b = b.with_execution_providers([dispatch]).map_err(s)?;
             }
             match &model.path {
-                Some(p) => b.commit_from_file(p).map_err(|e| e.to_string()),
+                Some(p) => b
+                    .commit_from_file(p)
+                    .map_err(|e| EngineError::ModelRefused(e.to_string())),
                 None => b
                     .commit_from_memory(&model.bytes)
-                    .map_err(|e| e.to_string()),
+                    .map_err(|e| EngineError::ModelRefused(e.to_string())),
             }
         })
         .and_then(|r| r)
@@ -573,8 +586,8 @@ impl Session for OrtSession {
             .iter()
             .zip(&self.output_names)
             .map(|(v, n)| from_value(n, v))
-            .collect::<std::result::Result<_, String>>()
-            .map_err(|e| self.err(e))
+            .collect::<std::result::Result<_, EngineError>>()
+            .map_err(|e| self.err(e.to_string()))
     }
 
     fn info(&self) -> SessionInfo {
@@ -596,16 +609,21 @@ fn to_value(t: &HostTensor) -> ort::Result<ort::value::DynValue> {
     })
 }
 
-fn from_value(name: &str, v: &ort::value::DynValue) -> std::result::Result<HostTensor, String> {
+fn from_value(
+    name: &str,
+    v: &ort::value::DynValue,
+) -> std::result::Result<HostTensor, EngineError> {
     use ort::value::TensorElementType as T;
     let ty = v
         .dtype()
         .tensor_type()
-        .ok_or_else(|| format!("output `{name}` is not a tensor"))?;
+        .ok_or_else(|| EngineError::Run(format!("output `{name}` is not a tensor")))?;
     fn get<E: ort::value::PrimitiveTensorElementType + Copy>(
         v: &ort::value::DynValue,
-    ) -> std::result::Result<(Vec<usize>, Vec<E>), String> {
-        let (shape, data) = v.try_extract_tensor::<E>().map_err(|e| e.to_string())?;
+    ) -> std::result::Result<(Vec<usize>, Vec<E>), EngineError> {
+        let (shape, data) = v
+            .try_extract_tensor::<E>()
+            .map_err(|e| EngineError::Run(e.to_string()))?;
         Ok((shape.iter().map(|&d| d as usize).collect(), data.to_vec()))
     }
     let (shape, data) = match ty {
@@ -617,9 +635,9 @@ fn from_value(name: &str, v: &ort::value::DynValue) -> std::result::Result<HostT
         T::Uint8 => get::<u8>(v).map(|(s, d)| (s, TensorData::U8(d)))?,
         T::Bool => get::<bool>(v).map(|(s, d)| (s, TensorData::Bool(d)))?,
         other => {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "output `{name}` has element type {other:?}, which edgebench cannot compare yet"
-            ))
+            )))
         }
     };
     Ok(HostTensor {

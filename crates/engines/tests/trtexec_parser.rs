@@ -58,6 +58,7 @@ fn a_real_int8_log_and_a_failed_run() {
     );
     assert!(parse_summary(&failed)
         .unwrap_err()
+        .to_string()
         .contains("no performance summary"));
     let why = failure_reason(&failed);
     assert!(why.starts_with("Unknown option: --onnx"), "{why}");

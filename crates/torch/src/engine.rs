@@ -10,7 +10,7 @@ use crate::worker::{Timeouts, Worker};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
-use edgebench_core::error::{Error, Result};
+use edgebench_core::error::{EngineError, Error, Result};
 use edgebench_core::measure::{MeasureOptions, Measurement};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::{DType, HostTensor, TensorData};
@@ -519,7 +519,7 @@ impl Session for TorchSession {
                 std::fs::read(&path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
             let _ = std::fs::remove_file(&path);
             let numel: usize = shape.iter().product();
-            let data = from_le_bytes(code, &bytes, numel).map_err(bad)?;
+            let data = from_le_bytes(code, &bytes, numel).map_err(|e| bad(e.to_string()))?;
             out.push(HostTensor {
                 name: name.to_owned(),
                 shape,
@@ -586,15 +586,27 @@ fn to_le_bytes(d: &TensorData) -> (&'static str, Vec<u8>) {
     }
 }
 
-fn from_le_bytes(code: &str, b: &[u8], numel: usize) -> std::result::Result<TensorData, String> {
+/// A tensor the worker wrote as raw little-endian bytes.
+fn from_le_bytes(
+    code: &str,
+    b: &[u8],
+    numel: usize,
+) -> std::result::Result<TensorData, EngineError> {
     let size = match code {
         "f32" | "i32" => 4,
         "f64" | "i64" => 8,
         "i8" | "u8" | "bool" => 1,
-        other => return Err(format!("unknown element type `{other}`")),
+        other => {
+            return Err(EngineError::Unparseable(format!(
+                "unknown element type `{other}`"
+            )))
+        }
     };
     if b.len() != numel * size {
-        return Err(format!("{} bytes for {numel} elements of {code}", b.len()));
+        return Err(EngineError::Unparseable(format!(
+            "{} bytes for {numel} elements of {code}",
+            b.len()
+        )));
     }
     fn chunks<T, const N: usize>(b: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
         b.chunks_exact(N)

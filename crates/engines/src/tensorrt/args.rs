@@ -4,6 +4,7 @@
 //! split on `,`, a `name:value` pair on its last `:`, and a name with a `'` starts quoting.
 
 use super::version::TrtVersion;
+use edgebench_core::error::EngineError;
 use edgebench_core::tensor::{shape_string, ConcreteSpec};
 use std::path::Path;
 
@@ -64,35 +65,35 @@ impl Precision {
 /// Checks that a tensor name survives trtexec's list parsing: a `,` splits the list and a
 /// `'` starts a quoted name, and neither can be escaped; a `:` is fine (the value is after the
 /// last one).
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), EngineError> {
     if name.is_empty() || name.contains(',') || name.contains('\'') {
-        return Err(format!(
+        return Err(EngineError::ModelRefused(format!(
             "input `{name}`: trtexec cannot take a tensor name that is empty or holds `,` or `'` in --shapes or --loadInputs; rename the input in the model"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Checks a file path that goes after `name:` in a list: no `,`, `:` or `'`.
-pub fn check_list_path(path: &Path) -> Result<(), String> {
+pub fn check_list_path(path: &Path) -> Result<(), EngineError> {
     let s = path.display().to_string();
     if s.contains(',') || s.contains(':') || s.contains('\'') {
-        return Err(format!(
+        return Err(EngineError::Unsupported(format!(
             "{s}: trtexec cannot read a path holding `,`, `:` or `'` in --loadInputs; set TMPDIR to a plain folder"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// `name:1x3x224x224,other:...` for the given inputs.
-pub fn shape_list(inputs: &[&ConcreteSpec]) -> Result<String, String> {
+pub fn shape_list(inputs: &[&ConcreteSpec]) -> Result<String, EngineError> {
     inputs
         .iter()
         .map(|i| {
             check_name(&i.name)?;
             Ok(format!("{}:{}", i.name, shape_string(&i.shape)))
         })
-        .collect::<Result<Vec<_>, String>>()
+        .collect::<Result<Vec<_>, EngineError>>()
         .map(|v| v.join(","))
 }
 
@@ -111,7 +112,7 @@ pub struct Build<'a> {
 }
 
 /// Arguments that build and save an engine and skip inference.
-pub fn build_args(v: TrtVersion, b: &Build) -> Result<Vec<String>, String> {
+pub fn build_args(v: TrtVersion, b: &Build) -> Result<Vec<String>, EngineError> {
     let mut a = vec![
         format!("--onnx={}", b.onnx.display()),
         format!("--saveEngine={}", b.engine.display()),
@@ -161,7 +162,7 @@ pub struct Timing<'a> {
 }
 
 /// Arguments that time a saved engine on given inputs and export times, outputs and layers.
-pub fn timing_args(v: TrtVersion, t: &Timing, batch: Batch) -> Result<Vec<String>, String> {
+pub fn timing_args(v: TrtVersion, t: &Timing, batch: Batch) -> Result<Vec<String>, EngineError> {
     let (warmup, duration) = if v.fractional_durations() {
         (fmt_num(batch.warmup_ms), fmt_num(batch.duration_s))
     } else {
@@ -276,6 +277,7 @@ mod tests {
             &build(Precision::Fp32, vec![&bad])
         )
         .unwrap_err()
+        .to_string()
         .contains("a,b"));
     }
 

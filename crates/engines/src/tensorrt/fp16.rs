@@ -9,6 +9,7 @@
 //! (onnxconverter-common's `DEFAULT_OP_BLOCK_LIST`), a Cast to float32, subgraphs or external
 //! data are refused with the fix (give a float16 model) rather than converted half-way.
 
+use edgebench_core::error::EngineError;
 use tract_onnx::pb;
 
 /// ONNX `TensorProto.DataType` values.
@@ -51,34 +52,37 @@ const BLOCK_LIST: &[&str] = &[
 const FIX: &str = "give a float16 model instead (onnxconverter-common's float16.convert_float_to_float16(model, keep_io_types=True))";
 
 /// The float16 copy of `model`, with float32 inputs and outputs.
-pub fn convert(model: &pb::ModelProto) -> Result<pb::ModelProto, String> {
+pub fn convert(model: &pb::ModelProto) -> Result<pb::ModelProto, EngineError> {
     let mut m = model.clone();
-    let g = m.graph.as_mut().ok_or("the model has no graph")?;
+    let g = m
+        .graph
+        .as_mut()
+        .ok_or_else(|| EngineError::ModelRefused("the model has no graph".into()))?;
     for n in &g.node {
         if BLOCK_LIST.contains(&n.op_type.as_str()) {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "node {} ({}) must stay float32, which this conversion does not do; {FIX}",
                 n.name, n.op_type
-            ));
+            )));
         }
         if n.attribute
             .iter()
             .any(|a| a.g.is_some() || !a.graphs.is_empty())
         {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "node {} ({}) has a subgraph, which this conversion does not do; {FIX}",
                 n.name, n.op_type
-            ));
+            )));
         }
         if n.op_type == "Cast"
             && n.attribute
                 .iter()
                 .any(|a| a.name == "to" && (a.i == i64::from(FLOAT) || a.i == i64::from(DOUBLE)))
         {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "node {} casts to float32 or float64, which this conversion does not change; {FIX}",
                 n.name
-            ));
+            )));
         }
     }
     for t in &mut g.initializer {
@@ -90,17 +94,17 @@ pub fn convert(model: &pb::ModelProto) -> Result<pb::ModelProto, String> {
                 to_half(t)?;
             }
             if !a.floats.is_empty() && n.op_type == "Constant" {
-                return Err(format!(
+                return Err(EngineError::Unsupported(format!(
                     "Constant {} holds value_floats, which this conversion does not do; {FIX}",
                     n.name
-                ));
+                )));
             }
         }
         if n.op_type == "Constant" && n.attribute.iter().any(|a| a.name == "value_float") {
-            return Err(format!(
+            return Err(EngineError::Unsupported(format!(
                 "Constant {} holds value_float, which this conversion does not do; {FIX}",
                 n.name
-            ));
+            )));
         }
     }
     let initializers: std::collections::HashSet<String> =
@@ -164,15 +168,15 @@ fn cast(from: &str, to: &str, ty: i32) -> pb::NodeProto {
 }
 
 /// A float tensor's values as float16, stored as raw little-endian bytes.
-fn to_half(t: &mut pb::TensorProto) -> Result<(), String> {
+fn to_half(t: &mut pb::TensorProto) -> Result<(), EngineError> {
     if t.data_type != FLOAT {
         return Ok(());
     }
     if !t.external_data.is_empty() {
-        return Err(format!(
+        return Err(EngineError::Unsupported(format!(
             "tensor {} is stored outside the model file, which this conversion does not read; {FIX}",
             t.name
-        ));
+        )));
     }
     let values: Vec<f32> = if !t.raw_data.is_empty() {
         t.raw_data
@@ -262,7 +266,7 @@ mod tests {
     fn blocked_operators_are_refused_with_the_fix() {
         let mut m = tiny_cnn(&TinyCnn::default());
         m.graph.as_mut().unwrap().node[2].op_type = "Resize".into();
-        let e = convert(&m).unwrap_err();
+        let e = convert(&m).unwrap_err().to_string();
         assert!(e.contains("Resize") && e.contains("float16"), "{e}");
     }
 }

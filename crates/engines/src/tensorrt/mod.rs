@@ -39,7 +39,7 @@ pub use version::{parse_version, TrtVersion};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
-use edgebench_core::error::{Error, Result};
+use edgebench_core::error::{EngineError, Error, Result};
 use edgebench_core::measure::{MeasureOptions, Measurement, StopReason, StopRule};
 use edgebench_core::model::Model;
 use edgebench_core::process::{self, Limits};
@@ -118,12 +118,15 @@ impl TrtConfig {
 }
 
 /// The trtexec to run: the spec's `trtexec=PATH`, then PATH, then TensorRT's usual folders.
-pub fn find_trtexec(explicit: Option<&Path>) -> std::result::Result<PathBuf, String> {
+pub fn find_trtexec(explicit: Option<&Path>) -> std::result::Result<PathBuf, EngineError> {
     if let Some(p) = explicit {
         return if p.is_file() {
             Ok(p.to_owned())
         } else {
-            Err(format!("trtexec={}: no such file", p.display()))
+            Err(EngineError::NotFound(format!(
+                "trtexec={}: no such file",
+                p.display()
+            )))
         };
     }
     let on_path = std::env::var_os("PATH")
@@ -135,7 +138,10 @@ pub fn find_trtexec(explicit: Option<&Path>) -> std::result::Result<PathBuf, Str
         .chain(DEFAULT_LOCATIONS.iter().map(PathBuf::from))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            "no trtexec on PATH nor in /usr/src/tensorrt/bin (TensorRT is not installed)".into()
+            EngineError::NotFound(
+                "no trtexec on PATH nor in /usr/src/tensorrt/bin (TensorRT is not installed)"
+                    .into(),
+            )
         })
 }
 
@@ -157,28 +163,37 @@ fn tool_id(p: &Path) -> ToolId {
 }
 
 /// Runs trtexec with `args` within `limit`; its whole log (stdout then stderr).
-fn call(trtexec: &Path, args: &[String], limit: Duration) -> std::result::Result<String, String> {
+fn call(
+    trtexec: &Path,
+    args: &[String],
+    limit: Duration,
+) -> std::result::Result<String, EngineError> {
     let out = process::run(
         Command::new(trtexec).args(args),
         Limits::with_timeout(limit),
     )
-    .map_err(|e| format!("cannot run {}: {e}", trtexec.display()))?;
+    .map_err(|e| cannot_run(trtexec, e))?;
     let text = out.text();
     if out.timed_out() {
-        return Err(format!(
-            "trtexec ran longer than {:.0} s and was killed with its process group (raise tensorrt:...,timeout=S if it needs longer)",
-            limit.as_secs_f64()
-        ));
+        return Err(EngineError::ToolTimedOut {
+            command: "trtexec".into(),
+            limit_s: limit.as_secs_f64(),
+            after: " with its process group (raise tensorrt:...,timeout=S if it needs longer)"
+                .into(),
+        });
     }
     if !out.success() {
-        return Err(format!("trtexec failed: {}", failure_reason(&text)));
+        return Err(EngineError::ToolFailed {
+            tool: "trtexec".into(),
+            reason: failure_reason(&text),
+        });
     }
     Ok(text)
 }
 
 /// The version a trtexec prints in its first line, asked with `--help` (which prints it and
 /// exits before touching a GPU). Remembered per tool file, never across paths.
-pub fn version_of(trtexec: &Path, limit: Duration) -> std::result::Result<TrtVersion, String> {
+pub fn version_of(trtexec: &Path, limit: Duration) -> std::result::Result<TrtVersion, EngineError> {
     static SEEN: OnceLock<Mutex<HashMap<ToolId, TrtVersion>>> = OnceLock::new();
     let id = tool_id(trtexec);
     let seen = SEEN.get_or_init(Default::default);
@@ -189,19 +204,19 @@ pub fn version_of(trtexec: &Path, limit: Duration) -> std::result::Result<TrtVer
         Command::new(trtexec).arg("--help"),
         Limits::with_timeout(limit),
     )
-    .map_err(|e| format!("cannot run {}: {e}", trtexec.display()))?;
+    .map_err(|e| cannot_run(trtexec, e))?;
     if out.timed_out() {
-        return Err(format!(
-            "{} --help ran longer than {:.0} s and was killed",
-            trtexec.display(),
-            limit.as_secs_f64()
-        ));
+        return Err(EngineError::ToolTimedOut {
+            command: format!("{} --help", trtexec.display()),
+            limit_s: limit.as_secs_f64(),
+            after: String::new(),
+        });
     }
     let v = parse_version(&out.text()).ok_or_else(|| {
-        format!(
+        EngineError::Unparseable(format!(
             "{} --help printed no `&&&& RUNNING TensorRT.trtexec [TensorRT vNNNN]` line: is it trtexec?",
             trtexec.display()
-        )
+        ))
     })?;
     if let Ok(mut m) = seen.lock() {
         m.insert(id, v);
@@ -216,7 +231,7 @@ fn gpu_of(
     trtexec: &Path,
     device: u32,
     limit: Duration,
-) -> std::result::Result<Option<String>, String> {
+) -> std::result::Result<Option<String>, EngineError> {
     type Seen = Mutex<HashMap<(ToolId, u32), Option<String>>>;
     static SEEN: OnceLock<Seen> = OnceLock::new();
     let key = (tool_id(trtexec), device);
@@ -224,7 +239,7 @@ fn gpu_of(
     if let Some(g) = seen.lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(g);
     }
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| EngineError::Io(e.to_string()))?;
     let missing = dir.path().join("no-engine.engine");
     let out = process::run(
         Command::new(trtexec).args([
@@ -233,18 +248,27 @@ fn gpu_of(
         ]),
         Limits::with_timeout(limit),
     )
-    .map_err(|e| format!("cannot run {}: {e}", trtexec.display()))?;
+    .map_err(|e| cannot_run(trtexec, e))?;
     if out.timed_out() {
-        return Err(format!(
-            "trtexec --device={device} ran longer than {:.0} s and was killed with its process group",
-            limit.as_secs_f64()
-        ));
+        return Err(EngineError::ToolTimedOut {
+            command: format!("trtexec --device={device}"),
+            limit_s: limit.as_secs_f64(),
+            after: " with its process group".into(),
+        });
     }
     let gpu = selected_device(&out.text());
     if let Ok(mut m) = seen.lock() {
         m.insert(key, gpu.clone());
     }
     Ok(gpu)
+}
+
+/// A tool that could not be started.
+fn cannot_run(tool: &Path, e: impl std::fmt::Display) -> EngineError {
+    EngineError::ToolStart {
+        tool: tool.to_owned(),
+        reason: e.to_string(),
+    }
 }
 
 /// The inputs whose declared shape has a symbolic or unknown dimension.
@@ -398,13 +422,13 @@ fn availability_at(explicit: Option<&Path>) -> Availability {
                 version: v.to_string(),
                 devices: vec![format!("trtexec at {}", p.display())],
             },
-            Err(reason) => Availability::Unavailable {
-                reason,
+            Err(e) => Availability::Unavailable {
+                reason: e.to_string(),
                 fix: FIX.into(),
             },
         },
-        Err(reason) => Availability::Unavailable {
-            reason,
+        Err(e) => Availability::Unavailable {
+            reason: e.to_string(),
             fix: FIX.into(),
         },
     }
@@ -432,20 +456,13 @@ impl TrtSession {
     fn prepare(model: &Model, spec: &EngineSpec, opts: &PrepareOptions) -> Result<TrtSession> {
         let cfg = TrtConfig::from_spec(spec)?;
         let label = spec.to_string();
-        let err = |reason: String| Error::Engine {
-            engine: label.clone(),
-            reason,
-        };
-        let unavailable = |reason: String| Error::EngineUnavailable {
-            engine: label.clone(),
-            reason,
-            fix: FIX.into(),
-        };
+        let err = |e: EngineError| e.in_engine(label.clone());
+        let unavailable = |e: EngineError| e.unavailable(label.clone(), FIX);
         let trtexec = find_trtexec(cfg.trtexec.as_deref()).map_err(unavailable)?;
         let version = version_of(&trtexec, cfg.limit(PROBE_TIMEOUT)).map_err(unavailable)?;
         if version.strongly_typed_only() {
             if let Some(why) = strongly_typed_refusal(cfg.precision, model) {
-                return Err(err(why));
+                return Err(err(EngineError::Unsupported(why)));
             }
         }
         let gpu = gpu_of(&trtexec, cfg.device, cfg.limit(PROBE_TIMEOUT)).map_err(err)?;
@@ -463,14 +480,15 @@ impl TrtSession {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("edgebench-tensorrt"));
         std::fs::create_dir_all(&cache)
-            .map_err(|e| err(format!("cache={}: {e}", cache.display())))?;
+            .map_err(|e| err(EngineError::Io(format!("cache={}: {e}", cache.display()))))?;
         // trtexec reads files: a model built in memory (the zoo) is written to the cache.
         let onnx = match &model.path {
             Some(p) => p.clone(),
             None => {
                 let p = cache.join(format!("{}.onnx", &model.sha256[..16]));
                 if !p.is_file() {
-                    edgebench_core::write_file_atomic(&p, &model.bytes).map_err(err)?;
+                    edgebench_core::write_file_atomic(&p, &model.bytes)
+                        .map_err(|e| err(EngineError::Io(e)))?;
                 }
                 p
             }
@@ -485,12 +503,13 @@ impl TrtSession {
             let p = cache.join(format!("{}-fp16.onnx", &model.sha256[..16]));
             if !p.is_file() {
                 let half = fp16::convert(&model.proto).map_err(|e| {
-                    err(format!(
-                        "TensorRT 11 builds strongly typed networks only (no --fp16), and converting the model to float16 failed: {e}"
+                    err(e.context(
+                        "TensorRT 11 builds strongly typed networks only (no --fp16), and converting the model to float16 failed",
                     ))
                 })?;
                 use prost::Message;
-                edgebench_core::write_file_atomic(&p, &half.encode_to_vec()).map_err(err)?;
+                edgebench_core::write_file_atomic(&p, &half.encode_to_vec())
+                    .map_err(|e| err(EngineError::Io(e)))?;
             }
             converted = Some(p.clone());
             p
@@ -531,19 +550,19 @@ impl TrtSession {
             if let Err(e) = built {
                 let _ = std::fs::remove_file(&partial);
                 let _ = std::fs::remove_file(&partial_layers);
-                return Err(err(format!("building the engine: {e}")));
+                return Err(err(e.context("building the engine")));
             }
             if !partial.is_file() {
-                return Err(err(format!(
+                return Err(err(EngineError::Unparseable(format!(
                     "trtexec reported success but wrote no engine at {}",
                     partial.display()
-                )));
+                ))));
             }
             if partial_layers.is_file() {
                 let _ = std::fs::rename(&partial_layers, &layers);
             }
             std::fs::rename(&partial, &engine)
-                .map_err(|e| err(format!("{}: {e}", engine.display())))?;
+                .map_err(|e| err(EngineError::Io(format!("{}: {e}", engine.display()))))?;
         }
 
         let mut details = BTreeMap::new();
@@ -566,7 +585,8 @@ impl TrtSession {
                 args::shape_list(&dynamic.iter().collect::<Vec<_>>()).map_err(err)?
             },
         );
-        let work = tempfile::tempdir().map_err(|e| err(format!("temporary folder: {e}")))?;
+        let work = tempfile::tempdir()
+            .map_err(|e| err(EngineError::Io(format!("temporary folder: {e}"))))?;
         let mut s = TrtSession {
             label: label.clone(),
             cfg: cfg.clone(),
@@ -592,11 +612,8 @@ impl TrtSession {
         Ok(s)
     }
 
-    fn err(&self, reason: String) -> Error {
-        Error::Engine {
-            engine: self.label.clone(),
-            reason,
-        }
+    fn err(&self, e: EngineError) -> Error {
+        e.in_engine(self.label.clone())
     }
 
     /// Records the precisions the engine's layers run in.
@@ -617,7 +634,9 @@ impl TrtSession {
                 );
             }
             Err(e) => {
-                self.info.details.insert("layer_precisions".into(), e);
+                self.info
+                    .details
+                    .insert("layer_precisions".into(), e.to_string());
             }
         }
     }
@@ -647,10 +666,10 @@ impl TrtSession {
         let log = call(&self.trtexec, &a, limit).map_err(|e| self.err(e))?;
         let read = |p: &Path| {
             std::fs::read_to_string(p).map_err(|e| {
-                format!(
+                EngineError::Unparseable(format!(
                     "trtexec wrote no {} ({e})",
                     p.file_name().unwrap_or_default().to_string_lossy()
-                )
+                ))
             })
         };
         let queries = read(&times)
@@ -683,7 +702,7 @@ struct TimingRun {
 
 /// The bytes trtexec's `--loadInputs` expects for an input: the binding's type, little-endian.
 /// TensorRT before 10 has no INT64 bindings (the ONNX parser casts such inputs to INT32).
-fn input_bytes(d: &TensorData, v: TrtVersion) -> std::result::Result<Vec<u8>, String> {
+fn input_bytes(d: &TensorData, v: TrtVersion) -> std::result::Result<Vec<u8>, EngineError> {
     Ok(match d {
         TensorData::F32(x) => x.iter().flat_map(|x| x.to_le_bytes()).collect(),
         TensorData::F64(x) => x.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -691,7 +710,7 @@ fn input_bytes(d: &TensorData, v: TrtVersion) -> std::result::Result<Vec<u8>, St
             let mut out = Vec::with_capacity(x.len() * 4);
             for &e in x {
                 let e = i32::try_from(e).map_err(|_| {
-                    format!("value {e} does not fit the INT32 binding TensorRT {v} uses for an INT64 input")
+                    EngineError::Unsupported(format!("value {e} does not fit the INT32 binding TensorRT {v} uses for an INT64 input"))
                 })?;
                 out.extend_from_slice(&e.to_le_bytes());
             }
@@ -712,9 +731,9 @@ impl Session for TrtSession {
             args::check_name(&t.name).map_err(|e| self.err(e))?;
             let path = self.work.path().join(format!("input{i}.bin"));
             let bytes = input_bytes(&t.data, self.version)
-                .map_err(|e| self.err(format!("input `{}`: {e}", t.name)))?;
+                .map_err(|e| self.err(e.context(format!("input `{}`", t.name))))?;
             std::fs::write(&path, bytes)
-                .map_err(|e| self.err(format!("{}: {e}", path.display())))?;
+                .map_err(|e| self.err(EngineError::Io(format!("{}: {e}", path.display()))))?;
             files.push((t.name.clone(), path));
         }
         self.input_files = files;
@@ -738,9 +757,11 @@ impl Session for TrtSession {
         if self.last.is_none() {
             self.run()?;
         }
-        self.last
-            .clone()
-            .ok_or_else(|| self.err("trtexec exported no outputs".into()))
+        self.last.clone().ok_or_else(|| {
+            self.err(EngineError::Unparseable(
+                "trtexec exported no outputs".into(),
+            ))
+        })
     }
 
     fn info(&self) -> SessionInfo {
@@ -778,7 +799,7 @@ impl TrtSession {
         })?;
         let q = &first.queries;
         let Some(q0) = q.first() else {
-            return Err(self.err("trtexec timed no queries".into()));
+            return Err(self.err(EngineError::Unparseable("trtexec timed no queries".into())));
         };
         let first_run_ms = q0.latency;
         let start = q0.start_h2d.min(q0.start_enq);
@@ -824,7 +845,7 @@ impl TrtSession {
             calls += 1;
             warmup_runs += run.warmups.unwrap_or(0);
             let Some(r0) = run.queries.first() else {
-                return Err(self.err("trtexec timed no queries".into()));
+                return Err(self.err(EngineError::Unparseable("trtexec timed no queries".into())));
             };
             let t0 = r0.start_h2d.min(r0.start_enq);
             let base = sampler.elapsed_s();
@@ -945,7 +966,7 @@ mod tests {
     #[test]
     fn a_missing_trtexec_is_named() {
         let e = find_trtexec(Some(Path::new("/nonexistent/trtexec"))).unwrap_err();
-        assert!(e.contains("/nonexistent/trtexec"), "{e}");
+        assert!(e.to_string().contains("/nonexistent/trtexec"), "{e}");
         let a = TensorRt.availability_for(
             &EngineSpec::parse("tensorrt:fp16,trtexec=/nonexistent/trtexec").unwrap(),
         );

@@ -3,6 +3,7 @@
 //! (`exportJSONTrace`), `--exportOutput` (`exportJSONOutput`) and `--exportLayerInfo` (the
 //! engine inspector's JSON).
 
+use edgebench_core::error::EngineError;
 use edgebench_core::tensor::{HostTensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub struct TrtSummary {
 }
 
 /// Parses trtexec's log; lines may carry `[date-time] [I] ` prefixes.
-pub fn parse_summary(text: &str) -> Result<TrtSummary, String> {
+pub fn parse_summary(text: &str) -> Result<TrtSummary, EngineError> {
     let mut s = TrtSummary {
         tensorrt_version: super::version::parse_version(text).map(|v| v.to_string()),
         passed: text.lines().any(|l| l.starts_with("&&&& PASSED")),
@@ -71,10 +72,14 @@ pub fn parse_summary(text: &str) -> Result<TrtSummary, String> {
         }
     }
     if !in_summary {
-        return Err("trtexec printed no performance summary".into());
+        return Err(EngineError::Unparseable(
+            "trtexec printed no performance summary".into(),
+        ));
     }
     if s.latency_ms.is_none() && s.gpu_compute_ms.is_none() {
-        return Err("trtexec's performance summary has no latency line".into());
+        return Err(EngineError::Unparseable(
+            "trtexec's performance summary has no latency line".into(),
+        ));
     }
     Ok(s)
 }
@@ -96,14 +101,15 @@ fn first_number(s: &str) -> Option<f64> {
 }
 
 /// `min = 1 ms, max = 2 ms, mean = ..., median = ..., percentile(99%) = ... ms`.
-pub fn parse_stats(s: &str) -> Result<TrtStats, String> {
+pub fn parse_stats(s: &str) -> Result<TrtStats, EngineError> {
     let mut st = TrtStats::default();
     let mut seen = 0;
     for part in s.split(',') {
         let Some((k, v)) = part.split_once('=') else {
             continue;
         };
-        let v = first_number(v.trim()).ok_or_else(|| format!("bad number in `{part}`"))?;
+        let v = first_number(v.trim())
+            .ok_or_else(|| EngineError::Unparseable(format!("bad number in `{part}`")))?;
         match k.trim() {
             "min" => st.min = v,
             "max" => st.max = v,
@@ -123,7 +129,9 @@ pub fn parse_stats(s: &str) -> Result<TrtStats, String> {
         seen += 1;
     }
     if seen < 4 {
-        return Err(format!("expected min, max, mean and median in `{s}`"));
+        return Err(EngineError::Unparseable(format!(
+            "expected min, max, mean and median in `{s}`"
+        )));
     }
     Ok(st)
 }
@@ -209,17 +217,17 @@ impl QueryTime {
 }
 
 /// Every query of an `--exportTimes` file, in order.
-pub fn parse_times(json: &str) -> Result<Vec<QueryTime>, String> {
-    let v: Vec<QueryTime> =
-        serde_json::from_str(json).map_err(|e| format!("--exportTimes file: {e}"))?;
+pub fn parse_times(json: &str) -> Result<Vec<QueryTime>, EngineError> {
+    let v: Vec<QueryTime> = serde_json::from_str(json)
+        .map_err(|e| EngineError::Unparseable(format!("--exportTimes file: {e}")))?;
     if let Some(q) = v.iter().find(|q| {
         ![q.latency, q.h2d, q.compute, q.d2h]
             .iter()
             .all(|x| x.is_finite() && *x >= 0.0)
     }) {
-        return Err(format!(
+        return Err(EngineError::Unparseable(format!(
             "--exportTimes file: a query with a negative or non-finite time: {q:?}"
-        ));
+        )));
     }
     Ok(v)
 }
@@ -228,7 +236,7 @@ pub fn parse_times(json: &str) -> Result<Vec<QueryTime>, String> {
 /// `[ { "name" : "x"\n, "dimensions" : "1x1000"\n, "values" : [ 0.1, ... ]\n } ]`. trtexec
 /// writes values with `operator<<`, so a NaN or an infinity comes out as `nan`, `-nan`,
 /// `inf`, `-inf`, which JSON has no words for: they are read as such here.
-pub fn parse_outputs(json: &str) -> Result<Vec<HostTensor>, String> {
+pub fn parse_outputs(json: &str) -> Result<Vec<HostTensor>, EngineError> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Value {
@@ -242,19 +250,23 @@ pub fn parse_outputs(json: &str) -> Result<Vec<HostTensor>, String> {
         values: Vec<Value>,
     }
     let outs: Vec<Out> = serde_json::from_str(&quote_non_finite(json))
-        .map_err(|e| format!("--exportOutput file: {e}"))?;
+        .map_err(|e| EngineError::Unparseable(format!("--exportOutput file: {e}")))?;
     outs.into_iter()
         .map(|o| {
-            let shape = parse_dims(&o.dimensions)
-                .ok_or_else(|| format!("output `{}`: bad dimensions `{}`", o.name, o.dimensions))?;
+            let shape = parse_dims(&o.dimensions).ok_or_else(|| {
+                EngineError::Unparseable(format!(
+                    "output `{}`: bad dimensions `{}`",
+                    o.name, o.dimensions
+                ))
+            })?;
             let n: usize = shape.iter().product();
             if o.values.len() != n {
-                return Err(format!(
+                return Err(EngineError::Unparseable(format!(
                     "output `{}`: {} values for dimensions {}",
                     o.name,
                     o.values.len(),
                     o.dimensions
-                ));
+                )));
             }
             let values = o
                 .values
@@ -265,10 +277,13 @@ pub fn parse_outputs(json: &str) -> Result<Vec<HostTensor>, String> {
                         "nan" | "-nan" => Ok(f32::NAN),
                         "inf" => Ok(f32::INFINITY),
                         "-inf" => Ok(f32::NEG_INFINITY),
-                        _ => Err(format!("output `{}`: `{w}` is not a number", o.name)),
+                        _ => Err(EngineError::Unparseable(format!(
+                            "output `{}`: `{w}` is not a number",
+                            o.name
+                        ))),
                     },
                 })
-                .collect::<Result<Vec<f32>, String>>()?;
+                .collect::<Result<Vec<f32>, EngineError>>()?;
             Ok(HostTensor {
                 name: o.name,
                 shape,
@@ -350,13 +365,12 @@ const RANK: [&str; 5] = ["fp8", "int8", "bf16", "f16", "f32"];
 
 /// Reads an `--exportLayerInfo` file. `Ok(None)`: the engine was built without detailed
 /// profiling verbosity, so the file names the layers only.
-pub fn parse_layer_info(json: &str) -> Result<Option<LayerPrecisions>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("--exportLayerInfo file: {e}"))?;
-    let layers = v
-        .get("Layers")
-        .and_then(|l| l.as_array())
-        .ok_or("--exportLayerInfo file has no `Layers` list")?;
+pub fn parse_layer_info(json: &str) -> Result<Option<LayerPrecisions>, EngineError> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| EngineError::Unparseable(format!("--exportLayerInfo file: {e}")))?;
+    let layers = v.get("Layers").and_then(|l| l.as_array()).ok_or_else(|| {
+        EngineError::Unparseable("--exportLayerInfo file has no `Layers` list".into())
+    })?;
     let mut counts = BTreeMap::new();
     let mut detailed = false;
     for l in layers {
@@ -423,7 +437,10 @@ mod tests {
     #[test]
     fn values_must_fill_the_dimensions() {
         let j = r#"[{"name":"y","dimensions":"2x2","values":[1,2,3]}]"#;
-        assert!(parse_outputs(j).unwrap_err().contains("3 values"));
+        assert!(parse_outputs(j)
+            .unwrap_err()
+            .to_string()
+            .contains("3 values"));
         let j = r#"[{"name":"y","dimensions":"","values":[1]}]"#;
         assert_eq!(parse_outputs(j).unwrap()[0].shape, Vec::<usize>::new());
     }
