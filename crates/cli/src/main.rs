@@ -74,12 +74,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Rust ignores SIGPIPE, so printing into a closed pipe (`edgebench ... | head`) would
-    // panic; the default action ends the process quietly, as other command-line tools do.
-    // SAFETY: called once, before any other thread exists, with a valid handler constant.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     edgebench_engines::set_library_paths(edgebench_engines::LibraryPaths {
         ort: cli.ort_lib.clone(),
@@ -107,6 +102,28 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// A reader that closes edgebench's output early (`edgebench zoo list | head -1`) ends it
+/// quietly with status 0, as ripgrep does. SIGPIPE stays ignored (Rust's default): with its
+/// default action restored, writing a request to a PyTorch worker or ffmpeg that had just
+/// exited killed edgebench itself, with no message and no results. A closed pipe to a child
+/// is an `EPIPE` error its owner handles; a closed stdout or stderr makes `println!` panic
+/// with "failed printing to stdout: Broken pipe", which this hook turns into the quiet exit.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// The exit codes, as `--help` lists them.
