@@ -257,35 +257,53 @@ fn compare_flags_regressions() {
         .success();
     assert!(String::from_utf8_lossy(&o.get_output().stdout).contains("within noise"));
 
-    // B: every sample of one variant three times slower, in each of its rounds.
+    // B: every sample of one variant three times slower, in each of its rounds. The rounds'
+    // own spread is whatever load the machine had (two rounds under heavy load can differ
+    // several-fold, which rightly makes any interval wide): the slowed variant's rounds are
+    // set to its first round's samples, 1% apart, in A' and, tripled, in B, so that the test
+    // checks the rule and not the machine's load.
+    let a2_dir = dir.path().join("a2");
     let b_dir = dir.path().join("b");
+    std::fs::create_dir(&a2_dir).unwrap();
     std::fs::create_dir(&b_dir).unwrap();
     let text = std::fs::read_to_string(a_dir.join("results.jsonl")).unwrap();
-    let mut out = String::new();
+    let (mut out_a, mut out_b) = (String::new(), String::new());
     let mut slowed: Option<Value> = None;
+    let mut base: Option<Vec<f64>> = None;
+    let mut round = 0.0;
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).unwrap();
         let model = &v["model"]["label"];
+        let mut v_b = v.clone();
         if v["type"] == "measurement"
             && v["spec"] == "tract:optimized"
             && slowed.as_ref().is_none_or(|m| m == model)
         {
             slowed = Some(model.clone());
-            let raw: Vec<f64> = v["result"]["raw_ms"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() * 3.0)
-                .collect();
+            let first = base.get_or_insert_with(|| {
+                v["result"]["raw_ms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            });
+            let raw: Vec<f64> = first.iter().map(|x| x * (1.0 + 0.01 * round)).collect();
+            round += 1.0;
+            v_b["result"]["raw_ms"] =
+                serde_json::json!(raw.iter().map(|x| x * 3.0).collect::<Vec<_>>());
             v["result"]["raw_ms"] = serde_json::json!(raw);
         }
-        out.push_str(&serde_json::to_string(&v).unwrap());
-        out.push('\n');
+        out_a.push_str(&serde_json::to_string(&v).unwrap());
+        out_a.push('\n');
+        out_b.push_str(&serde_json::to_string(&v_b).unwrap());
+        out_b.push('\n');
     }
-    std::fs::write(b_dir.join("results.jsonl"), out).unwrap();
+    std::fs::write(a2_dir.join("results.jsonl"), out_a).unwrap();
+    std::fs::write(b_dir.join("results.jsonl"), out_b).unwrap();
     let o = Command::new(bin())
         .args(["compare", "--json"])
-        .arg(&a_dir)
+        .arg(&a2_dir)
         .arg(&b_dir)
         .assert()
         .code(1);
