@@ -15,6 +15,7 @@ use edgebench_core::engine::EngineSpec;
 use edgebench_core::gate::{compare, Tolerance};
 use edgebench_core::host::HostInfo;
 use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::process::spawn_in_group;
 use edgebench_core::schema::study::{
     Job, Line, Loaded, ModelFacts, Plan, StudyConfig, StudyMeasurement, StudySession,
 };
@@ -340,24 +341,28 @@ fn run_job(
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| io_err(&stderr_path, e))?;
 
     let started = Instant::now();
-    let mut child = Command::new(&opts.worker_exe)
-        .args(&opts.worker_args)
-        .arg("--job")
-        .arg(&job_path)
-        // The child watches this pipe and exits when it closes, so a study killed with
-        // SIGKILL leaves no worker behind.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .map_err(|e| {
-            Error::Invalid(format!(
-                "cannot start the worker {}: {e}",
-                opts.worker_exe.display()
-            ))
-        })?;
+    // The child leads a process group of its own, killed as a whole at the time limit or
+    // when this function leaves early (the guard's drop). It watches its stdin and exits
+    // when it closes, killing the groups it started, so a study killed with SIGKILL leaves
+    // no worker behind either.
+    let mut child = spawn_in_group(
+        Command::new(&opts.worker_exe)
+            .args(&opts.worker_args)
+            .arg("--job")
+            .arg(&job_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr)),
+    )
+    .map_err(|e| {
+        Error::Invalid(format!(
+            "cannot start the worker {}: {e}",
+            opts.worker_exe.display()
+        ))
+    })?;
     let (tx, rx) = std::sync::mpsc::channel::<Progress>();
-    let reader = child.stdout.take().map(|stdout| {
+    let stdin = child.take_stdin();
+    let reader = child.take_stdout().map(|stdout| {
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
@@ -384,14 +389,14 @@ fn run_job(
         }
         if started.elapsed() > limit {
             timed_out = true;
-            let _ = child.kill();
-            break child.wait().ok();
+            break child.kill().ok();
         }
         if let Ok(p) = rx.recv_timeout(Duration::from_millis(50)) {
             on_event(Event::Worker(p));
         }
     };
-    drop(child.stdin.take());
+    drop(stdin);
+    drop(child);
     if let Some(r) = reader {
         let _ = r.join();
     }
