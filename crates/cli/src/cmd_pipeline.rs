@@ -15,6 +15,7 @@ use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::{ModelInfo, Status};
 use edgebench_torch::engine::TorchSettings;
 use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
+use edgebench_torch::source::SourceKind;
 use edgebench_torch::{python, Torch, TorchSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +67,7 @@ pub struct PipelineArgs {
 
 pub fn run(a: PipelineArgs) -> Result<ExitCode> {
     check_numbers(&a)?;
-    let zoo = a.source.starts_with("zoo:");
+    let zoo = SourceKind::of(&a.source) == SourceKind::Zoo;
     let torch_source = if zoo {
         if !a.shapes.is_empty() {
             bail!("--shape does not apply to zoo models: use --batch (and --num-classes)");

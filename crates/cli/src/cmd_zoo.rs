@@ -138,7 +138,7 @@ fn merge<T: PartialEq + std::fmt::Display>(
 }
 
 fn export(a: ExportArgs) -> Result<ExitCode> {
-    let name = a.name.strip_prefix("zoo:").unwrap_or(&a.name);
+    let name = edgebench_torch::source::zoo_query(&a.name).unwrap_or(&a.name);
     let mut spec = ZooSpec::parse(name)?;
     // Ranges were checked by clap; the conversions cannot fail on 64-bit targets but must not
     // panic elsewhere.

@@ -1,31 +1,18 @@
-//! Where a model comes from: a path, or `zoo:NAME[?classes=N&batch=N&seed=N]`.
+//! Where a model comes from: a path, or `zoo:NAME[?classes=N&batch=N&seed=N]`, parsed and
+//! loaded by `edgebench_torch::source::ModelSource`, as in the study's children.
 
 use anyhow::{bail, Result};
 use edgebench_core::model::Model;
-use std::path::Path;
+use edgebench_torch::source::{ModelSource, ZooDefaults};
 
 /// Options that apply to zoo models given as flags rather than in the `zoo:` query.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ZooFlags {
-    pub classes: Option<usize>,
-    pub batch: Option<usize>,
-}
+pub type ZooFlags = ZooDefaults;
 
-/// Loads and validates a model.
+/// Loads and validates the ONNX model of `bench`, `inspect`, `video` and `pipeline zoo:...`.
 pub fn load(arg: &str, flags: ZooFlags) -> Result<Model> {
-    if let Some(rest) = arg.strip_prefix("zoo:") {
-        let mut spec = edgebench_zoo::ZooSpec::parse(rest)?;
-        if spec.classes.is_none() {
-            spec.classes = flags.classes;
-        }
-        if spec.batch.is_none() {
-            spec.batch = flags.batch;
-        }
-        let bytes = edgebench_zoo::build_bytes(&spec)?;
-        return Ok(Model::from_bytes(arg, bytes)?);
-    }
-    if flags.classes.is_some() {
+    let source = ModelSource::parse_onnx(arg)?;
+    if flags.classes.is_some() && matches!(source, ModelSource::File(_)) {
         bail!("--classes applies to zoo models only (zoo:NAME); {arg} is a file: export it with the number of classes you need");
     }
-    Ok(Model::from_path(Path::new(arg))?)
+    Ok(source.load(flags)?)
 }

@@ -4,6 +4,7 @@
 
 use crate::{Error, Result};
 use edgebench_core::schema::study::{Format, ModelConfig, StudyConfig, Task};
+use edgebench_torch::source::SourceKind;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -341,7 +342,7 @@ impl Checker<'_> {
 
     fn model(&self, m: &RawModel, base: &Path) -> Result<ModelConfig> {
         let src = m.source.get_ref().trim();
-        let source = if let Some(rest) = src.strip_prefix("zoo:") {
+        let source = if let Some(rest) = edgebench_torch::source::zoo_query(src) {
             let spec = edgebench_zoo::ZooSpec::parse(rest)
                 .map_err(|e| self.err(&m.source, "model.source", &e.to_string()))?;
             if spec.batch.is_some() {
@@ -457,11 +458,11 @@ fn pytorch_source(
     src: &str,
     base: &Path,
 ) -> Option<std::result::Result<edgebench_torch::TorchSource, String>> {
-    let resolved = if src.starts_with("tv:") {
+    let resolved = if SourceKind::of(src) == SourceKind::Torchvision {
         src.to_owned()
     } else {
         let (file, factory) = src.rsplit_once(':')?;
-        if !file.ends_with(".py") {
+        if SourceKind::of(src) != SourceKind::PythonFactory {
             return None;
         }
         let p = Path::new(file);

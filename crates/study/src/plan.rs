@@ -321,7 +321,7 @@ pub fn auto_variants(engines: &[Box<dyn Engine>]) -> Vec<String> {
 /// twin (every zoo model has one: torchvision's, or edgebench's own definition in the worker),
 /// or an ONNX file written by `edgebench export` (which records its source).
 fn torch_can_run(m: &PlannedModel) -> bool {
-    match m.source.strip_prefix("zoo:") {
+    match edgebench_torch::source::zoo_query(&m.source) {
         Some(_) => edgebench_torch::source::zoo_has_twin(&m.source),
         None => edgebench_core::model::Model::from_path(std::path::Path::new(&m.source)).is_ok_and(
             |model| {
@@ -341,10 +341,7 @@ fn plan_model(
     baseline: &str,
     reference: &str,
 ) -> PlannedModel {
-    let zoo_name = m
-        .source
-        .strip_prefix("zoo:")
-        .map(|r| r.split('?').next().unwrap_or(r).to_owned());
+    let zoo_name = edgebench_torch::source::zoo_name(&m.source).map(str::to_owned);
     let entry = zoo_name
         .as_deref()
         .and_then(|n| zoo.iter().find(|e| e.name == n));

@@ -12,6 +12,7 @@ use edgebench_core::schema::study::{ModelFacts, Task};
 use edgebench_core::schema::VariantResult;
 use edgebench_core::telemetry::{ProbeOptions, Telemetry};
 use edgebench_core::tensor::{HostTensor, TensorData};
+use edgebench_torch::source::{ModelSource, ZooDefaults};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -190,16 +191,12 @@ fn load(
     spec: &EngineSpec,
     limit: &Limit,
 ) -> Result<(Model, Vec<edgebench_core::tensor::ConcreteSpec>)> {
-    let model = if let Some(rest) = job.source.strip_prefix("zoo:") {
-        let mut spec = edgebench_zoo::ZooSpec::parse(rest)
-            .map_err(|e| crate::Error::Invalid(e.to_string()))?;
-        spec.batch = Some(job.batch);
-        let bytes =
-            edgebench_zoo::build_bytes(&spec).map_err(|e| crate::Error::Invalid(e.to_string()))?;
-        Model::from_bytes(&job.source, bytes)?
-    } else {
-        Model::from_path(Path::new(&job.source))?
-    };
+    // The CLI's loader. The study's batch is the zoo model's: the config refuses a batch in
+    // the `zoo:` query.
+    let model = ModelSource::parse_onnx(&job.source)?.load(ZooDefaults {
+        classes: None,
+        batch: Some(job.batch),
+    })?;
     let shapes = job
         .shapes
         .iter()
