@@ -10,7 +10,7 @@
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
-use edgebench_core::error::{one_line, Error, Result};
+use edgebench_core::error::{one_line, EngineError, Error, Result};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::HostTensor;
 use edgebench_core::tract_support::{guard, typed_model};
@@ -34,7 +34,7 @@ const DRIVER_LIBS: &[&str] = &["libcuda.so.1", "libcuda.so"];
 pub struct TractCuda;
 
 /// Why tract-cuda cannot run here (one line) and what to do.
-type Unusable = (String, &'static str);
+type Unusable = (EngineError, &'static str);
 
 static CHECK: OnceLock<std::result::Result<&'static dyn Runtime, Unusable>> = OnceLock::new();
 
@@ -130,31 +130,34 @@ pub fn precision_for(compute_capability: Option<(i32, i32)>) -> &'static str {
 }
 
 /// The CUDA runtime, once its libraries are known to be there and new enough.
-fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, (&'static str, &'static str)> {
+fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, (&'static EngineError, &'static str)>
+{
     CHECK
         .get_or_init(|| {
             // The versions first: cudarc would load an older CUDA's libraries by their
             // generic names and fail (or panic) later on a symbol that CUDA lacks.
             let cudart = cudarc::get_lib_name_candidates("cudart");
             if let Some(reason) = version_check(DRIVER_LIBS, &cudart) {
-                return Err((reason, FIX_VERSION));
+                return Err((EngineError::NotFound(reason), FIX_VERSION));
             }
             // Referencing the crate keeps its `register_runtime!` entry in the binary.
             let _ = std::any::type_name::<tract_cuda::CudaTransform>();
             let rt = guard(|| runtime_for_name("cuda"))
-                .map_err(|e| (short_reason(&e), FIX))?
+                .map_err(|e| (EngineError::NotFound(short_reason(&e)), FIX))?
                 .ok_or_else(|| {
                     (
-                        "tract's cuda runtime is not registered in this build".to_string(),
+                        EngineError::NotFound(
+                            "tract's cuda runtime is not registered in this build".to_string(),
+                        ),
                         FIX,
                     )
                 })?;
-            guard(|| rt.check()).map_err(|e| (short_reason(&e), FIX))?;
+            guard(|| rt.check()).map_err(|e| (EngineError::NotFound(short_reason(&e)), FIX))?;
             Ok(rt)
         })
         .as_ref()
         .copied()
-        .map_err(|(reason, fix)| (reason.as_str(), *fix))
+        .map_err(|(reason, fix)| (reason, *fix))
 }
 
 /// tract-cuda's probe messages are long and multi-line; keep the first sentence.
@@ -181,7 +184,7 @@ impl Engine for TractCuda {
                 }],
             },
             Err((reason, fix)) => Availability::Unavailable {
-                reason: reason.to_owned(),
+                reason: reason.to_string(),
                 fix: fix.into(),
             },
         }
@@ -206,11 +209,7 @@ impl Engine for TractCuda {
     ) -> Result<Box<dyn Session>> {
         self.validate(spec)?;
         let label = spec.to_string();
-        let rt = cuda_runtime().map_err(|(reason, fix)| Error::EngineUnavailable {
-            engine: label.clone(),
-            reason: reason.to_owned(),
-            fix: fix.into(),
-        })?;
+        let rt = cuda_runtime().map_err(|(e, fix)| e.clone().unavailable(label.clone(), fix))?;
         let typed = typed_model(model, &opts.inputs, &label)?;
         let engine_err = |reason: String| Error::Engine {
             engine: label.clone(),
