@@ -6,11 +6,10 @@ mod tables;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use edgebench_core::schema::study::{Format, StudySummary};
-use edgebench_core::schema::Status;
+use edgebench_core::schema::study::StudySummary;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::summary;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -64,7 +63,7 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
             path.display()
         );
     }
-    let written = write_reports(&a.dir, &summary)?;
+    let written = edgebench_report::write_study(&a.dir, &summary)?;
     drop(lock);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -78,62 +77,27 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
             a.dir.display()
         );
     }
-    eprintln!(
-        "edgebench: wrote {}",
-        written
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    eprintln!("edgebench: wrote {}", paths(&written));
     Ok(exit_code(&summary))
 }
 
-/// Writes the formats the study's config asks for. Returns the paths written.
-pub fn write_reports(dir: &Path, s: &StudySummary) -> Result<Vec<PathBuf>> {
-    use edgebench_core::write::write_atomic;
-    use edgebench_report::{html, study_csv, study_md};
-    let mut written = vec![];
-    for f in &s.config.output.formats {
-        let bytes = match f {
-            Format::Json => serde_json::to_vec_pretty(s)?,
-            Format::Csv => study_csv::render(s)
-                .map_err(|e| edgebench_core::Error::Write {
-                    path: dir.join(f.file()),
-                    reason: format!("rendering CSV: {e}"),
-                })?
-                .into_bytes(),
-            Format::Md => study_md::render(s).into_bytes(),
-            Format::Html => html::render(s).into_bytes(),
-        };
-        let p = dir.join(f.file());
-        write_atomic(&p, &bytes)?;
-        written.push(p);
-    }
-    Ok(written)
+/// Paths as the "wrote ..." line lists them.
+pub fn paths(written: &[PathBuf]) -> String {
+    written
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// 1 when a variant failed, failed the accuracy gate or could not be verified (listed in the
 /// report), else 0.
 pub fn exit_code(s: &StudySummary) -> ExitCode {
-    let gate = s
-        .failures
-        .iter()
-        .filter(|f| f.status == Status::GateFailed)
-        .count();
-    let failed = s
-        .failures
-        .iter()
-        .filter(|f| f.status == Status::Failed)
-        .count();
-    let unverified = s
-        .failures
-        .iter()
-        .filter(|f| f.status == Status::Unverified)
-        .count();
-    if gate + failed + unverified > 0 {
+    let c = s.failure_counts();
+    if c.any() {
         eprintln!(
-            "edgebench: {failed} variant(s) failed to run, {gate} failed the accuracy gate and {unverified} could not be verified (their gate reference failed or their outputs were unreadable); they are listed in the report and not counted"
+            "edgebench: {} variant(s) failed to run, {} failed the accuracy gate and {} could not be verified (their gate reference failed or their outputs were unreadable); they are listed in the report and not counted",
+            c.failed, c.gate_failed, c.unverified
         );
         return ExitCode::from(1);
     }

@@ -33,14 +33,6 @@ impl MemoryArgs {
         Limit::new(self.max_memory)
     }
 
-    /// The flag as the study passes it on to its children.
-    pub fn worker_args(&self) -> Vec<String> {
-        match self.max_memory {
-            Some(g) => vec!["--max-memory".into(), g.to_string()],
-            None => vec![],
-        }
-    }
-
     /// Refuses a `bench` or `pipeline` run of `model` at `inputs` that one of `specs` could
     /// not hold in memory, with the output sets of `measure`'s accuracy gate.
     pub fn check(
@@ -62,21 +54,7 @@ impl MemoryArgs {
     /// Refuses inputs that PyTorch could not hold while exporting (checked before Python
     /// allocates them).
     pub fn check_export(&self, inputs: &[ExportInput]) -> Result<()> {
-        let spec = EngineSpec::parse("torch:eager")?;
-        let run = [(spec.to_string(), Run::bench(&spec, 1))];
-        memory::check_inputs(&export_specs(inputs), &run, &self.limit())?;
+        edgebench_study::run::check_export_memory(inputs, &self.limit())?;
         Ok(())
     }
-}
-
-/// PyTorch export inputs as the float32 tensors PyTorch allocates for them.
-fn export_specs(inputs: &[ExportInput]) -> Vec<ConcreteSpec> {
-    inputs
-        .iter()
-        .map(|i| ConcreteSpec {
-            name: i.name.clone(),
-            dtype: edgebench_core::tensor::DType::F32,
-            shape: i.shape.clone(),
-        })
-        .collect()
 }

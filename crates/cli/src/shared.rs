@@ -11,6 +11,7 @@ use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
+use edgebench_report::{write_bench, BenchOutputs};
 use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -301,25 +302,13 @@ impl OutputArgs {
         .filter_map(|(flag, p)| p.as_ref().map(|p| (flag, p)))
     }
 
-    /// Writes every requested export atomically; a failure is
-    /// [`edgebench_core::Error::Write`] naming the file.
-    pub fn write(&self, report: &BenchReport) -> Result<()> {
-        use edgebench_core::write::write_atomic;
-        use edgebench_report::{csv_export::bench_csv, markdown::bench_markdown};
-        if let Some(p) = &self.export_json {
-            write_atomic(p, &serde_json::to_vec_pretty(report)?)?;
+    /// The files the exports go to.
+    pub fn outputs(&self) -> BenchOutputs {
+        BenchOutputs {
+            json: self.export_json.clone(),
+            csv: self.export_csv.clone(),
+            markdown: self.export_markdown.clone(),
         }
-        if let Some(p) = &self.export_csv {
-            let csv = bench_csv(report).map_err(|e| edgebench_core::Error::Write {
-                path: p.clone(),
-                reason: format!("rendering CSV: {e}"),
-            })?;
-            write_atomic(p, csv.as_bytes())?;
-        }
-        if let Some(p) = &self.export_markdown {
-            write_atomic(p, bench_markdown(report).as_bytes())?;
-        }
-        Ok(())
     }
 }
 
@@ -342,14 +331,15 @@ pub fn measure_variants(
     let n = specs.len();
     let mut export_error = None;
     // Partial results are only built when there is an export to keep them in.
-    let exports = output.export_paths().next().is_some();
+    let outputs = output.outputs();
+    let exports = outputs.any();
     let mut write_partial = |results: &[VariantResult]| {
         if export_error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
             return;
         }
         let mut partial = report.clone();
         partial.results = results.to_vec();
-        if let Err(e) = output.write(&partial) {
+        if let Err(e) = write_bench(&partial, &outputs) {
             export_error = Some(e);
         }
     };
@@ -385,7 +375,7 @@ pub fn measure_variants(
     );
     bar.finish_and_clear();
     if let Some(e) = export_error {
-        return Err(e);
+        return Err(e.into());
     }
     Ok(runs)
 }
@@ -421,7 +411,7 @@ pub fn conclude(
     {
         bail!("{first_error}");
     }
-    output.write(&report)?;
+    write_bench(&report, &output.outputs())?;
     if output.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

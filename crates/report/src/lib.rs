@@ -1,5 +1,6 @@
 //! Views of edgebench's result documents: terminal tables, CSV, Markdown, the study's HTML
-//! page, and atomic file writes. Formatting only: nothing here measures or decides.
+//! page, and writing them into files (`write`: a bench run's exports, a study folder's
+//! reports, atomically). Formatting only: nothing here measures or decides.
 
 pub mod csv_export;
 pub mod energy;
@@ -14,4 +15,4 @@ pub mod table;
 pub mod tables;
 pub mod write;
 
-pub use write::write_atomic;
+pub use write::{write_atomic, write_bench, write_study, BenchOutputs};

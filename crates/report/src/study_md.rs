@@ -9,15 +9,9 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArra
 use edgebench_core::schema::study::{Average, Row, RowEnergy, StudySummary, Task, Trend, BEST};
 use edgebench_core::schema::{IntervalMethod, Speedup, SpeedupWarning, Status, Verdict};
 
-/// Escapes text for a Markdown table cell (GitHub renders inline HTML, so `<` is escaped
-/// too).
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-}
+/// Text in a Markdown table cell: core's one escape (`<` and `&` too, as GitHub renders
+/// inline HTML).
+pub use edgebench_core::fmt::markdown_cell as escape;
 
 pub(crate) fn task_name(t: Option<Task>) -> &'static str {
     t.map_or("all", |t| t.name())

@@ -5,7 +5,8 @@
 //! Data flow: [`config`] (TOML or a [`preset`]) -> [`plan`] (resolved against the engines of
 //! this build: baseline, variants, jobs) -> [`runner`] (children running [`worker`], records
 //! appended by [`results`]) -> `edgebench_core::analysis` (speed-ups, averages, FLOPs trend,
-//! real time). The documents themselves (config, plan, `results.jsonl` lines, `summary.json`)
+//! real time) -> the reports (`edgebench_report::write_study`). [`run::run`] is all of it in
+//! one call, as `edgebench study` runs it. The documents themselves (config, plan, `results.jsonl` lines, `summary.json`)
 //! are `edgebench_core::schema::study`, so that their views (the report crate) need no engine.
 //! Nothing here prints; the CLI renders.
 
@@ -15,6 +16,7 @@ pub mod lock;
 pub mod plan;
 pub mod preset;
 pub mod results;
+pub mod run;
 pub mod runner;
 pub mod summary;
 pub mod worker;
@@ -47,6 +49,9 @@ pub enum Error {
     Locked { dir: String, holder: String },
     #[error(transparent)]
     Core(#[from] edgebench_core::Error),
+    /// Python, PyTorch or an export of a PyTorch source in the config.
+    #[error(transparent)]
+    Torch(#[from] edgebench_torch::TorchError),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

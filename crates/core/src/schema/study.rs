@@ -433,6 +433,34 @@ pub struct StudySummary {
     pub pending: Vec<String>,
 }
 
+impl StudySummary {
+    /// The variants that are listed in the report and not counted, by why.
+    pub fn failure_counts(&self) -> FailureCounts {
+        let count = |status| self.failures.iter().filter(|f| f.status == status).count();
+        FailureCounts {
+            failed: count(Status::Failed),
+            gate_failed: count(Status::GateFailed),
+            unverified: count(Status::Unverified),
+        }
+    }
+}
+
+/// [`StudySummary::failure_counts`]: variants that failed to run, failed the accuracy gate, or
+/// could not be verified (their gate reference failed or their outputs were unreadable).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureCounts {
+    pub failed: usize,
+    pub gate_failed: usize,
+    pub unverified: usize,
+}
+
+impl FailureCounts {
+    /// Whether any variant did not count: the study's exit code is then 1.
+    pub fn any(&self) -> bool {
+        self.failed + self.gate_failed + self.unverified > 0
+    }
+}
+
 /// One model x batch x variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
