@@ -5,7 +5,9 @@
 //! - [`python`]: which Python runs the worker (`--python`, `EDGEBENCH_PYTHON`, `python3`).
 //! - [`worker`]: the process and its line-based JSON protocol (docs/torch.md).
 //! - [`export`]: PyTorch model -> ONNX file.
-//! - [`source`]: PyTorch model sources (`tv:NAME`, `file.py:factory`, a zoo model's twin).
+//! - [`source`]: model sources, the one place that knows their syntax (`zoo:NAME`, `tv:NAME`,
+//!   `file.py:factory`, a path): `ModelSource` and its one loader, for the CLI and the study's
+//!   children; the PyTorch model behind an ONNX model (a zoo model's twin, an export's source).
 //!
 //! Nothing here prints; a worker that fails is reported as an error with its stderr tail.
 
