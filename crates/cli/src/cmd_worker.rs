@@ -28,7 +28,8 @@ pub fn run(a: WorkerArgs) -> Result<ExitCode> {
         )
     })?;
     // The parent holds our stdin open while it lives: when it dies (even by SIGKILL) the pipe
-    // closes and this worker stops too, instead of running on unobserved.
+    // closes and this worker stops too, instead of running on unobserved, and so do the
+    // process groups it started (a PyTorch worker, trtexec, ffmpeg): exit runs no destructors.
     std::thread::spawn(|| {
         use std::io::Read;
         let mut buf = [0u8; 64];
@@ -38,6 +39,7 @@ pub fn run(a: WorkerArgs) -> Result<ExitCode> {
                 break;
             }
         }
+        edgebench_core::process::kill_all_groups();
         std::process::exit(3);
     });
     let mut stdout = std::io::stdout().lock();

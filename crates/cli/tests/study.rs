@@ -358,6 +358,27 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
     );
 }
 
+/// The process groups of `pid`'s children: the study starts each job's child in a group of
+/// its own.
+fn child_groups(pid: u32) -> Vec<u32> {
+    let mut out = vec![];
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) STATE PPID PGRP ...`
+        let f: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, r)| r.split_whitespace().collect());
+        if f.len() > 2 && f[1] == pid.to_string() {
+            if let Ok(g) = f[2].parse() {
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
     use std::os::unix::process::CommandExt;
@@ -408,6 +429,11 @@ fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal_group(pid, libc::SIGSTOP);
+    // The job's child runs in a group of its own: freeze it too.
+    let workers = child_groups(pid);
+    for &g in &workers {
+        signal_group(g, libc::SIGSTOP);
+    }
     let frozen = snapshot(&out);
 
     // A second study on the folder, with and without --resume, and a report rebuild: one
@@ -452,6 +478,11 @@ fn a_second_process_on_a_study_folder_is_refused_and_touches_nothing() {
 
     // Killed while holding the lock: the kernel releases it, and --resume finishes the study.
     signal_group(pid, libc::SIGKILL);
+    // A stopped child cannot see its parent's pipe close: kill it as well (a group that is
+    // already gone is no error here).
+    for &g in &workers {
+        edgebench_core::process::kill_group(g);
+    }
     first.wait().unwrap();
     let o = Command::new(bin())
         .args(["study", "--quiet", "--resume", "--config"])
