@@ -4,7 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use edgebench_zoo::{ZooEntry, ZooSpec, MAX_BATCH, MAX_CLASSES};
+use edgebench_zoo::{ZooSpec, MAX_BATCH, MAX_CLASSES};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -76,7 +76,7 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
         t.add_row(vec![
             Cell::new(e.name),
-            Cell::new(task(e)),
+            Cell::new(e.task.name()),
             Cell::new(shape(&e.input_shape)),
             right(e.default_classes.to_string()),
             right(e.params.to_string()),
@@ -109,13 +109,6 @@ fn emit(text: &str) -> Result<()> {
     {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
-    }
-}
-
-fn task(e: &ZooEntry) -> &'static str {
-    match e.task {
-        edgebench_zoo::Task::Classification => "classification",
-        edgebench_zoo::Task::ActionRecognition => "action-recognition",
     }
 }
 

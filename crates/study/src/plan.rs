@@ -352,11 +352,7 @@ fn plan_model(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| m.source.clone()),
     });
-    let task = m.task.unwrap_or(match entry.map(|e| e.task) {
-        Some(edgebench_zoo::Task::Classification) => Task::Classification,
-        Some(edgebench_zoo::Task::ActionRecognition) => Task::ActionRecognition,
-        None => Task::Other,
-    });
+    let task = m.task.unwrap_or(entry.map_or(Task::Other, |e| e.task));
     PlannedModel {
         label,
         source: m.source.clone(),

@@ -1,7 +1,7 @@
 //! Built-in studies: `paper`, the published study on this device, and its `--quick` smoke
 //! version.
 
-use edgebench_core::schema::study::{MeasureSettings, ModelConfig, StudyConfig};
+use edgebench_core::schema::study::{MeasureSettings, ModelConfig, StudyConfig, Task};
 
 /// Names accepted by `--preset`.
 pub const PRESETS: &[&str] = &["paper", "paper-gpu"];
@@ -97,9 +97,10 @@ pub fn paper(quick: bool) -> StudyConfig {
         .into_iter()
         .filter(|e| !quick || QUICK_MODELS.contains(&e.name))
         .map(|e| {
-            let classes = match e.task {
-                edgebench_zoo::Task::Classification => PAPER_CLASSIFICATION_CLASSES,
-                edgebench_zoo::Task::ActionRecognition => PAPER_ACTION_CLASSES,
+            let classes = if e.task == Task::ActionRecognition {
+                PAPER_ACTION_CLASSES
+            } else {
+                PAPER_CLASSIFICATION_CLASSES
             };
             ModelConfig {
                 source: format!("zoo:{}?classes={classes}", e.name),

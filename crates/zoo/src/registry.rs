@@ -1,6 +1,5 @@
 //! The table of built-in models: name, task, input, defaults, citation, builder.
 
-use serde::Serialize;
 use tract_onnx::pb::GraphProto;
 
 use crate::graph::{Counts, Graph, Value};
@@ -8,15 +7,11 @@ use crate::models::{classic, densenet, mobile, resnet, video};
 use crate::weights::WeightJob;
 use crate::{Reference, ZooError};
 
-/// What a model does, which fixes its input layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Task {
-    /// Input N x 3 x 224 x 224.
-    Classification,
-    /// Input N x 3 x 16 x 112 x 112 (channels, frames, height, width).
-    ActionRecognition,
-}
+/// What a model does, which fixes its input layout: classification takes N x 3 x 224 x 224,
+/// action recognition N x 3 x 16 x 112 x 112 (channels, frames, height, width). The study's
+/// own type, so that a zoo entry's task is the plan's without a mapping; no zoo model is
+/// `Other`.
+pub use edgebench_core::schema::study::Task;
 
 type Builder = fn(&mut Graph, &Value, usize) -> Value;
 
