@@ -205,3 +205,46 @@ fn a_missing_trtexec_path_is_named() {
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(o.stdout.is_empty());
 }
+
+/// A study config that names its trtexec (`tensorrt:fp16,trtexec=PATH`) is planned, not
+/// refused as "no trtexec on PATH": the study's plan asks the engine about the spec itself.
+#[test]
+fn a_study_plans_tensorrt_at_the_path_its_spec_names() {
+    if !have_standin() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(
+        dir.path(),
+        "tiny.onnx",
+        &tiny_cnn_bytes(&TinyCnn::default()),
+    );
+    let tool = trtexec(dir.path(), "10.16.0", "");
+    let cfg = dir.path().join("study.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "baseline = \"tract:reference\"\nvariants = [\"tensorrt:fp16,trtexec={}\"]\n[[model]]\nsource = \"{}\"\n",
+            tool.display(),
+            model.display()
+        ),
+    )
+    .unwrap();
+    let o = edgebench()
+        .args(["study", "--dry-run", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stdout.contains("tensorrt:fp16"), "{stdout}");
+}

@@ -62,7 +62,10 @@ pub fn resolve_with(cfg: &StudyConfig, engines: &[Box<dyn Engine>]) -> Result<Pl
     let find = |name: &str| engines.iter().find(|e| e.name() == name);
     let usable = |spec: &str| -> bool {
         EngineSpec::parse(spec).ok().is_some_and(|s| {
-            find(&s.engine).is_some_and(|e| available(e.as_ref()) && e.validate(&s).is_ok())
+            find(&s.engine).is_some_and(|e| {
+                matches!(e.availability_for(&s), Availability::Available { .. })
+                    && e.validate(&s).is_ok()
+            })
         })
     };
     let statuses: Vec<EngineStatus> = engines
@@ -277,7 +280,8 @@ fn require_available(engines: &[Box<dyn Engine>], spec: &str, key: &str) -> Resu
             ))
         })?;
     e.validate(&s)?;
-    match e.availability() {
+    // The spec's own paths count (`tensorrt:fp16,trtexec=/opt/trt/bin/trtexec`).
+    match e.availability_for(&s) {
         Availability::Available { .. } => Ok(()),
         a => Err(Error::Invalid(format!(
             "{key}: {spec} cannot run here: {}; remove it from the config or use \"auto\"",
