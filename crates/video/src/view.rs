@@ -212,6 +212,16 @@ fn verdict_cell(r: &VideoReport) -> String {
         "no clip predicted".into()
     } else if v.keeps_up {
         format!("keeps up, {:.2}x headroom", v.factor)
+    } else if v.factor >= 1.0 {
+        // Fast enough on average, yet clips were dropped or late (a slow start, a stall):
+        // "needs 0.17x" would read as a speed the pipeline lacks.
+        format!(
+            "does not keep up: {} of {} clips dropped, {} late, despite {:.2}x headroom",
+            v.dropped,
+            v.dropped + v.predicted,
+            v.deadline_misses,
+            v.factor
+        )
     } else {
         format!("too slow: needs {:.2}x", 1.0 / v.factor.max(1e-9))
     }
