@@ -465,14 +465,7 @@ mod tests {
         .is_err());
     }
 
-    /// Waits (generously: this is not a timing check) for every process of the group to go.
-    fn gone(pgid: u32) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while group_alive(pgid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        !group_alive(pgid)
-    }
+    use crate::testing::group_gone as gone;
 
     #[test]
     fn dropping_a_streaming_child_kills_its_group() {

@@ -67,6 +67,18 @@ fn parse(list: &str) -> Result<Vec<&str>, String> {
         .collect()
 }
 
+/// Waits, generously (a minute: this is no timing check), for every process of the group
+/// `pgid` to end; true when none is left. For tests of what `crate::process` kills.
+pub fn group_gone(pgid: u32) -> bool {
+    use crate::process::group_alive;
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while group_alive(pgid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !group_alive(pgid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,11 @@
 //! behind. The stand-in child here starts a grandchild (`sleep 1000 &`) and then hangs or
 //! exits; no process of its group may survive the job.
 
-use edgebench_core::process::group_alive;
 use edgebench_core::schema::{Status, ToolInfo};
 use edgebench_study::lock::StudyLock;
 use edgebench_study::runner::{self, RunOptions};
 use edgebench_study::{config, plan};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const TEXT: &str = r#"
 baseline = "tract:reference"
@@ -22,14 +20,7 @@ rounds = 1
 source = "zoo:mobilenet_v3_small?classes=2"
 "#;
 
-/// Waits, generously (this is no timing check), for every process of the group to end.
-fn gone(pgid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while group_alive(pgid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !group_alive(pgid)
-}
+use edgebench_core::testing::group_gone as gone;
 
 /// Runs the two-job study with `then` as the end of the stand-in child's script; returns
 /// the jobs' errors and their children's groups.

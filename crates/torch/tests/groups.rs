@@ -12,7 +12,7 @@ use edgebench_torch::worker::{Timeouts, Worker};
 use edgebench_torch::{TorchError, WorkerError};
 use serde_json::json;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn limits(secs: f64) -> Timeouts {
     let d = Duration::from_secs_f64(secs);
@@ -50,14 +50,7 @@ fn group_of(dir: &Path) -> u32 {
         .unwrap()
 }
 
-/// Waits, generously (this is no timing check), for every process of the group to end.
-fn gone(pgid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while group_alive(pgid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !group_alive(pgid)
-}
+use edgebench_core::testing::group_gone as gone;
 
 #[test]
 fn a_request_past_its_time_limit_kills_the_whole_group() {

@@ -7,7 +7,7 @@ use edgebench_core::process::group_alive;
 use edgebench_video::source::{open, OpenOptions, SourceSpec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn find(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
@@ -40,14 +40,7 @@ fn groups(dir: &Path, name: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Waits, generously (this is no timing check), for every process of the group to end.
-fn gone(pgid: u32) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while group_alive(pgid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    !group_alive(pgid)
-}
+use edgebench_core::testing::group_gone as gone;
 
 #[test]
 fn ffmpeg_and_ffprobe_leave_no_process_behind() {
