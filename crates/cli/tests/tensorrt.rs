@@ -6,47 +6,15 @@
 mod common;
 
 use common::{edgebench, write_model, FAST};
-use edgebench_core::testing::skip_or_fail;
 use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const PYTHON: &str = "/usr/bin/python3";
-
-fn have_standin() -> bool {
-    let ok = std::process::Command::new(PYTHON)
-        .args(["-c", "import onnx, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip_or_fail(
-            "python3",
-            format!("{PYTHON} with onnx and numpy is missing (the trtexec stand-in needs them)"),
-        );
-    }
-    ok
-}
+use edgebench_engines::tensorrt::standin::available as have_standin;
 
 /// A `trtexec` that runs the stand-in as TensorRT `version` (`extra`: more shell lines).
 fn trtexec(root: &Path, version: &str, extra: &str) -> PathBuf {
-    let dir = root.join(format!("tensorrt-{version}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let standin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../engines/tests/standin/trtexec.py")
-        .canonicalize()
-        .unwrap();
-    let p = dir.join("trtexec");
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/sh\nexport TRTEXEC_STANDIN_VERSION={version}\n{extra}\nexec {PYTHON} '{}' \"$@\"\n",
-            standin.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
+    edgebench_engines::tensorrt::standin::trtexec(root, version, "NVIDIA H200", extra)
 }
 
 /// Runs `bench --json` and returns the exit code and the document.

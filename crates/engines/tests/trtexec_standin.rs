@@ -12,49 +12,12 @@ use edgebench_core::inputs::random_inputs;
 use edgebench_core::measure::{MeasureOptions, StopReason};
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::Status;
-use edgebench_core::testing::skip_or_fail;
 use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
 use edgebench_engines::tensorrt::TensorRt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const PYTHON: &str = "/usr/bin/python3";
-
-fn standin_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/trtexec.py")
-}
-
-/// Whether the stand-in can run here; otherwise skips (or fails where python3 is required).
-fn have_standin() -> bool {
-    let ok = Command::new(PYTHON)
-        .args(["-c", "import onnx, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        skip_or_fail(
-            "python3",
-            format!("{PYTHON} with the onnx and numpy packages is missing (the trtexec stand-in needs them)"),
-        );
-    }
-    ok
-}
-
-/// A `trtexec` in its own folder that runs the stand-in as TensorRT `version` on `gpu`,
-/// logging every command line to `calls.log` next to it.
-fn tool(root: &Path, version: &str, gpu: &str, extra: &str) -> PathBuf {
-    let dir = root.join(format!("trt-{version}-{}", gpu.replace(' ', "_")));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("trtexec");
-    let script = format!(
-        "#!/bin/sh\nexport TRTEXEC_STANDIN_VERSION={version}\nexport TRTEXEC_STANDIN_GPU='{gpu}'\nexport TRTEXEC_STANDIN_LOG='{log}'\n{extra}\nexec {PYTHON} '{s}' \"$@\"\n",
-        log = dir.join("calls.log").display(),
-        s = standin_script().display(),
-    );
-    std::fs::write(&p, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
+use edgebench_engines::tensorrt::standin::{available as have_standin, trtexec as tool};
 
 /// Every command line the tool was called with.
 fn calls(tool: &Path) -> Vec<Vec<String>> {

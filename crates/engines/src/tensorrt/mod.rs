@@ -27,6 +27,7 @@ pub mod args;
 pub mod fp16;
 pub mod report;
 pub mod sampling;
+pub mod standin;
 pub mod version;
 
 pub use args::Precision;
