@@ -1,16 +1,15 @@
 //! `edgebench bench MODEL --engine SPEC...`.
 
-use crate::cmd_inspect::parse_shape;
 use crate::shared::{
-    bench_options, check_writable, conclude, engine_for, measure_variants, new_report, MeasureArgs,
-    OutputArgs, TelemetryArgs,
+    bench_options, check_writable, conclude, measure_variants, MeasureArgs, OutputArgs,
+    TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
 use anyhow::{anyhow, Result};
 use clap::Args;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::ModelInfo;
+use edgebench_core::schema::{BenchReport, ModelInfo};
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -22,7 +21,7 @@ pub struct BenchArgs {
     #[arg(long = "engine", short = 'e', value_name = "SPEC", default_values_t = ["tract:reference".to_string(), "tract:optimized".to_string()])]
     pub engines: Vec<String>,
     /// Size of dynamic dimensions, trtexec style: --shape input:1x3x224x224 (repeatable).
-    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = parse_shape)]
+    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = ShapeRequest::parse_shape)]
     pub shapes: Vec<(String, Vec<usize>)>,
     /// Batch size (a dynamic first dimension, or a zoo model's batch).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -59,7 +58,10 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| EngineSpec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let engines = specs.iter().map(engine_for).collect::<Result<Vec<_>>>()?;
+    let engines = specs
+        .iter()
+        .map(edgebench_engines::ready)
+        .collect::<Result<Vec<_>, _>>()?;
     let reference = match &a.reference {
         None => 0,
         Some(r) => {
@@ -88,7 +90,8 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch,
     })?;
-    a.memory.check(&model, &inputs, &specs, &a.measure)?;
+    let limit = a.memory.limit();
+    edgebench_core::memory::check_bench(&model, &inputs, &specs, a.measure.gate_inputs, &limit)?;
     let opts = bench_options(
         &a.measure,
         &a.telemetry,
@@ -101,14 +104,15 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         ),
         a.seed,
     );
-    let report = new_report(
+    let report = BenchReport::begin(
+        crate::tool_info(),
         ModelInfo::new(&model, inputs),
         &specs,
         &opts,
-        &a.measure,
+        !a.measure.no_gate,
         a.reference.clone(),
     );
 
     let runs = measure_variants(&specs, &engines, &model, &opts, &report, &a.output)?;
-    conclude(runs, reference, &a.measure, a.seed, report, &a.output)
+    conclude(runs, reference, &a.measure, report, &a.output)
 }

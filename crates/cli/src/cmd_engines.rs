@@ -4,8 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use edgebench_core::engine::{Availability, VariantInfo};
-use serde::Serialize;
+use edgebench_core::engine::Availability;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -15,35 +14,8 @@ pub struct EnginesArgs {
     pub json: bool,
 }
 
-/// One engine in `edgebench engines --json` (an array of these).
-#[derive(Serialize)]
-struct EngineRow {
-    name: &'static str,
-    /// `{"status": "available", "version", "devices"}`, `{"status": "unavailable", "reason",
-    /// "fix"}` or `{"status": "not_compiled", "feature"}`.
-    availability: Availability,
-    /// The shared library in use and how it was found (engines that load one).
-    library: Option<String>,
-    /// The command that makes this engine available (None when it is).
-    fix: Option<String>,
-    variants: Vec<VariantInfo>,
-}
-
 pub fn run(a: EnginesArgs) -> Result<ExitCode> {
-    let rows: Vec<EngineRow> = edgebench_engines::all()
-        .iter()
-        .map(|e| {
-            let availability = e.availability();
-            let fix = availability.fix();
-            EngineRow {
-                name: e.name(),
-                library: edgebench_engines::library(e.name()),
-                availability,
-                fix,
-                variants: e.variants(),
-            }
-        })
-        .collect();
+    let rows = edgebench_engines::statuses();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);

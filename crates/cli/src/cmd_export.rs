@@ -1,9 +1,9 @@
 //! `edgebench export SOURCE -o FILE.onnx`: a PyTorch model to ONNX, in the torch worker.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use edgebench_torch::export::{
-    export, input_names, ExportInput, ExportOptions, ExportReport, DEFAULT_OPSET,
+    export, inputs_for, parse_input_shape, ExportInput, ExportOptions, ExportReport, DEFAULT_OPSET,
 };
 use edgebench_torch::python;
 use edgebench_torch::TorchSource;
@@ -44,7 +44,7 @@ pub struct ExportArgs {
 
 pub fn run(a: ExportArgs) -> Result<ExitCode> {
     let source = TorchSource::parse(&a.source, a.num_classes.map(|n| n as usize))?;
-    let inputs = export_inputs(&source, &a.shapes, a.batch)?;
+    let inputs = inputs_for(&source, &a.shapes, a.batch.map(|b| b as usize))?;
     let info = python::discover()?;
     let (report, _model) = export(
         &info,
@@ -63,56 +63,6 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
         print!("{}", render(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `1x3x224x224` or `NAME:1x3x224x224`.
-pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<usize>), String> {
-    let (name, dims) = match s.rsplit_once(':') {
-        Some((n, d)) if !n.is_empty() => (Some(n.to_owned()), d),
-        Some((_, _)) => return Err(format!("`{s}`: the input name before `:` is empty")),
-        None => (None, s),
-    };
-    let dims: Option<Vec<usize>> = dims
-        .split('x')
-        .map(|d| d.trim().parse::<usize>().ok().filter(|&n| n > 0))
-        .collect();
-    match dims {
-        Some(d) if !d.is_empty() => Ok((name, d)),
-        _ => Err(format!(
-            "`{s}`: expected positive sizes joined by x, e.g. 1x3x224x224 or input:1x3x224x224"
-        )),
-    }
-}
-
-/// The export's inputs from `--shape` (or the source's default) and `--batch`.
-pub fn export_inputs(
-    source: &TorchSource,
-    shapes: &[(Option<String>, Vec<usize>)],
-    batch: Option<u32>,
-) -> Result<Vec<ExportInput>> {
-    let mut given: Vec<(Option<String>, Vec<usize>)> = shapes.to_vec();
-    if given.is_empty() {
-        match source.default_input_shape() {
-            Some(s) => given.push((None, s)),
-            None => bail!(
-                "{}: give the input shape, e.g. --shape 1x3x224x224 (one --shape per model input)",
-                source.label()
-            ),
-        }
-    }
-    let names = input_names(given.len());
-    let mut out = Vec::with_capacity(given.len());
-    for ((name, mut shape), default) in given.into_iter().zip(names) {
-        if let Some(b) = batch {
-            shape[0] = b as usize;
-        }
-        let name = name.unwrap_or(default);
-        if out.iter().any(|i: &ExportInput| i.name == name) {
-            bail!("--shape {name}:...: input `{name}` is given twice");
-        }
-        out.push(ExportInput { name, shape });
-    }
-    Ok(out)
 }
 
 fn render(r: &ExportReport) -> String {
@@ -160,40 +110,4 @@ fn render(r: &ExportReport) -> String {
         }
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_shapes_with_and_without_names() {
-        assert_eq!(
-            parse_input_shape("1x3x8x8").unwrap(),
-            (None, vec![1, 3, 8, 8])
-        );
-        assert_eq!(
-            parse_input_shape("x:2x4").unwrap(),
-            (Some("x".into()), vec![2, 4])
-        );
-        for bad in ["", "1x0", "ax2", ":1x2", "1xx2"] {
-            assert!(parse_input_shape(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn default_and_batched_inputs() {
-        let s = TorchSource::parse("tv:video.r3d_18", None).unwrap();
-        let i = export_inputs(&s, &[], Some(2)).unwrap();
-        assert_eq!(i[0].name, "input");
-        assert_eq!(i[0].shape, vec![2, 3, 16, 112, 112]);
-        let i = export_inputs(
-            &s,
-            &[(None, vec![1, 4]), (Some("b".into()), vec![1, 2])],
-            None,
-        )
-        .unwrap();
-        assert_eq!(i[0].name, "input_0");
-        assert_eq!(i[1].name, "b");
-    }
 }

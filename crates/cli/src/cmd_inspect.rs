@@ -12,7 +12,7 @@ pub struct InspectArgs {
     /// An ONNX file, or zoo:NAME for a built-in model.
     pub model: String,
     /// Size of dynamic dimensions, trtexec style: --shape input:1x3x224x224 (repeatable).
-    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = parse_shape)]
+    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = ShapeRequest::parse_shape)]
     pub shapes: Vec<(String, Vec<usize>)>,
     /// Batch size for a dynamic first dimension (default 1 for inspect).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -26,10 +26,6 @@ pub struct InspectArgs {
     /// How many of the costliest nodes to list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
-}
-
-pub fn parse_shape(s: &str) -> Result<(String, Vec<usize>), String> {
-    ShapeRequest::parse_shape(s).map_err(|e| e.to_string())
 }
 
 pub fn run(a: InspectArgs) -> Result<ExitCode> {

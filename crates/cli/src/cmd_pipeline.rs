@@ -2,19 +2,21 @@
 //! baseline), export it to ONNX, run the ONNX model on every available engine (or those
 //! named), check every engine's outputs against PyTorch's, and print the before/after table.
 
-use crate::cmd_export::{export_inputs, parse_input_shape};
 use crate::shared::{
-    bench_options, check_writable, conclude, engine_for, measure_variants, new_report, spinner,
-    MeasureArgs, OutputArgs, TelemetryArgs,
+    bench_options, check_writable, conclude, measure_variants, spinner, MeasureArgs, OutputArgs,
+    TelemetryArgs,
 };
 use crate::source::{self, ZooFlags};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use edgebench_core::engine::{Availability, Engine, EngineSpec};
+use edgebench_core::bench::leave_out_unavailable;
+use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::model::{Model, ShapeRequest};
-use edgebench_core::schema::{ModelInfo, Status};
+use edgebench_core::schema::{BenchReport, ModelInfo};
 use edgebench_torch::engine::TorchSettings;
-use edgebench_torch::export::{export, ExportOptions, DEFAULT_OPSET};
+use edgebench_torch::export::{
+    export, inputs_for, parse_input_shape, ExportOptions, DEFAULT_OPSET,
+};
 use edgebench_torch::source::SourceKind;
 use edgebench_torch::{python, Torch, TorchSource};
 use std::path::PathBuf;
@@ -100,19 +102,9 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         engine.validate(spec)?;
     }
     if a.engines.is_empty() {
-        for engine in edgebench_engines::all() {
-            if engine.name() == "torch"
-                || !matches!(engine.availability(), Availability::Available { .. })
-            {
-                continue;
-            }
-            for v in engine.variants() {
-                let spec = EngineSpec::parse(&v.spec)?;
-                if engine.validate(&spec).is_ok() {
-                    specs.push(spec);
-                    engines.push(edgebench_engines::find(engine.name())?);
-                }
-            }
+        for (spec, engine) in edgebench_engines::available_variants()? {
+            specs.push(spec);
+            engines.push(engine);
         }
     } else {
         for s in &a.engines {
@@ -120,7 +112,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             if spec.engine == "torch" {
                 bail!("--engine {s}: give PyTorch variants with --torch");
             }
-            engines.push(engine_for(&spec)?);
+            engines.push(edgebench_engines::ready(&spec)?);
             specs.push(spec);
         }
     }
@@ -150,8 +142,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
                 .onnx
                 .clone()
                 .unwrap_or_else(|| scratch.path().join(format!("{}.onnx", src.short_name())));
-            let inputs = export_inputs(src, &a.shapes, a.batch)?;
-            a.memory.check_export(&inputs)?;
+            let inputs = inputs_for(src, &a.shapes, batch)?;
+            edgebench_study::run::check_export_memory(&inputs, &a.memory.limit())?;
             let bar = spinner(
                 a.output.quiet,
                 &format!("exporting {} with torch", src.label()),
@@ -204,7 +196,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         shapes: vec![],
         batch: if zoo { batch } else { None },
     })?;
-    a.memory.check(&model, &inputs, &specs, &a.measure)?;
+    let limit = a.memory.limit();
+    edgebench_core::memory::check_bench(&model, &inputs, &specs, a.measure.gate_inputs, &limit)?;
     let opts = bench_options(
         &a.measure,
         &a.telemetry,
@@ -213,14 +206,15 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         a.threads.map(|t| t as usize),
         a.seed,
     );
-    let mut report = new_report(
+    let mut report = BenchReport::begin(
+        crate::tool_info(),
         ModelInfo {
             path: shown,
             ..ModelInfo::new(&model, inputs)
         },
         &specs,
         &opts,
-        &a.measure,
+        !a.measure.no_gate,
         Some(specs[0].to_string()),
     );
 
@@ -228,19 +222,8 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
     if a.engines.is_empty() {
         // Variants picked by default that cannot run on this machine (a GPU provider without
         // a GPU) are left out of the table and named once.
-        let mut skipped: Vec<String> = vec![];
-        for (i, r) in std::mem::take(&mut runs).into_iter().enumerate() {
-            let unavailable = i >= a.torch.len()
-                && r.result.status == Status::Failed
-                && r.result.error.as_deref().is_some_and(|e| {
-                    e.starts_with(&format!("engine {} is not available", r.result.spec))
-                });
-            if unavailable {
-                skipped.push(r.result.spec.clone());
-            } else {
-                runs.push(r);
-            }
-        }
+        let skipped;
+        (runs, skipped) = leave_out_unavailable(runs, a.torch.len());
         if !skipped.is_empty() && !a.output.quiet {
             eprintln!(
                 "edgebench: not available here, left out: {} (name them with --engine to see why)",
@@ -250,7 +233,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         report.settings.engines = runs.iter().map(|r| r.result.spec.clone()).collect();
     }
     // The PyTorch baseline is both the speed-up baseline and the accuracy reference.
-    conclude(runs, 0, &a.measure, a.seed, report, &a.output)
+    conclude(runs, 0, &a.measure, report, &a.output)
 }
 
 fn check_numbers(a: &PipelineArgs) -> Result<()> {

@@ -4,9 +4,8 @@
 
 use anyhow::Result;
 use clap::Args;
-use edgebench_core::telemetry::tegra_board::{BoardOptions, BoardState};
-use edgebench_core::telemetry::{self, Channel, ProbeOptions, Quantity, Unavailable};
-use serde::Serialize;
+use edgebench_core::telemetry::tegra_board::BoardOptions;
+use edgebench_core::telemetry::{self, ProbeOptions, Quantity};
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -16,42 +15,8 @@ pub struct SensorsArgs {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct Reading {
-    #[serde(flatten)]
-    channel: Channel,
-    /// One full reading now; energy counters read 0 (joules since the source opened).
-    value: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Sensors {
-    channels: Vec<Reading>,
-    unavailable: Vec<Unavailable>,
-    /// A Jetson's power mode, jetson_clocks and clocks, as every result records them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    board: Option<BoardState>,
-}
-
 pub fn run(a: SensorsArgs) -> Result<ExitCode> {
-    let mut probe = telemetry::probe(&ProbeOptions::default());
-    let mut channels = vec![];
-    for s in probe.sources.iter_mut() {
-        let mut values = vec![None; s.channels().len()];
-        s.read_full(&mut values);
-        channels.extend(
-            s.channels()
-                .iter()
-                .cloned()
-                .zip(values)
-                .map(|(channel, value)| Reading { channel, value }),
-        );
-    }
-    let doc = Sensors {
-        channels,
-        unavailable: probe.unavailable,
-        board: BoardState::read(&BoardOptions::default()),
-    };
+    let doc = telemetry::readings::read_all(&ProbeOptions::default(), &BoardOptions::default());
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);

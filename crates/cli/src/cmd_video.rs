@@ -1,23 +1,17 @@
 //! `edgebench video MODEL --input SOURCE`: real-time video recognition, every stage measured.
 
-use crate::cmd_inspect::parse_shape;
-use crate::shared::{check_writable, engine_for, spinner, TelemetryArgs};
+use crate::shared::{check_writable, spinner, TelemetryArgs};
 use crate::source::{self, ZooFlags};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use edgebench_core::engine::{EngineSpec, PrepareOptions};
+use edgebench_core::bench::default_threads;
+use edgebench_core::engine::EngineSpec;
 use edgebench_core::fmt::ms;
-use edgebench_core::host::HostInfo;
-use edgebench_core::memory::Run;
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::ModelInfo;
-use edgebench_video::clip::ModelPlan;
-use edgebench_video::export::Outputs;
-use edgebench_video::preprocess::{PreprocessConfig, Preprocessor};
+use edgebench_video::export::{read_labels, Outputs};
+use edgebench_video::job::{Event, Job};
 use edgebench_video::queue::DropPolicy;
-use edgebench_video::report::{analyse, Context as ReportContext, VideoSettings};
-use edgebench_video::run::{run_stream, warm_up, Prediction, RunOptions};
-use edgebench_video::source::{open, OpenOptions, SourceSpec};
+use edgebench_video::source::{OpenOptions, SourceSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -99,7 +93,7 @@ pub struct VideoArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub classes: Option<u32>,
     /// Size of dynamic dimensions: --shape input:1x3x16x112x112 (repeatable).
-    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = parse_shape)]
+    #[arg(long = "shape", value_name = "NAME:DIMS", value_parser = ShapeRequest::parse_shape)]
     pub shapes: Vec<(String, Vec<usize>)>,
     /// Class names, one per line in class order (default: class indices).
     #[arg(long, value_name = "FILE")]
@@ -162,7 +156,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         eprintln!("edgebench: note: --energy-min-time does not apply to video: the source sets the run's length (use --duration or --max-frames)");
     }
     let spec = EngineSpec::parse(&a.engine)?;
-    let engine = engine_for(&spec)?;
+    let engine = edgebench_engines::ready(&spec)?;
     for (flag, path) in [
         ("--export-json", &a.export_json),
         ("--export-csv", &a.export_csv),
@@ -172,162 +166,80 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
             check_writable(flag, p)?;
         }
     }
-    let labels = a
-        .labels
-        .as_deref()
-        .map(edgebench_video::export::read_labels)
-        .transpose()?;
-    let source_spec = SourceSpec::parse(&a.input)?;
-
-    let model = source::load(
-        &a.model,
-        ZooFlags {
-            classes: a.classes.map(|c| c as usize),
-            batch: None,
-        },
-    )?;
+    let labels = match &a.labels {
+        Some(p) => Some((read_labels(p)?, p.display().to_string())),
+        None => None,
+    };
+    let source = SourceSpec::parse(&a.input)?;
+    let flags = ZooFlags {
+        classes: a.classes.map(|c| c as usize),
+        batch: None,
+    };
+    let model = source::load(&a.model, flags)?;
     let inputs = model.resolve_inputs(&ShapeRequest {
         shapes: a.shapes.clone(),
         batch: Some(1),
     })?;
-    let plan = ModelPlan::from_inputs(&inputs)?;
-    let pre = PreprocessConfig::for_plan(
-        &plan,
-        a.resize.as_deref(),
-        a.mean.as_deref(),
-        a.std.as_deref(),
-    )?;
-    let stride = a.stride.map(|s| s as usize).unwrap_or(plan.frames);
-
-    let source = open(
-        &source_spec,
-        &a.input,
-        &OpenOptions {
+    let job = Job {
+        engine: engine.as_ref(),
+        spec: &spec,
+        model: &model,
+        inputs,
+        input: &a.input,
+        source,
+        open: OpenOptions {
             fps: a.fps,
             max_frames: a.max_frames,
             duration_s: a.duration,
         },
-    )?;
-    let info = source.info().clone();
-    // Refuses a run that could not fit in memory (the model's tensors, frames x clip length
-    // x resolution, the queue) before the engine or the stream allocates any of it.
-    let run = Run {
-        extra: plan.buffers(info.width, info.height, a.queue_depth as usize)?,
-        ..Run::bench(&spec, 1)
-    };
-    edgebench_core::memory::check(
-        &model,
-        &inputs,
-        &[(spec.to_string(), run)],
-        &a.memory.limit(),
-    )?;
-    // Refuses frames smaller than the crop before anything runs.
-    Preprocessor::new(&pre, info.width as usize, info.height as usize, &a.input)?;
-    // Idle power is measured before the engine touches the device (as `bench` does); the
-    // source is open by now, but ffmpeg blocks on its full pipe and costs nothing.
-    let telemetry = a.telemetry.open(a.quiet);
-    let deadline_ms = a
-        .deadline
-        .unwrap_or(edgebench_core::realtime::deadline_ms(info.fps, stride));
-    let opts = RunOptions {
         paced: a.paced,
+        stride: a.stride.map(|s| s as usize),
         drop: match a.drop {
             DropArg::Oldest => DropPolicy::Oldest,
             DropArg::Queue => DropPolicy::Queue,
         },
         queue_depth: a.queue_depth as usize,
-        stride,
-        deadline_ms,
+        deadline_ms: a.deadline,
         warmup_runs: a.warmup as usize,
+        threads: a.threads.map_or_else(default_threads, |t| t as usize),
+        resize: a.resize.as_deref(),
+        mean: a.mean.as_deref(),
+        std: a.std.as_deref(),
         labels,
-        telemetry,
+        seed: a.seed,
+        memory: a.memory.limit(),
+        tool: crate::tool_info(),
     };
-
-    let bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
-    bar.set_message("preparing");
-    let threads = Some(
-        a.threads
-            .map(|t| t as usize)
-            .unwrap_or_else(edgebench_core::bench::default_threads),
-    );
-    let mut session = engine
-        .prepare(
-            &model,
-            &spec,
-            &PrepareOptions {
-                inputs: inputs.clone(),
-                threads,
-            },
-        )
-        .with_context(|| format!("preparing {} on {spec}", model.name))?;
-    bar.set_message("warming up");
-    let first_run_ms = warm_up(session.as_mut(), &plan, &opts)?;
-    bar.set_message(if a.paced {
-        "streaming (paced)"
-    } else {
-        "streaming"
-    });
+    let mut bar = spinner(true, "");
     let (mut done, mut dropped) = (0u64, 0u64);
-    let mut raw = run_stream(
-        session.as_mut(),
-        source,
-        &pre,
-        &plan,
-        &opts,
-        &mut |p: &Prediction| {
-            if p.dropped {
-                dropped += 1;
-            } else {
-                done += 1;
+    let report =
+        edgebench_video::job::run(job, &mut || a.telemetry.open(a.quiet), &mut |e| match e {
+            Event::Preparing => {
+                bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
+                bar.set_message("preparing");
             }
-            bar.set_message(format!(
-                "clip {}: {} predicted, {} dropped{}",
-                p.clip,
-                done,
-                dropped,
-                p.latency_ms
-                    .map(|l| format!(", last {} ms end to end", ms(l)))
-                    .unwrap_or_default()
-            ));
-        },
-    )?;
+            Event::WarmingUp => bar.set_message("warming up"),
+            Event::Streaming { paced } => bar.set_message(match paced {
+                true => "streaming (paced)",
+                false => "streaming",
+            }),
+            Event::Clip(p) => {
+                if p.dropped {
+                    dropped += 1;
+                } else {
+                    done += 1;
+                }
+                bar.set_message(format!(
+                    "clip {}: {done} predicted, {dropped} dropped{}",
+                    p.clip,
+                    p.latency_ms
+                        .map(|l| format!(", last {} ms end to end", ms(l)))
+                        .unwrap_or_default()
+                ));
+            }
+        });
     bar.finish_and_clear();
-    raw.first_run_ms = first_run_ms;
-
-    raw.check_measured(&a.input, plan.frames)?;
-
-    let report = analyse(
-        raw,
-        ReportContext {
-            tool: crate::tool_info(),
-            host: HostInfo::detect(),
-            model: ModelInfo {
-                path: model.name.clone(),
-                sha256: model.sha256.clone(),
-                opset: model.opset(),
-                load_ms: model.load_ms,
-                declared_inputs: model.inputs.clone(),
-                inputs,
-                outputs: model.outputs.clone(),
-            },
-            session: session.info(),
-            source: info,
-            settings: VideoSettings {
-                engine: spec.to_string(),
-                threads,
-                paced: a.paced,
-                stride,
-                drop_policy: opts.drop,
-                queue_depth: opts.queue_depth,
-                deadline_ms,
-                warmup_runs: opts.warmup_runs,
-                preprocess: pre,
-                clip: plan,
-                labels: a.labels.as_ref().map(|p| p.display().to_string()),
-                seed: a.seed,
-            },
-        },
-    );
+    let report = report?;
     let outputs = Outputs {
         json: a.export_json.as_deref(),
         csv: a.export_csv.as_deref(),

@@ -1,10 +1,11 @@
 //! `edgebench zoo`: the built-in model architectures. `zoo list` shows them, `zoo export` writes
 //! one as an ONNX file. Models are built by `edgebench-zoo`; this module only parses and prints.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
-use edgebench_zoo::{ZooSpec, MAX_BATCH, MAX_CLASSES};
+use edgebench_torch::source::{write_zoo, zoo_export_spec};
+use edgebench_zoo::{MAX_BATCH, MAX_CLASSES};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -116,61 +117,22 @@ fn shape(s: &[usize]) -> String {
     s.iter().map(usize::to_string).collect::<Vec<_>>().join("x")
 }
 
-/// Takes an option from the flag or from the name's query, not both.
-fn merge<T: PartialEq + std::fmt::Display>(
-    option: &str,
-    query: Option<T>,
-    flag: Option<T>,
-) -> Result<Option<T>> {
-    match (query, flag) {
-        (Some(q), Some(f)) if q != f => {
-            bail!("{option} given twice, as {option}={q} in the name and as --{option} {f}; give it once")
-        }
-        (q, f) => Ok(f.or(q)),
-    }
-}
-
 fn export(a: ExportArgs) -> Result<ExitCode> {
-    let name = edgebench_torch::source::zoo_query(&a.name).unwrap_or(&a.name);
-    let mut spec = ZooSpec::parse(name)?;
     // Ranges were checked by clap; the conversions cannot fail on 64-bit targets but must not
     // panic elsewhere.
     let to_usize = |v: Option<u64>| v.map(|v| usize::try_from(v).unwrap_or(usize::MAX));
-    spec.classes = merge("classes", spec.classes, to_usize(a.classes))?;
-    spec.batch = merge("batch", spec.batch, to_usize(a.batch))?;
-    spec.seed = merge("seed", spec.seed, a.seed)?;
+    let spec = zoo_export_spec(&a.name, to_usize(a.classes), to_usize(a.batch), a.seed)?;
     crate::shared::check_writable("--output", &a.output)?;
-    let bytes = edgebench_zoo::build_bytes(&spec)?;
-    edgebench_core::write::write_atomic(&a.output, &bytes)?;
-    let entry = edgebench_zoo::list()
-        .into_iter()
-        .find(|e| e.name == spec.name)
-        .context("model vanished from the zoo list")?;
-    let classes = spec.classes.unwrap_or(entry.default_classes);
-    let batch = spec.batch.unwrap_or(1);
-    let mut input = entry.input_shape.clone();
-    input[0] = batch;
+    let file = write_zoo(&spec, &a.output)?;
     println!(
-        "wrote {} to {} ({:.1} MB): input {} -> logits {batch}x{classes}, seed {}",
+        "wrote {} to {} ({:.1} MB): input {} -> logits {}x{}, seed {}",
         spec.name,
         a.output.display(),
-        bytes.len() as f64 / 1e6,
-        shape(&input),
-        spec.seed.unwrap_or(edgebench_zoo::DEFAULT_SEED),
+        file.bytes as f64 / 1e6,
+        shape(&file.input),
+        file.input[0],
+        file.classes,
+        file.seed,
     );
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_may_come_from_the_name_or_a_flag_but_not_both_differently() {
-        assert_eq!(merge("classes", Some(2), None).unwrap(), Some(2));
-        assert_eq!(merge("classes", None, Some(3)).unwrap(), Some(3));
-        assert_eq!(merge("classes", Some(3), Some(3)).unwrap(), Some(3));
-        let e = merge("classes", Some(2), Some(3)).unwrap_err().to_string();
-        assert!(e.contains("--classes"), "{e}");
-    }
 }

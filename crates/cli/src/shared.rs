@@ -3,13 +3,12 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use edgebench_core::bench::{finish, run_variants, BenchOptions, RoundProgress, VariantRun};
+use edgebench_core::bench::{run_variants, BenchOptions, RoundProgress, VariantRun};
 use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::gate::ToleranceOverride;
-use edgebench_core::host::HostInfo;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::model::Model;
-use edgebench_core::schema::{BenchReport, ModelInfo, Settings, Status, VariantResult};
+use edgebench_core::schema::{BenchReport, Status, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
 use edgebench_report::{write_bench, BenchOutputs};
 use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
@@ -63,19 +62,12 @@ pub struct MeasureArgs {
 impl MeasureArgs {
     /// Rejects numbers no measurement can use, naming the flag.
     pub fn check(&self) -> Result<()> {
-        for (flag, v, zero_ok) in [
+        check_numbers(&[
             ("--warmup", self.warmup, true),
             ("--max-time", self.max_time, false),
             ("--target-ci", self.target_ci, false),
             ("--fps", self.fps, false),
-        ] {
-            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-                bail!(
-                    "{flag} {v}: must be a {} number",
-                    if zero_ok { "non-negative" } else { "positive" }
-                );
-            }
-        }
+        ])?;
         if self.min_samples > self.max_samples {
             bail!(
                 "--min-samples {} is more than --max-samples {}: lower one of them",
@@ -105,6 +97,19 @@ impl MeasureArgs {
             rtol: self.rtol,
         }
     }
+}
+
+/// Refuses a flag's number that is not finite, negative, or zero where `zero_ok` is false.
+fn check_numbers(flags: &[(&str, f64, bool)]) -> Result<()> {
+    for &(flag, v, zero_ok) in flags {
+        if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
+            bail!(
+                "{flag} {v}: must be a {} number",
+                if zero_ok { "non-negative" } else { "positive" }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Power, energy and throttle telemetry flags.
@@ -145,7 +150,7 @@ pub struct TelemetryArgs {
 
 impl TelemetryArgs {
     pub fn check(&self) -> Result<()> {
-        for (flag, v, zero_ok) in [
+        check_numbers(&[
             ("--telemetry-period", self.telemetry_period, false),
             ("--idle-time", self.idle_time, true),
             ("--energy-min-time", self.energy_min_time, true),
@@ -154,15 +159,7 @@ impl TelemetryArgs {
                 self.grid_gco2_per_kwh.unwrap_or(1.0),
                 true,
             ),
-        ] {
-            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-                bail!(
-                    "{flag} {v}: must be a {} number",
-                    if zero_ok { "non-negative" } else { "positive" }
-                );
-            }
-        }
-        Ok(())
+        ])
     }
 
     pub fn settings(&self) -> TelemetrySettings {
@@ -226,47 +223,6 @@ pub fn bench_options(
         target_fps: measure.fps,
         gate_input_sets: measure.gate_inputs,
         telemetry: tel,
-    }
-}
-
-/// The engine of `spec`, once the spec is valid for it and it can run here (else the error
-/// names what is missing and how to get it).
-pub fn engine_for(spec: &EngineSpec) -> Result<Box<dyn Engine>> {
-    let engine = edgebench_engines::find(&spec.engine)?;
-    engine.validate(spec)?;
-    if let Some(why) = engine.availability_for(spec).refusal(&spec.to_string()) {
-        bail!(why)
-    }
-    Ok(engine)
-}
-
-/// The result document before any variant has run: provenance, the model and every setting
-/// (`reference`: the `--reference` spec as given, if any).
-pub fn new_report(
-    model: ModelInfo,
-    specs: &[EngineSpec],
-    opts: &BenchOptions,
-    measure: &MeasureArgs,
-    reference: Option<String>,
-) -> BenchReport {
-    BenchReport {
-        schema_version: edgebench_core::SCHEMA_VERSION,
-        tool: crate::tool_info(),
-        host: HostInfo::detect(),
-        model,
-        settings: Settings {
-            engines: specs.iter().map(|s| s.to_string()).collect(),
-            batch: opts.batch,
-            threads: opts.threads,
-            seed: opts.seed,
-            target_fps: measure.fps,
-            measure: opts.measure.clone(),
-            rounds: opts.rounds,
-            gate_input_sets: opts.gate_input_sets,
-            gate_enforced: !measure.no_gate,
-            reference,
-        },
-        results: vec![],
     }
 }
 
@@ -380,66 +336,32 @@ pub fn measure_variants(
     Ok(runs)
 }
 
-/// Applies the accuracy gate and the speed-ups, then writes the exports and prints the table
-/// (or the JSON document). Exit 2 when no variant could run at all (with the first reason);
-/// 1 when a variant failed to run, could not be verified, or failed the gate (the last
-/// unless `--no-gate`), each with its reason on stderr; else 0.
+/// Concludes the run (`edgebench_core::bench::conclude`: gate, speed-ups, what failed),
+/// writes the exports and prints the table (or the JSON document). Exit 1 when a variant
+/// failed to run, could not be verified, or failed an enforced gate, each with its reason on
+/// stderr; else 0.
 pub fn conclude(
-    mut runs: Vec<VariantRun>,
+    runs: Vec<VariantRun>,
     reference: usize,
     measure: &MeasureArgs,
-    seed: u64,
-    mut report: BenchReport,
+    report: BenchReport,
     output: &OutputArgs,
 ) -> Result<ExitCode> {
-    let unverified = finish(
-        &mut runs,
-        reference,
-        &measure.tolerance(),
-        measure.min_samples,
-        seed,
-    );
-    report.results = runs.into_iter().map(|r| r.result).collect();
-    // A Jetson below its maximum performance: every variant's numbers say so.
-    report.add_host_warnings();
-    if let Some(first_error) = report
-        .results
-        .iter()
-        .all(|r| r.status == Status::Failed)
-        .then(|| report.results.first().and_then(|r| r.error.clone()))
-        .flatten()
-    {
-        bail!("{first_error}");
-    }
-    write_bench(&report, &output.outputs())?;
+    let outcome = edgebench_core::bench::conclude(runs, reference, &measure.tolerance(), report)?;
+    write_bench(&outcome.report, &output.outputs())?;
     if output.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
     } else {
-        print!("{}", edgebench_report::table::bench_table(&report));
+        print!("{}", edgebench_report::table::bench_table(&outcome.report));
     }
-    let mut code = ExitCode::SUCCESS;
-    for r in report.results.iter().filter(|r| r.status == Status::Failed) {
-        eprintln!(
-            "edgebench: {} failed to run: {}",
-            r.spec,
-            r.error.as_deref().unwrap_or("no reason given")
-        );
-        code = ExitCode::from(1);
+    let problems = outcome.problems();
+    for p in &problems {
+        eprintln!("edgebench: {p}");
     }
-    if let Some(why) = unverified {
-        eprintln!("edgebench: {why}");
-        code = ExitCode::from(1);
-    }
-    if !measure.no_gate
-        && report
-            .results
-            .iter()
-            .any(|r| r.status == Status::GateFailed)
-    {
-        eprintln!("edgebench: the accuracy gate failed for at least one variant (its speed-up is not counted); --no-gate reports without failing");
-        code = ExitCode::from(1);
-    }
-    Ok(code)
+    Ok(match problems.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    })
 }
 
 /// Fails early (before measuring) when an output path cannot be written; the error names

@@ -2,6 +2,10 @@
 //! summarize -> fetch outputs for the gate; then speed-ups, real-time verdicts and the gate
 //! across variants. Returns data; the CLI renders it.
 
+pub mod outcome;
+
+pub use outcome::{conclude, leave_out_unavailable, NothingRan, Outcome};
+
 use crate::engine::{Engine, EngineSpec, PrepareOptions};
 use crate::gate::{compare, Tolerance, ToleranceOverride};
 use crate::inputs::random_inputs;

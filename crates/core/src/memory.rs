@@ -51,6 +51,16 @@ pub enum LimitSource {
 }
 
 impl Limit {
+    /// Reads `--max-memory GIB`: a positive number of GiB.
+    pub fn parse_gib(s: &str) -> Result<f64> {
+        match s.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+            _ => Err(Error::InvalidArgument(format!(
+                "`{s}` is not a size in GiB: give a positive number, e.g. --max-memory 16"
+            ))),
+        }
+    }
+
     /// `--max-memory GIB` when given, else the memory available now.
     pub fn new(max_memory_gib: Option<f64>) -> Limit {
         match max_memory_gib {
@@ -330,6 +340,22 @@ pub fn check(
     Ok(fp)
 }
 
+/// [`check`] for a `bench` or `pipeline` run: every variant of `specs` holds the model, its
+/// inputs and the outputs of `gate_sets` input sets for the accuracy gate.
+pub fn check_bench(
+    model: &Model,
+    inputs: &[ConcreteSpec],
+    specs: &[EngineSpec],
+    gate_sets: usize,
+    limit: &Limit,
+) -> Result<Footprint> {
+    let runs: Vec<(String, Run)> = specs
+        .iter()
+        .map(|s| (s.to_string(), Run::bench(s, gate_sets)))
+        .collect();
+    check(model, inputs, &runs, limit)
+}
+
 /// [`check`] for inputs alone, before a model exists (PyTorch's export allocates them).
 pub fn check_inputs(inputs: &[ConcreteSpec], runs: &[(String, Run)], limit: &Limit) -> Result<()> {
     let fp = Footprint::of_inputs(inputs)?;
@@ -443,6 +469,18 @@ fn group(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_memory_is_a_positive_number_of_gib() {
+        assert_eq!(Limit::parse_gib(" 16 ").unwrap(), 16.0);
+        assert_eq!(Limit::parse_gib("0.5").unwrap(), 0.5);
+        for bad in ["0", "-1", "inf", "NaN", "lots", ""] {
+            match Limit::parse_gib(bad) {
+                Err(Error::InvalidArgument(m)) => assert!(m.contains("--max-memory 16"), "{m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
     use crate::model::ShapeRequest;
     use crate::testmodel::{tiny_cnn_bytes, TinyCnn};
 

@@ -97,7 +97,11 @@ pub fn typed_model(model: &Model, inputs: &[ConcreteSpec], engine: &str) -> Resu
 }
 
 /// The error for shapes tract's type inference refuses.
-pub fn shape_rejected(model: &Model, inputs: &[ConcreteSpec], reason: String) -> Error {
+pub fn shape_rejected(
+    model: &Model,
+    inputs: &[ConcreteSpec],
+    reason: impl std::fmt::Display,
+) -> Error {
     let shapes = inputs
         .iter()
         .map(|i| format!("{}:{}", i.name, shape_string(&i.shape)))
@@ -106,26 +110,38 @@ pub fn shape_rejected(model: &Model, inputs: &[ConcreteSpec], reason: String) ->
     Error::ShapeRejected {
         model: model.name.clone(),
         shapes,
-        reason,
+        reason: reason.to_string(),
     }
 }
 
-/// Runs a tract call, turning both its errors and its panics into a one-line reason.
-pub fn guard<T>(f: impl FnOnce() -> TractResult<T>) -> std::result::Result<T, String> {
+/// Why a tract call failed: its error, or a panic on input it did not expect. Both print as
+/// the one-line reason users see.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TractFailure {
+    /// tract returned an error (its chain on one line).
+    #[error("{0}")]
+    Error(String),
+    /// tract panicked (the panic's message).
+    #[error("tract panicked: {0}")]
+    Panicked(String),
+}
+
+/// Runs a tract call, turning both its errors and its panics into a [`TractFailure`].
+pub fn guard<T>(f: impl FnOnce() -> TractResult<T>) -> std::result::Result<T, TractFailure> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let r = catch_unwind(AssertUnwindSafe(f));
     std::panic::set_hook(previous);
     match r {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(one_line(&e)),
+        Ok(Err(e)) => Err(TractFailure::Error(one_line(&e))),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("tract panicked: {msg}"))
+            Err(TractFailure::Panicked(msg))
         }
     }
 }

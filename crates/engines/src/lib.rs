@@ -118,6 +118,69 @@ pub fn find(name: &str) -> Result<Box<dyn Engine>, edgebench_core::Error> {
     }
 }
 
+/// The engine of `spec`, once the spec is valid for it and it can run here; else the error
+/// names what is missing and how to get it.
+pub fn ready(spec: &EngineSpec) -> Result<Box<dyn Engine>, edgebench_core::Error> {
+    let engine = find(&spec.engine)?;
+    engine.validate(spec)?;
+    match engine.availability_for(spec).refusal(&spec.to_string()) {
+        Some(why) => Err(edgebench_core::Error::InvalidArgument(why)),
+        None => Ok(engine),
+    }
+}
+
+/// Every listed variant of every engine that can run here, PyTorch left out, with its
+/// engine: what `pipeline` runs on the ONNX model when no `--engine` is named.
+pub fn available_variants() -> Result<Vec<(EngineSpec, Box<dyn Engine>)>, edgebench_core::Error> {
+    let mut out = vec![];
+    for engine in all() {
+        if engine.name() == "torch"
+            || !matches!(engine.availability(), Availability::Available { .. })
+        {
+            continue;
+        }
+        for v in engine.variants() {
+            let spec = EngineSpec::parse(&v.spec)?;
+            if engine.validate(&spec).is_ok() {
+                out.push((spec, find(engine.name())?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One engine as `edgebench engines` shows it (`--json`: an array of these).
+#[derive(Debug, serde::Serialize)]
+pub struct EngineStatus {
+    pub name: &'static str,
+    /// `{"status": "available", "version", "devices"}`, `{"status": "unavailable", "reason",
+    /// "fix"}` or `{"status": "not_compiled", "feature"}`.
+    pub availability: Availability,
+    /// The shared library in use and how it was found (engines that load one).
+    pub library: Option<String>,
+    /// The command that makes this engine available (None when it is).
+    pub fix: Option<String>,
+    pub variants: Vec<VariantInfo>,
+}
+
+/// Every engine of [`all`], whether it can run here and why not.
+pub fn statuses() -> Vec<EngineStatus> {
+    all()
+        .iter()
+        .map(|e| {
+            let availability = e.availability();
+            let fix = availability.fix();
+            EngineStatus {
+                name: e.name(),
+                library: library(e.name()),
+                availability,
+                fix,
+                variants: e.variants(),
+            }
+        })
+        .collect()
+}
+
 /// Where to find engine libraries, from the command line (`--ort-lib`, `--openvino-lib`).
 /// Set once at start-up, before any engine is asked about its availability.
 #[derive(Debug, Clone, Default)]

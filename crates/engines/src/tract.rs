@@ -8,7 +8,7 @@ use edgebench_core::engine::{
 use edgebench_core::error::{one_line, Error, Result};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::{HostTensor, TensorData};
-use edgebench_core::tract_support::{guard, inference_model, shape_rejected};
+use edgebench_core::tract_support::{guard, inference_model, shape_rejected, TractFailure};
 use tract_onnx::prelude::*;
 
 /// The tract version this build links (pinned in the workspace Cargo.toml).
@@ -72,9 +72,9 @@ impl Engine for Tract {
 
         let m = inference_model(model, &opts.inputs, label)?;
         let typed = guard(|| m.into_typed()).map_err(|r| shape_rejected(model, &opts.inputs, r))?;
-        let engine_err = |reason: String| Error::Engine {
+        let engine_err = |reason: TractFailure| Error::Engine {
             engine: label.into(),
-            reason,
+            reason: reason.to_string(),
         };
         let plan = guard(|| {
             let typed = if optimized {

@@ -13,7 +13,7 @@ use edgebench_core::engine::{
 use edgebench_core::error::{one_line, EngineError, Error, Result};
 use edgebench_core::model::Model;
 use edgebench_core::tensor::HostTensor;
-use edgebench_core::tract_support::{guard, typed_model};
+use edgebench_core::tract_support::{guard, typed_model, TractFailure};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use tract_onnx::prelude::*;
@@ -143,7 +143,7 @@ fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, (&'static EngineE
             // Referencing the crate keeps its `register_runtime!` entry in the binary.
             let _ = std::any::type_name::<tract_cuda::CudaTransform>();
             let rt = guard(|| runtime_for_name("cuda"))
-                .map_err(|e| (EngineError::NotFound(short_reason(&e)), FIX))?
+                .map_err(|e| (EngineError::NotFound(short_reason(&e.to_string())), FIX))?
                 .ok_or_else(|| {
                     (
                         EngineError::NotFound(
@@ -152,7 +152,8 @@ fn cuda_runtime() -> std::result::Result<&'static dyn Runtime, (&'static EngineE
                         FIX,
                     )
                 })?;
-            guard(|| rt.check()).map_err(|e| (EngineError::NotFound(short_reason(&e)), FIX))?;
+            guard(|| rt.check())
+                .map_err(|e| (EngineError::NotFound(short_reason(&e.to_string())), FIX))?;
             Ok(rt)
         })
         .as_ref()
@@ -211,9 +212,9 @@ impl Engine for TractCuda {
         let label = spec.to_string();
         let rt = cuda_runtime().map_err(|(e, fix)| e.clone().unavailable(label.clone(), fix))?;
         let typed = typed_model(model, &opts.inputs, &label)?;
-        let engine_err = |reason: String| Error::Engine {
+        let engine_err = |reason: TractFailure| Error::Engine {
             engine: label.clone(),
-            reason,
+            reason: reason.to_string(),
         };
         let runnable = guard(|| rt.prepare(typed)).map_err(engine_err)?;
         let state = guard(|| runnable.spawn()).map_err(engine_err)?;

@@ -50,10 +50,28 @@ pub const COLUMNS: [&str; 42] = [
     "energy_na_reason",
 ];
 
-pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
+/// Why a CSV view could not be rendered (in memory, so in practice never; the message is the
+/// reason a write error names).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("{0}")]
+    Record(#[from] csv::Error),
+    #[error("{0}")]
+    Flush(#[source] std::io::Error),
+    #[error("{0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+}
+
+impl<W> From<csv::IntoInnerError<W>> for CsvError {
+    fn from(e: csv::IntoInnerError<W>) -> CsvError {
+        CsvError::Flush(e.into_error())
+    }
+}
+
+/// One row per variant under [`COLUMNS`].
+pub fn bench_csv(report: &BenchReport) -> Result<String, CsvError> {
     let mut w = csv::Writer::from_writer(vec![]);
-    let e = |e: csv::Error| e.to_string();
-    w.write_record(COLUMNS).map_err(e)?;
+    w.write_record(COLUMNS)?;
     let f = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
     for r in &report.results {
         let s = r.latency_ms.as_ref();
@@ -122,8 +140,7 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, String> {
                 .unwrap_or_default(),
             na_reason(r).unwrap_or_default(),
         ];
-        w.write_record(&rec).map_err(e)?;
+        w.write_record(&rec)?;
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    Ok(String::from_utf8(w.into_inner()?)?)
 }

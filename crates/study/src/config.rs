@@ -361,7 +361,7 @@ impl Checker<'_> {
             ));
         } else if let Some(source) = pytorch_source(src, base) {
             // A PyTorch model: `edgebench study` exports it to ONNX before planning.
-            let source = source.map_err(|e| self.err(&m.source, "model.source", &e))?;
+            let source = source.map_err(|e| self.err(&m.source, "model.source", &e.to_string()))?;
             source.label()
         } else if src.is_empty() {
             return Err(self.err(
@@ -457,7 +457,7 @@ fn first_line(s: &str) -> String {
 fn pytorch_source(
     src: &str,
     base: &Path,
-) -> Option<std::result::Result<edgebench_torch::TorchSource, String>> {
+) -> Option<std::result::Result<edgebench_torch::TorchSource, edgebench_torch::TorchError>> {
     let resolved = if SourceKind::of(src) == SourceKind::Torchvision {
         src.to_owned()
     } else {
@@ -473,5 +473,5 @@ fn pytorch_source(
         };
         format!("{}:{factory}", p.display())
     };
-    Some(edgebench_torch::TorchSource::parse(&resolved, None).map_err(|e| e.to_string()))
+    Some(edgebench_torch::TorchSource::parse(&resolved, None))
 }

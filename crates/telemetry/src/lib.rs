@@ -15,6 +15,7 @@ pub mod energy;
 pub mod jetson;
 pub mod nvml;
 pub mod rapl;
+pub mod readings;
 pub mod sampler;
 pub mod tegra_board;
 pub mod tegrastats;

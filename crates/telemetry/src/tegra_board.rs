@@ -333,16 +333,30 @@ pub fn is_jetson(root: &Path) -> bool {
         || root.join("etc/nv_tegra_release").is_file()
 }
 
+/// Why a board tool (`nvpmodel -q`) gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// It could not be started, or waiting for it failed.
+    #[error("{0}")]
+    Start(#[source] std::io::Error),
+    /// It exited with a failure.
+    #[error("exited with {0}")]
+    Exited(std::process::ExitStatus),
+    /// It did not exit within the limit and was killed.
+    #[error("no answer within {} s", .0.as_secs())]
+    TimedOut(Duration),
+}
+
 /// Runs `program ARGS` for at most `limit`, returning its standard output when it exits
 /// successfully.
-fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, ToolError> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| e.to_string())?;
+        .map_err(ToolError::Start)?;
     let deadline = Instant::now() + limit;
     loop {
         match child.try_wait() {
@@ -354,16 +368,16 @@ fn run_tool(program: &Path, args: &[&str], limit: Duration) -> Result<String, St
                 return if status.success() {
                     Ok(out)
                 } else {
-                    Err(format!("exited with {status}"))
+                    Err(ToolError::Exited(status))
                 };
             }
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("no answer within {} s", limit.as_secs()));
+                return Err(ToolError::TimedOut(limit));
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(ToolError::Start(e)),
         }
     }
 }

@@ -293,6 +293,63 @@ pub fn input_names(n: usize) -> Vec<String> {
     }
 }
 
+/// One `--shape` of `export` and `pipeline`: `1x3x224x224` or `NAME:1x3x224x224`.
+pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<usize>), TorchError> {
+    let (name, dims) = match s.rsplit_once(':') {
+        Some((n, d)) if !n.is_empty() => (Some(n.to_owned()), d),
+        Some((_, _)) => {
+            return Err(TorchError::Invalid(format!(
+                "`{s}`: the input name before `:` is empty"
+            )))
+        }
+        None => (None, s),
+    };
+    let dims: Option<Vec<usize>> = dims
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&n| n > 0))
+        .collect();
+    match dims {
+        Some(d) if !d.is_empty() => Ok((name, d)),
+        _ => Err(TorchError::Invalid(format!(
+            "`{s}`: expected positive sizes joined by x, e.g. 1x3x224x224 or input:1x3x224x224"
+        ))),
+    }
+}
+
+/// The export's inputs from the `--shape`s given (else the source's default shape), with
+/// `batch`, when given, as every input's first dimension.
+pub fn inputs_for(
+    source: &TorchSource,
+    shapes: &[(Option<String>, Vec<usize>)],
+    batch: Option<usize>,
+) -> Result<Vec<ExportInput>, TorchError> {
+    let mut given: Vec<(Option<String>, Vec<usize>)> = shapes.to_vec();
+    if given.is_empty() {
+        match source.default_input_shape() {
+            Some(s) => given.push((None, s)),
+            None => return Err(TorchError::Invalid(format!(
+                "{}: give the input shape, e.g. --shape 1x3x224x224 (one --shape per model input)",
+                source.label()
+            ))),
+        }
+    }
+    let names = input_names(given.len());
+    let mut out = Vec::with_capacity(given.len());
+    for ((name, mut shape), default) in given.into_iter().zip(names) {
+        if let Some(b) = batch {
+            shape[0] = b;
+        }
+        let name = name.unwrap_or(default);
+        if out.iter().any(|i: &ExportInput| i.name == name) {
+            return Err(TorchError::Invalid(format!(
+                "--shape {name}:...: input `{name}` is given twice"
+            )));
+        }
+        out.push(ExportInput { name, shape });
+    }
+    Ok(out)
+}
+
 /// Exports `source` once into the cache folder and returns the file; later calls with the same
 /// source (and, for a user's module, the same file contents), inputs, seed and Python reuse it.
 /// Used by `edgebench study` for PyTorch sources in a config.
@@ -348,4 +405,49 @@ pub fn export_cached(
         )?;
     }
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_shapes_with_and_without_names() {
+        assert_eq!(
+            parse_input_shape("1x3x8x8").unwrap(),
+            (None, vec![1, 3, 8, 8])
+        );
+        assert_eq!(
+            parse_input_shape("x:2x4").unwrap(),
+            (Some("x".into()), vec![2, 4])
+        );
+        for bad in ["", "1x0", "ax2", ":1x2", "1xx2"] {
+            assert!(
+                matches!(parse_input_shape(bad), Err(TorchError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn default_and_batched_inputs() {
+        let s = TorchSource::parse("tv:video.r3d_18", None).unwrap();
+        let i = inputs_for(&s, &[], Some(2)).unwrap();
+        assert_eq!(i[0].name, "input");
+        assert_eq!(i[0].shape, vec![2, 3, 16, 112, 112]);
+        let i = inputs_for(
+            &s,
+            &[(None, vec![1, 4]), (Some("b".into()), vec![1, 2])],
+            None,
+        )
+        .unwrap();
+        assert_eq!(i[0].name, "input_0");
+        assert_eq!(i[1].name, "b");
+        let twice = inputs_for(
+            &s,
+            &[(Some("a".into()), vec![1]), (Some("a".into()), vec![2])],
+            None,
+        );
+        assert!(matches!(twice, Err(TorchError::Invalid(m)) if m.contains("given twice")));
+    }
 }

@@ -159,6 +159,65 @@ fn invalid(e: impl std::fmt::Display) -> edgebench_core::Error {
     edgebench_core::Error::InvalidArgument(e.to_string())
 }
 
+/// The zoo model `zoo export` writes: `name` (`NAME[?options]`, with or without `zoo:`) with
+/// the options given as flags; each option may come from the flag or from the name's query,
+/// not from both with different values.
+pub fn zoo_export_spec(
+    name: &str,
+    classes: Option<usize>,
+    batch: Option<usize>,
+    seed: Option<u64>,
+) -> Result<ZooSpec, TorchError> {
+    let name = zoo_query(name).unwrap_or(name);
+    let mut spec = ZooSpec::parse(name).map_err(|e| TorchError::Invalid(e.to_string()))?;
+    spec.classes = merge("classes", spec.classes, classes)?;
+    spec.batch = merge("batch", spec.batch, batch)?;
+    spec.seed = merge("seed", spec.seed, seed)?;
+    Ok(spec)
+}
+
+/// An option from the flag or from the name's query, not both differently.
+fn merge<T: PartialEq + std::fmt::Display>(
+    option: &str,
+    query: Option<T>,
+    flag: Option<T>,
+) -> Result<Option<T>, TorchError> {
+    match (query, flag) {
+        (Some(q), Some(f)) if q != f => Err(TorchError::Invalid(format!(
+            "{option} given twice, as {option}={q} in the name and as --{option} {f}; give it once"
+        ))),
+        (q, f) => Ok(f.or(q)),
+    }
+}
+
+/// What [`write_zoo`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZooFile {
+    pub bytes: usize,
+    /// The input shape, batch included.
+    pub input: Vec<usize>,
+    pub classes: usize,
+    pub seed: u64,
+}
+
+/// Builds zoo model `spec` and writes it to `output` atomically.
+pub fn write_zoo(spec: &ZooSpec, output: &Path) -> Result<ZooFile, edgebench_core::Error> {
+    let bytes = edgebench_zoo::build_bytes(spec).map_err(invalid)?;
+    edgebench_core::write::write_atomic(output, &bytes)?;
+    let entry = edgebench_zoo::list()
+        .into_iter()
+        .find(|e| e.name == spec.name)
+        .ok_or_else(|| invalid("model vanished from the zoo list"))?;
+    let mut input = entry.input_shape.clone();
+    input[0] = spec.batch.unwrap_or(1);
+    Ok(ZooFile {
+        bytes: bytes.len(),
+        input,
+        classes: spec.classes.unwrap_or(entry.default_classes),
+        seed: spec.seed.unwrap_or(edgebench_zoo::DEFAULT_SEED),
+    })
+}
+
 /// Where a PyTorch model comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -657,6 +716,34 @@ pub fn write_weights(proto: &pb::ModelProto, path: &Path) -> Result<Vec<WeightEn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zoo_export_options_may_come_from_the_name_or_a_flag_but_not_both_differently() {
+        assert_eq!(merge("classes", Some(2), None).unwrap(), Some(2));
+        assert_eq!(merge("classes", None, Some(3)).unwrap(), Some(3));
+        assert_eq!(merge("classes", Some(3), Some(3)).unwrap(), Some(3));
+        let e = merge("classes", Some(2), Some(3)).unwrap_err().to_string();
+        assert!(e.contains("--classes"), "{e}");
+        let spec = zoo_export_spec("zoo:resnet18?classes=2", None, Some(4), None).unwrap();
+        assert_eq!((spec.classes, spec.batch), (Some(2), Some(4)));
+        assert!(zoo_export_spec("resnet18?batch=2", None, Some(4), None).is_err());
+    }
+
+    #[test]
+    fn a_written_zoo_model_reports_its_shape_classes_and_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m.onnx");
+        let spec = zoo_export_spec("squeezenet1_1", Some(3), Some(2), None).unwrap();
+        let file = write_zoo(&spec, &out).unwrap();
+        assert_eq!(file.input, [2, 3, 224, 224]);
+        assert_eq!((file.classes, file.seed), (3, edgebench_zoo::DEFAULT_SEED));
+        assert_eq!(std::fs::metadata(&out).unwrap().len() as usize, file.bytes);
+        let missing = dir.path().join("no-such-folder/m.onnx");
+        assert!(matches!(
+            write_zoo(&spec, &missing),
+            Err(edgebench_core::Error::Write { .. })
+        ));
+    }
 
     #[test]
     fn tells_the_kinds_of_source_apart_by_syntax_alone() {

@@ -58,6 +58,14 @@ pub enum VideoError {
     BadLabels { path: PathBuf, reason: String },
     #[error("model output `{output}` has {got} values, expected class scores of shape 1 x classes; use a classification model")]
     BadOutput { output: String, got: String },
+    /// The engine could not prepare the model; the engine's error is the source.
+    #[error("preparing {model} on {spec}")]
+    Prepare {
+        model: String,
+        spec: String,
+        #[source]
+        source: edgebench_core::Error,
+    },
     #[error(transparent)]
     Core(#[from] edgebench_core::Error),
 }

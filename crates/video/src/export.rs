@@ -44,7 +44,7 @@ pub fn write(r: &VideoReport, to: &Outputs) -> Result<(), VideoError> {
         write_atomic(p, csv.as_bytes())?;
     }
     if let Some(p) = to.predictions {
-        let lines = predictions_jsonl(&r.predictions).map_err(|e| failed(p, e))?;
+        let lines = predictions_jsonl(&r.predictions).map_err(|e| failed(p, e.to_string()))?;
         write_atomic(p, lines.as_bytes())?;
     }
     Ok(())
@@ -106,11 +106,34 @@ fn energy_cells(r: &VideoReport) -> [String; 8] {
     ]
 }
 
+/// Why an export could not be rendered in memory; its message is the reason the write error
+/// gives.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Flush(#[source] std::io::Error),
+    #[error("{0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+}
+
+/// A `--labels` file that holds no usable labels.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabelsError {
+    #[error("no labels in the file; write one label per line, in class order")]
+    Empty,
+    #[error("line {line} is empty; write one label per line, in class order")]
+    EmptyLine { line: usize },
+}
+
 /// One row per stage with its statistics, then the run's energy figures; stages without
 /// samples have empty cells.
-pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
+pub fn stages_csv(r: &VideoReport) -> Result<String, RenderError> {
     let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(CSV_HEADER).map_err(|e| e.to_string())?;
+    w.write_record(CSV_HEADER)?;
     let energy = energy_cells(r);
     for s in &r.stages {
         let num = |f: fn(&edgebench_core::stats::Summary) -> f64| {
@@ -139,18 +162,19 @@ pub fn stages_csv(r: &VideoReport) -> Result<String, String> {
             s.outliers.total().to_string(),
             r.complete.to_string(),
         ];
-        w.write_record(stage.iter().chain(&energy))
-            .map_err(|e| e.to_string())?;
+        w.write_record(stage.iter().chain(&energy))?;
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    let bytes = w
+        .into_inner()
+        .map_err(|e| RenderError::Flush(e.into_error()))?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// One JSON object per clip, in clip order, each on its own line.
-pub fn predictions_jsonl(predictions: &[Prediction]) -> Result<String, String> {
+pub fn predictions_jsonl(predictions: &[Prediction]) -> Result<String, RenderError> {
     let mut out = String::new();
     for p in predictions {
-        out.push_str(&serde_json::to_string(p).map_err(|e| e.to_string())?);
+        out.push_str(&serde_json::to_string(p)?);
         out.push('\n');
     }
     Ok(out)
@@ -168,23 +192,20 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>, VideoError> {
             _ => format!("cannot read it: {e}"),
         })
     })?;
-    parse_labels(&text).map_err(bad)
+    parse_labels(&text).map_err(|e| bad(e.to_string()))
 }
 
 /// Reads `--labels`: one label per line, in class order; trailing blank lines ignored.
-pub fn parse_labels(text: &str) -> Result<Vec<String>, String> {
+pub fn parse_labels(text: &str) -> Result<Vec<String>, LabelsError> {
     let mut labels: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();
     while labels.last().is_some_and(|l| l.is_empty()) {
         labels.pop();
     }
     if labels.is_empty() {
-        return Err("no labels in the file; write one label per line, in class order".into());
+        return Err(LabelsError::Empty);
     }
     if let Some(i) = labels.iter().position(|l| l.is_empty()) {
-        return Err(format!(
-            "line {} is empty; write one label per line, in class order",
-            i + 1
-        ));
+        return Err(LabelsError::EmptyLine { line: i + 1 });
     }
     Ok(labels)
 }
@@ -196,7 +217,13 @@ mod tests {
     #[test]
     fn labels_are_lines() {
         assert_eq!(parse_labels("a\nb \n\n").unwrap(), ["a", "b"]);
-        assert!(parse_labels("\n\n").is_err());
-        assert!(parse_labels("a\n\nb").unwrap_err().contains("line 2"));
+        assert_eq!(parse_labels("\n\n"), Err(LabelsError::Empty));
+        assert_eq!(
+            parse_labels("a\n\nb"),
+            Err(LabelsError::EmptyLine { line: 2 })
+        );
+        assert!(LabelsError::EmptyLine { line: 2 }
+            .to_string()
+            .starts_with("line 2 is empty"));
     }
 }

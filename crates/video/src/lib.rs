@@ -14,6 +14,7 @@ pub mod clip;
 pub mod energy;
 pub mod error;
 pub mod export;
+pub mod job;
 pub mod preprocess;
 pub mod queue;
 pub mod report;
