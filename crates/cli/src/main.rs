@@ -16,6 +16,7 @@ mod cmd_inspect;
 mod cmd_pipeline;
 mod cmd_report;
 mod cmd_sensors;
+mod cmd_slurm;
 mod cmd_study;
 mod cmd_video;
 mod cmd_worker;
@@ -66,6 +67,9 @@ enum Command {
     Report(cmd_report::ReportArgs),
     /// Compare two studies (or two bench JSON files) variant by variant.
     Compare(cmd_compare::CompareArgs),
+    /// Write (or submit) a study as Slurm job arrays, one shard per task, and the job that
+    /// merges the shards once every task has succeeded.
+    Slurm(cmd_slurm::SlurmArgs),
     /// Real-time video recognition from a stream to a label, every stage measured.
     Video(cmd_video::VideoArgs),
     /// Run one job of a study (started by `edgebench study`).
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
         Command::Study(a) => cmd_study::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),
+        Command::Slurm(a) => cmd_slurm::run(a),
         Command::Video(a) => cmd_video::run(a),
         Command::Worker(a) => cmd_worker::run(a),
     };

@@ -18,6 +18,7 @@ pub mod preset;
 pub mod results;
 pub mod run;
 pub mod runner;
+pub mod slurm;
 pub mod summary;
 pub mod worker;
 
