@@ -10,6 +10,10 @@
 //! idle, inferences per joule, FPS per watt, CO2, the throttle verdict), or why there are
 //! none; the energy ratio over the baseline (baseline joules per inference / the variant's,
 //! the "energy saving" as the speed-up is the time saving), and its geometric mean per task.
+//!
+//! A fleet ([`fleet`]): when the measurements name more than one device, each device is
+//! analysed on its own, as if it had run the study alone, and the devices are set side by
+//! side model by model; nothing is averaged across devices.
 
 use crate::bench::merge_rounds;
 use crate::host::HostInfo;
@@ -20,6 +24,8 @@ use crate::schema::study::{
 use crate::schema::{Realtime, Status, VariantResult};
 use crate::stats;
 use crate::telemetry::energy::{DevicePower, EnergyMethod};
+
+pub mod fleet;
 
 /// The row's energy figures and, when there is no energy per inference, why.
 pub fn row_energy(r: &VariantResult) -> (Option<RowEnergy>, Option<String>) {
@@ -260,12 +266,58 @@ fn variants_of<'a>(
 }
 
 /// Computes the findings from the latest measurement of each job, each variant's rounds
-/// merged into one.
+/// merged into one. When the measurements name more than one device (a fleet), each device
+/// is analysed on its own ([`fleet::analyse`]).
 pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
+    if fleet::devices(loaded).len() > 1 {
+        return fleet::analyse(loaded);
+    }
+    analyse_device(loaded, Pending::OfThisFolder)
+}
+
+/// Which of the plan's jobs count as pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// Those this folder is to measure: a shard's folder (every session the same
+    /// `study --shard I/N`) only its shard's, else the whole plan's.
+    OfThisFolder,
+    /// The whole plan's, whatever the shards (one device of a merged fleet: its missing
+    /// cells).
+    WholePlan,
+}
+
+/// The shard every session of `loaded` measures, if they all measure the same one.
+fn one_shard(loaded: &Loaded) -> Option<crate::schema::study::Shard> {
+    let first = loaded.sessions.first()?.shard?;
+    loaded
+        .sessions
+        .iter()
+        .all(|s| s.shard == Some(first))
+        .then_some(first)
+}
+
+/// Every distinct host of `sessions`, in order.
+pub(crate) fn hosts_of(sessions: &[crate::schema::study::StudySession]) -> Vec<HostInfo> {
+    let mut hosts: Vec<HostInfo> = vec![];
+    for s in sessions {
+        if !hosts.contains(&s.host) {
+            hosts.push(s.host.clone());
+        }
+    }
+    hosts
+}
+
+/// [`analyse`] of measurements taken on one device (or that name none).
+pub(crate) fn analyse_device(loaded: &Loaded, scope: Pending) -> Option<StudySummary> {
     let session = loaded.sessions.last()?;
     let cfg = &session.config;
     let plan: &Plan = &session.plan;
-    let (variants, pending) = variants_of(loaded, plan, cfg);
+    let (variants, mut pending) = variants_of(loaded, plan, cfg);
+    if let (Pending::OfThisFolder, Some(shard)) = (scope, one_shard(loaded)) {
+        let mine: std::collections::HashSet<&str> =
+            shard.jobs(plan).iter().map(|j| j.key.as_str()).collect();
+        pending.retain(|k| mine.contains(k.as_str()));
+    }
     let find = |model: usize, batch: usize, spec: &str| {
         variants
             .iter()
@@ -347,6 +399,7 @@ pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
                 spec: job.spec.clone(),
                 status,
                 reason: note.clone().unwrap_or_else(|| "unknown".into()),
+                device: None,
             });
         }
         let mut speedup = None;
@@ -431,6 +484,7 @@ pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
             energy,
             energy_na,
             energy_ratio,
+            device: None,
         });
     }
 
@@ -505,17 +559,11 @@ pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
         }
     }
 
-    let mut hosts: Vec<HostInfo> = vec![];
-    for s in &loaded.sessions {
-        if !hosts.contains(&s.host) {
-            hosts.push(s.host.clone());
-        }
-    }
     Some(StudySummary {
         schema_version: crate::SCHEMA_VERSION,
         name: cfg.name.clone(),
         tool: session.tool.clone(),
-        hosts,
+        hosts: hosts_of(&loaded.sessions),
         sessions: loaded.sessions.len(),
         started_unix: loaded.sessions.first().map_or(0.0, |s| s.started_unix),
         baseline: plan.baseline.clone(),
@@ -530,6 +578,8 @@ pub fn analyse(loaded: &Loaded) -> Option<StudySummary> {
         trends,
         failures,
         pending,
+        devices: vec![],
+        cross_device: vec![],
     })
 }
 

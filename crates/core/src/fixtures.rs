@@ -398,3 +398,114 @@ pub fn known_answers() -> Loaded {
     }
     study.loaded(measurements)
 }
+
+/// The devices of [`fleet`], in the order its summary lists them.
+pub const FLEET_DEVICES: [&str; 2] = ["orin-nano", "rack-h100"];
+
+/// A made-up fleet, as `edgebench merge` writes it: the study "fleet" (`tract:optimized` and
+/// `onnxruntime:all` against `tract:reference` on mobilenet_v3_small, resnet18 and vgg11, three
+/// rounds) sharded in two and measured on two devices, each session and measurement naming its
+/// device. Every sample of a variant is the same, so its speed-up is exact:
+///
+/// | device | baseline ms | tract:optimized | onnxruntime:all | J per inference |
+/// | --- | --- | --- | --- | --- |
+/// | orin-nano | 40, 80, 400 | 4x, 2x, 1x | 2x, 2x, 2x | baseline 0.8 J, variants 0.4 J |
+/// | rack-h100 | 2, 4, 8 | 1x, 2x, 8x | 1.6x, fails the gate, not measured | none (no sensor) |
+///
+/// rack-h100 did not measure vgg11's `onnxruntime:all` (its missing cells: three rounds).
+/// Each device's measurements follow its sessions, shard by shard, as `edgebench merge`
+/// writes them.
+pub fn fleet() -> Loaded {
+    let image = [1, 3, 224, 224];
+    let models = vec![
+        FixtureModel::new(
+            "mobilenet_v3_small",
+            "zoo:mobilenet_v3_small?classes=2",
+            Task::Classification,
+            100_000_000,
+            &image,
+        ),
+        FixtureModel::new(
+            "resnet18",
+            "zoo:resnet18?classes=2",
+            Task::Classification,
+            1_000_000_000,
+            &image,
+        ),
+        FixtureModel::new(
+            "vgg11",
+            "zoo:vgg11?classes=2",
+            Task::Classification,
+            10_000_000_000,
+            &image,
+        ),
+    ];
+    let study = Study::new(
+        "fleet",
+        "tract:reference",
+        &["tract:optimized", "onnxruntime:all"],
+        models,
+    );
+    // (baseline ms per model, speed-up per model of each variant, J per inference or none)
+    type Device = ([f64; 3], [[f64; 3]; 2], Option<(f64, f64)>);
+    let devices: [Device; 2] = [
+        (
+            [40.0, 80.0, 400.0],
+            [[4.0, 2.0, 1.0], [2.0, 2.0, 2.0]],
+            Some((0.8, 0.4)),
+        ),
+        ([2.0, 4.0, 8.0], [[1.0, 2.0, 8.0], [1.6, 2.0, 1.0]], None),
+    ];
+    let mut sessions = vec![];
+    let mut measurements = vec![];
+    for (di, (name, (base, ratios, joules))) in FLEET_DEVICES.iter().zip(devices).enumerate() {
+        let mut host = host();
+        host.hostname = Some(name.to_string());
+        if di == 0 {
+            host.cpu = "ARMv8 Processor rev 1 (v8l)".into();
+            host.arch = "aarch64".into();
+        }
+        for index in 1..=2 {
+            let shard = crate::schema::study::Shard { index, count: 2 };
+            let mut session = study.session();
+            session.host = host.clone();
+            session.shard = Some(shard);
+            session.device = Some(name.to_string());
+            sessions.push(session);
+            for job in shard.jobs(&study.plan) {
+                let m = job.model;
+                let missing = di == 1 && m == 2 && job.spec == "onnxruntime:all";
+                if missing {
+                    continue;
+                }
+                let ms = match study.plan.variants.iter().position(|v| *v == job.spec) {
+                    None => base[m],
+                    Some(v) => base[m] / ratios[v][m],
+                };
+                let mut r = measured(&job.spec, vec![ms; 21]);
+                r.energy = Some(match joules {
+                    Some((b, v)) => {
+                        energy(Some(if job.is_baseline { b } else { v }), &["VDD_IN"], None)
+                    }
+                    None => energy(None, &[], None),
+                });
+                if !job.is_reference {
+                    let pass = !(di == 1 && m == 1 && job.spec == "onnxruntime:all");
+                    r.accuracy = Some(agreement(pass));
+                    if !pass {
+                        r.status = Status::GateFailed;
+                    }
+                }
+                let mut line = study.measurement(job, r);
+                line.device = Some(name.to_string());
+                measurements.push(line);
+            }
+        }
+    }
+    Loaded {
+        sessions,
+        measurements,
+        torn: false,
+        valid_len: 0,
+    }
+}

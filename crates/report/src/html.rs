@@ -8,6 +8,7 @@
 use crate::energy::throttle_cell;
 use crate::fmt::sig;
 use crate::fmt::{ms, si};
+use crate::study_md::Provenance;
 use crate::study_md::{
     above_idle_cell, check_cell, co2_cell, energy_all_na, energy_na, energy_ratio_cell, fps_cell,
     fps_per_w_cell, gflops, inferences_per_j_cell, mj_cell, pairs, power_cell, realtime_cell,
@@ -88,7 +89,51 @@ fn tasks(s: &StudySummary) -> Vec<Task> {
     t
 }
 
+/// The headings of a study's sections: `h2` with their ids and `h3` for a study on one
+/// device; one level down, ids prefixed with the device's, under a device of a fleet.
+pub(crate) struct Heads {
+    top: &'static str,
+    sub: &'static str,
+    prefix: String,
+}
+
+impl Heads {
+    pub(crate) fn study() -> Heads {
+        Heads {
+            top: "h2",
+            sub: "h3",
+            prefix: String::new(),
+        }
+    }
+
+    /// Under device section `prefix` of a fleet.
+    pub(crate) fn device(prefix: &str) -> Heads {
+        Heads {
+            top: "h3",
+            sub: "h4",
+            prefix: format!("{prefix}-"),
+        }
+    }
+
+    /// A section's heading (`text` is markup: escape what it holds).
+    fn section(&self, id: &str, text: &str) -> String {
+        format!(
+            "<{t} id=\"{}{id}\">{text}</{t}>\n",
+            self.prefix,
+            t = self.top
+        )
+    }
+
+    /// A heading inside a section.
+    fn sub(&self, text: &str) -> String {
+        format!("<{t}>{text}</{t}>", t = self.sub)
+    }
+}
+
 pub fn render(s: &StudySummary) -> String {
+    if s.is_fleet() {
+        return fleet_page(s);
+    }
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -104,19 +149,24 @@ pub fn render(s: &StudySummary) -> String {
             s.pending.len()
         );
     }
-    findings(&mut o, s);
-    fps_section(&mut o, s);
-    energy_section(&mut o, s);
-    trend_section(&mut o, s);
-    latency_section(&mut o, s);
-    table_section(&mut o, s);
-    provenance(&mut o, s);
+    sections(&mut o, s, &Heads::study());
+    provenance(&mut o, s, Provenance::Study, &Heads::study());
     o.push_str("</main></body></html>\n");
     o
 }
 
-fn findings(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"findings\">Findings</h2>\n");
+/// The study's sections from the findings to the warnings.
+fn sections(o: &mut String, s: &StudySummary, hd: &Heads) {
+    findings(o, s, hd);
+    fps_section(o, s, hd);
+    energy_section(o, s, hd);
+    trend_section(o, s, hd);
+    latency_section(o, s, hd);
+    table_section(o, s, hd);
+}
+
+fn findings(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("findings", "Findings"));
     o.push_str("<p>Average speed-up over the baseline, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the ratios (the right average for ratios); and the energy ratio, the baseline's energy per inference over the variant's (above 1: less energy for the same work), averaged geometrically over the models whose energy was measured on both sides.</p>\n");
     o.push_str("<table><thead><tr><th>Variant</th><th>Task</th><th>Models</th><th>Mean of % gains</th><th>Geometric mean of ratios</th><th>Energy ratio (geometric mean)</th></tr></thead><tbody>\n");
     for a in &s.averages {
@@ -221,8 +271,8 @@ impl<'a> BarGroups<'a> {
 }
 
 /// Horizontal bars of items per second, log scale, grouped by model, one chart per task.
-fn fps_section(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"fps\">Frames per second, before and after</h2>\n");
+fn fps_section(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("fps", "Frames per second, before and after"));
     o.push_str(&legend(s, true));
     for task in tasks(s) {
         let rows: Vec<&Row> = s
@@ -302,7 +352,7 @@ fn fps_section(o: &mut String, s: &StudySummary) {
             11.0,
             "#c00",
         );
-        task_chart(o, task, svg);
+        task_chart(o, hd, task, svg);
     }
 }
 
@@ -310,8 +360,8 @@ fn fps_section(o: &mut String, s: &StudySummary) {
 /// energy ratio against the speed-up, and the energy table with the throttled variants
 /// marked. Where no variant has an energy per inference, one line says why instead of the
 /// charts.
-fn energy_section(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"energy\">Energy per inference</h2>\n");
+fn energy_section(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("energy", "Energy per inference"));
     o.push_str("<p>Measured by the device's sensors over each variant's sampling window: energy per inference in millijoules (the device's counters where it has them, else its power readings integrated). Throttled variants are marked &#9888;. Method and sources: docs/energy.md.</p>\n");
     match energy_all_na(s) {
         Some(why) => {
@@ -319,8 +369,8 @@ fn energy_section(o: &mut String, s: &StudySummary) {
         }
         None => {
             o.push_str(&legend(s, true));
-            energy_bars(o, s);
-            ratio_scatter(o, s);
+            energy_bars(o, s, hd);
+            ratio_scatter(o, s, hd);
         }
     }
     o.push_str("<table><thead><tr><th>Model</th><th>Variant</th><th>Power W</th><th>Peak W</th><th>Idle W</th><th>mJ/inference</th><th>Above idle mJ</th><th>Energy ratio</th><th>Inferences/J</th><th>FPS/W</th><th>CO2 g/1000</th><th>Check: power &#215; time mJ (gap)</th><th>Throttle</th></tr></thead><tbody>\n");
@@ -413,7 +463,7 @@ fn energy_section(o: &mut String, s: &StudySummary) {
 
 /// Horizontal bars of millijoules per inference, log scale, grouped by model, one chart per
 /// task; a throttled variant's bar is marked.
-fn energy_bars(o: &mut String, s: &StudySummary) {
+fn energy_bars(o: &mut String, s: &StudySummary, hd: &Heads) {
     for task in tasks(s) {
         // Every row that ran, with its millijoules where measured; a chart only where at
         // least one was.
@@ -504,20 +554,21 @@ fn energy_bars(o: &mut String, s: &StudySummary) {
                 }
             }
         }
-        task_chart(o, task, svg);
+        task_chart(o, hd, task, svg);
     }
 }
 
 /// Energy ratio against speed-up, both over the baseline, log scales. On the diagonal the
 /// variant draws the baseline's average power; above it, less power (it saves more energy
 /// than time); below it, more.
-fn ratio_scatter(o: &mut String, s: &StudySummary) {
+fn ratio_scatter(o: &mut String, s: &StudySummary, hd: &Heads) {
     let pts: Vec<(&Row, f64, f64)> = s
         .rows
         .iter()
         .filter_map(|r| Some((r, r.speedup.as_ref()?.ratio, r.energy_ratio?)))
         .collect();
-    o.push_str("<h3>Energy ratio against speed-up</h3>\n");
+    o.push_str(&hd.sub("Energy ratio against speed-up"));
+    o.push('\n');
     if pts.is_empty() {
         o.push_str("<p>No variant has both a speed-up and an energy ratio (energy measured on both sides).</p>\n");
         return;
@@ -648,8 +699,8 @@ fn axis_y_ratio(
 }
 
 /// Speed-up against FLOPs per item (log scale), one chart per task group.
-fn trend_section(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"trend\">Speed-up against FLOPs</h2>\n");
+fn trend_section(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("trend", "Speed-up against FLOPs"));
     o.push_str("<p>Each point is one model and variant; each line the least-squares fit of that variant; exceptions to the trend are circled and named. The dotted line is no speed-up (1x).</p>\n");
     o.push_str(&legend(s, false));
     let mut groups: Vec<Option<Task>> = vec![];
@@ -728,8 +779,8 @@ fn trend_section(o: &mut String, s: &StudySummary) {
         }
         let _ = writeln!(
             o,
-            "<h3>{}</h3><div class=\"chart\">{}</div>",
-            task_name(task),
+            "{}<div class=\"chart\">{}</div>",
+            hd.sub(task_name(task)),
             svg.finish()
         );
     }
@@ -737,8 +788,8 @@ fn trend_section(o: &mut String, s: &StudySummary) {
 
 /// Box plots of the samples (box: 25th-75th percentile, line: median, whisker: 5th-95th,
 /// dots: min and max), log scale.
-fn latency_section(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"latency\">Latency distributions</h2>\n");
+fn latency_section(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("latency", "Latency distributions"));
     o.push_str("<p>Per model and variant: the box spans the 25th to 75th percentile of the samples, the bar inside is the median, the whisker runs from the 5th to the 95th percentile and the dots are the fastest and slowest sample.</p>\n");
     o.push_str(&legend(s, true));
     for task in tasks(s) {
@@ -806,22 +857,22 @@ fn latency_section(o: &mut String, s: &StudySummary) {
             svg.circle(x.map(q[0]), yc, 1.6, c, &title);
             svg.circle(x.map(q[20]), yc, 1.6, c, &title);
         }
-        task_chart(o, task, svg);
+        task_chart(o, hd, task, svg);
     }
 }
 
 /// One task's chart under its heading.
-fn task_chart(o: &mut String, task: Task, svg: Svg) {
+fn task_chart(o: &mut String, hd: &Heads, task: Task, svg: Svg) {
     let _ = writeln!(
         o,
-        "<h3>{}</h3><div class=\"chart\">{}</div>",
-        task.name(),
+        "{}<div class=\"chart\">{}</div>",
+        hd.sub(task.name()),
         svg.finish()
     );
 }
 
-fn table_section(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"models\">Per model</h2>\n");
+fn table_section(o: &mut String, s: &StudySummary, hd: &Heads) {
+    o.push_str(&hd.section("models", "Per model"));
     let _ = writeln!(
         o,
         "<p>Each model's variants were measured in {} interleaved round(s) (baseline, variants, baseline, ...), one process each. The speed-up is the geometric mean of the rounds' ratios of medians, its 95% interval the spread across the rounds (with one round, a bootstrap within that run); &#9888; marks rounds that disagree beyond their own intervals, and a side with too few samples gets no interval.</p>",
@@ -857,7 +908,7 @@ fn table_section(o: &mut String, s: &StudySummary) {
     }
     o.push_str("</tbody></table>\n");
     let notes: Vec<&Row> = s.rows.iter().filter(|r| r.note.is_some()).collect();
-    o.push_str("<h2 id=\"not-counted\">Not counted</h2>\n");
+    o.push_str(&hd.section("not-counted", "Not counted"));
     if notes.is_empty() {
         o.push_str("<p>Every variant ran and passed the accuracy gate.</p>\n");
     } else {
@@ -875,7 +926,8 @@ fn table_section(o: &mut String, s: &StudySummary) {
     }
     let warned = crate::study_md::warned_rows(s);
     if !warned.is_empty() {
-        o.push_str("<h2 id=\"warnings\">Warnings</h2>\n<ul>\n");
+        o.push_str(&hd.section("warnings", "Warnings"));
+        o.push_str("<ul>\n");
         for (r, w) in warned {
             let _ = writeln!(
                 o,
@@ -889,8 +941,14 @@ fn table_section(o: &mut String, s: &StudySummary) {
     }
 }
 
-fn provenance(o: &mut String, s: &StudySummary) {
-    o.push_str("<h2 id=\"provenance\">Provenance</h2>\n<table><tbody>\n");
+/// Where and how it was measured: for a study everything; for a fleet's page the hosts, the
+/// tool, the sessions and the settings; for one device of a fleet its hosts, baseline and
+/// engines.
+fn provenance(o: &mut String, s: &StudySummary, what: Provenance, hd: &Heads) {
+    o.push_str(&hd.section("provenance", "Provenance"));
+    o.push_str("<table><tbody>\n");
+    let device = what == Provenance::Device;
+    let fleet = what == Provenance::Fleet;
     let mut row = |k: &str, v: String| {
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), v);
     };
@@ -920,17 +978,25 @@ fn provenance(o: &mut String, s: &StudySummary) {
             }
         }
     }
-    row(
-        "edgebench",
-        esc(&format!("{} ({})", s.tool.version, s.tool.git_commit)),
-    );
+    if !device {
+        row(
+            "edgebench",
+            esc(&format!("{} ({})", s.tool.version, s.tool.git_commit)),
+        );
+    }
     row(
         "sessions",
-        format!("{} (more than one: the study was resumed)", s.sessions),
+        if what == Provenance::Study {
+            format!("{} (more than one: the study was resumed)", s.sessions)
+        } else {
+            format!("{} (one per shard, more where one was resumed)", s.sessions)
+        },
     );
-    row("baseline", esc(&s.baseline_note));
-    row("accuracy gate reference", esc(&s.reference));
-    for e in &s.engines {
+    if !fleet {
+        row("baseline", esc(&s.baseline_note));
+        row("accuracy gate reference", esc(&s.reference));
+    }
+    for e in s.engines.iter().filter(|_| !fleet) {
         let v = match &e.availability {
             edgebench_core::engine::Availability::Available { version, devices } => {
                 format!("available: {version} ({})", devices.join(", "))
@@ -945,8 +1011,12 @@ fn provenance(o: &mut String, s: &StudySummary) {
         };
         row(&format!("engine {}", e.name), esc(&v));
     }
-    for n in &s.notes {
+    for n in s.notes.iter().filter(|_| !fleet) {
         row("note", esc(n));
+    }
+    if device {
+        o.push_str("</tbody></table>\n");
+        return;
     }
     let m = &s.config.measure;
     row(
@@ -975,4 +1045,289 @@ fn provenance(o: &mut String, s: &StudySummary) {
         esc(&config)
     );
     o.push_str("<p>FLOPs are 2 x the multiply-accumulates of convolutions and matrix products. Method: docs/study.md in the edgebench repository.</p>\n");
+}
+
+// ---- a fleet ----
+
+/// The colour of a fleet's device `i` (in the order of `StudySummary::devices`).
+fn device_colour(i: usize) -> &'static str {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// `report.html` of a fleet: the devices, the cross-device view (latency and energy of each
+/// model on each device, as charts and a table), then each device's sections as for a study
+/// on one device, its ids prefixed (`d1-findings`), then the provenance.
+fn fleet_page(s: &StudySummary) -> String {
+    use crate::fleet::{cells, hosts_line, model_name, shards_line, ABOUT, HEADERS};
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>edgebench study: {}</title><style>{STYLE}</style></head><body><main>",
+        esc(&s.name)
+    );
+    let _ = writeln!(o, "<h1>edgebench study: {}</h1>", esc(&s.name));
+    let _ = writeln!(
+        o,
+        "<p class=\"lead\">A fleet of {} devices. Each device is analysed on its own, as if it had run the study alone (its own baseline, speed-ups, averages, FLOPs trend, real time and energy); the devices meet only in the cross-device view. Nothing is averaged across devices.</p>",
+        s.devices.len()
+    );
+    if !s.pending.is_empty() {
+        let per: Vec<String> = s
+            .devices
+            .iter()
+            .filter(|d| !d.pending.is_empty())
+            .map(|d| format!("{}: {}", esc(&d.device), d.pending.len()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "<p class=\"warn\">Incomplete: {} cells of the study's plan are not measured ({}); each device's section lists them. <code>edgebench study --shard I/N --resume</code> on the shard's folder measures them; then merge again.</p>",
+            s.pending.len(),
+            per.join(", ")
+        );
+    }
+
+    o.push_str("<h2 id=\"devices\">Devices</h2>\n<table><thead><tr><th>Device</th><th>Hosts</th><th>Shards</th><th>Sessions</th><th>Variants counted</th><th>Missing cells</th></tr></thead><tbody>\n");
+    for (i, d) in s.devices.iter().enumerate() {
+        let candidates = || d.rows.iter().filter(|r| !r.is_baseline);
+        let _ = writeln!(
+            o,
+            "<tr><td><a href=\"#d{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} of {}</td><td class=\"n\">{}</td></tr>",
+            i + 1,
+            esc(&d.device),
+            esc(&hosts_line(d)),
+            esc(&shards_line(d)),
+            d.sessions,
+            candidates().filter(|r| r.counted).count(),
+            candidates().count(),
+            d.pending.len()
+        );
+    }
+    o.push_str("</tbody></table>\n");
+
+    o.push_str("<h2 id=\"across\">Across devices</h2>\n");
+    let _ = writeln!(o, "<p>{}</p>", esc(ABOUT));
+    let mut legend = String::from("<div class=\"legend\">");
+    for (i, d) in s.devices.iter().enumerate() {
+        let _ = write!(
+            legend,
+            "<span><i style=\"background:{}\"></i>{}</span>",
+            device_colour(i),
+            esc(&d.device)
+        );
+    }
+    legend.push_str("</div>");
+    o.push_str("<h3>Latency per model and device</h3>\n");
+    o.push_str("<p>Per model, two bars per device: the hollow bar is the device's baseline, the solid bar its fastest variant that passed the accuracy gate, labelled with the variant and its speed-up over that device's baseline.</p>\n");
+    o.push_str(&legend);
+    cross_chart(
+        &mut o,
+        s,
+        (
+            "latency per model and device",
+            "ms",
+            "milliseconds per inference (log scale; less is better)",
+        ),
+        |c| (c.baseline_ms, c.best_ms),
+    );
+    o.push_str("<h3>Energy per inference per model and device</h3>\n");
+    let any_energy = s
+        .cross_device
+        .iter()
+        .flat_map(|c| &c.devices)
+        .any(|d| d.baseline_energy_j.is_some() || d.best_energy_j.is_some());
+    if any_energy {
+        o.push_str("<p>The same bars in millijoules per inference, where the device measured its energy (its section says why where it did not).</p>\n");
+        o.push_str(&legend);
+        cross_chart(
+            &mut o,
+            s,
+            (
+                "energy per inference per model and device",
+                "mJ",
+                "millijoules per inference (log scale; less is better)",
+            ),
+            |c| {
+                (
+                    c.baseline_energy_j.map(|j| j * 1e3),
+                    c.best_energy_j.map(|j| j * 1e3),
+                )
+            },
+        );
+    } else {
+        o.push_str("<p class=\"warn\">Energy per inference is n/a on every device; each device's section says why.</p>\n");
+    }
+    o.push_str("<table><thead><tr><th>Model</th><th>Device</th>");
+    for h in HEADERS {
+        let _ = write!(o, "<th>{}</th>", esc(h));
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for c in &s.cross_device {
+        for d in &c.devices {
+            let [b, bms, best, best_ms, x, bmj, best_mj] = cells(d);
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&model_name(c)),
+                esc(&d.device),
+                esc(&b),
+                esc(&bms),
+                esc(&best),
+                esc(&best_ms),
+                esc(&x),
+                esc(&bmj),
+                esc(&best_mj),
+            );
+        }
+    }
+    o.push_str("</tbody></table>\n");
+
+    for (i, d) in s.devices.iter().enumerate() {
+        let v = s.device_view(d);
+        let id = format!("d{}", i + 1);
+        let hd = Heads::device(&id);
+        let _ = writeln!(
+            o,
+            "<h2 id=\"{id}\">Device: {}</h2>\n<p class=\"lead\">{}; shards: {}. {}</p>",
+            esc(&d.device),
+            esc(&hosts_line(d)),
+            esc(&shards_line(d)),
+            esc(&v.baseline_note)
+        );
+        if !d.pending.is_empty() {
+            let _ = writeln!(
+                o,
+                "<p class=\"warn\">Missing cells: {} of the plan's jobs are not measured on this device.</p>\n<details><summary>The missing jobs ({})</summary><ul>\n{}\n</ul></details>",
+                d.pending.len(),
+                d.pending.len(),
+                d.pending
+                    .iter()
+                    .map(|k| format!("<li><code>{}</code></li>", esc(k)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        sections(&mut o, &v, &hd);
+        provenance(&mut o, &v, Provenance::Device, &hd);
+    }
+    provenance(&mut o, s, Provenance::Fleet, &Heads::study());
+    o.push_str("</main></body></html>\n");
+    o
+}
+
+/// Horizontal bars of one figure of the cross-device view, log scale: a group per model and
+/// batch, two bars per device (hollow: its baseline, solid: its best variant, labelled with
+/// the variant and its speed-up). `value` gives (baseline, best) in the axis' unit.
+fn cross_chart(
+    o: &mut String,
+    s: &StudySummary,
+    (label, unit, axis_title): (&str, &str, &str),
+    value: fn(&edgebench_core::schema::study::DeviceCell) -> (Option<f64>, Option<f64>),
+) {
+    let values: Vec<f64> = s
+        .cross_device
+        .iter()
+        .flat_map(|c| &c.devices)
+        .flat_map(|d| {
+            let (b, v) = value(d);
+            [b, v]
+        })
+        .flatten()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    if values.is_empty() {
+        o.push_str("<p>Nothing to chart: no device measured this.</p>\n");
+        return;
+    }
+    let (left, top, w) = (190.0, 14.0, 900.0);
+    let group_h = s.devices.len() as f64 * 2.0 * BAR + 10.0;
+    let h = top + s.cross_device.len() as f64 * group_h + 40.0;
+    let least = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let x = LogAxis::covering(values.iter().copied().chain([least / 1.5]), left, w - 190.0);
+    let mut svg = Svg::new(w, h, label);
+    axis_x_log(&mut svg, &x, top, h - 40.0, axis_title);
+    for (gi, c) in s.cross_device.iter().enumerate() {
+        let y0 = top + gi as f64 * group_h;
+        let name = crate::fleet::model_name(c);
+        svg.text(
+            left - 6.0,
+            y0 + group_h / 2.0,
+            &clip(&name, 28),
+            "end",
+            11.0,
+            "#222",
+        );
+        for (di, d) in c.devices.iter().enumerate() {
+            let colour = device_colour(di);
+            let yb = y0 + di as f64 * 2.0 * BAR;
+            let (base, best) = value(d);
+            if base.is_none() && best.is_none() {
+                let why = if d.baseline.is_none() && d.best.is_none() {
+                    "not measured"
+                } else {
+                    "n/a"
+                };
+                svg.text(
+                    left + 3.0,
+                    yb + BAR + 3.0,
+                    &format!("{}: {why}", clip(&d.device, 24)),
+                    "start",
+                    8.0,
+                    "#666",
+                );
+                continue;
+            }
+            if let Some(v) = base {
+                let title = format!(
+                    "{name} on {}: baseline {} {} {unit}",
+                    d.device,
+                    d.baseline.as_deref().unwrap_or("-"),
+                    sig(v)
+                );
+                svg.hollow_rect(left, yb, x.map(v) - left, BAR - 1.5, colour, &title);
+                svg.text(
+                    x.map(v) + 3.0,
+                    yb + BAR - 2.0,
+                    &format!("{} baseline", clip(&d.device, 24)),
+                    "start",
+                    8.0,
+                    "#444",
+                );
+            }
+            let yv = yb + BAR;
+            match (best, &d.best) {
+                (Some(v), Some(spec)) => {
+                    let speedup = d
+                        .best_speedup
+                        .map_or(String::new(), |x| format!(", {x:.2}x"));
+                    let title =
+                        format!("{name} on {}: {spec} {} {unit}{speedup}", d.device, sig(v));
+                    svg.rect(left, yv, x.map(v) - left, BAR - 1.5, colour, &title);
+                    svg.text(
+                        x.map(v) + 3.0,
+                        yv + BAR - 2.0,
+                        &format!("{} {}{speedup}", clip(&d.device, 24), clip(spec, 28)),
+                        "start",
+                        8.0,
+                        "#222",
+                    );
+                }
+                _ => {
+                    let why = if d.best.is_none() {
+                        "no variant counted"
+                    } else {
+                        "n/a"
+                    };
+                    svg.text(
+                        left + 3.0,
+                        yv + BAR - 2.0,
+                        &format!("{}: {why}", clip(&d.device, 24)),
+                        "start",
+                        8.0,
+                        "#666",
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(o, "<div class=\"chart\">{}</div>", svg.finish());
 }

@@ -1,9 +1,11 @@
 //! Views of edgebench's result documents: terminal tables, CSV, Markdown, the study's HTML
-//! page, and writing them into files (`write`: a bench run's exports, a study folder's
-//! reports, atomically). Formatting only: nothing here measures or decides.
+//! page (a fleet's too: `fleet`, several devices side by side), and writing them into files
+//! (`write`: a bench run's exports, a study folder's reports, atomically). Formatting only:
+//! nothing here measures or decides.
 
 pub mod csv_export;
 pub mod energy;
+pub mod fleet;
 pub mod fmt;
 pub mod html;
 pub mod inspect_view;

@@ -1,6 +1,7 @@
 //! `results.csv` of a study: one row per model x batch x variant. Raw samples stay in
 //! results.jsonl. Energy is in joules and watts; a figure nothing measured is an empty cell
-//! with the reason in `energy_na_reason`, never a zero.
+//! with the reason in `energy_na_reason`, never a zero. A fleet's (more than one device) has
+//! a first column, `device`, and every device's rows.
 
 use crate::energy::throttle_key;
 use edgebench_core::schema::study::StudySummary;
@@ -73,8 +74,12 @@ fn window_key(k: WindowKind) -> &'static str {
 pub fn render(s: &StudySummary) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(vec![]);
     let err = |e: csv::Error| format!("cannot write CSV: {e}");
-    w.write_record(COLUMNS).map_err(err)?;
+    let fleet = s.is_fleet();
+    let device = fleet.then_some("device");
+    w.write_record(device.into_iter().chain(COLUMNS))
+        .map_err(err)?;
     for r in &s.rows {
+        let device = fleet.then(|| r.device.clone().unwrap_or_default());
         let e = r.energy.as_ref();
         let status = match r.status {
             Status::Ok => "ok",
@@ -82,7 +87,7 @@ pub fn render(s: &StudySummary) -> Result<String, String> {
             Status::Failed => "failed",
             Status::Unverified => "unverified",
         };
-        w.write_record([
+        let cells = [
             r.model.clone(),
             r.task.name().into(),
             r.batch.to_string(),
@@ -139,8 +144,9 @@ pub fn render(s: &StudySummary) -> Result<String, String> {
             opt(e.map(|e| e.throttle_detail.clone())),
             opt(r.energy_na.clone().filter(|_| r.status != Status::Failed)),
             e.map(|e| e.notes.join("; ")).unwrap_or_default(),
-        ])
-        .map_err(err)?;
+        ];
+        w.write_record(device.into_iter().chain(cells))
+            .map_err(err)?;
     }
     let bytes = w
         .into_inner()

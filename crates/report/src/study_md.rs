@@ -292,8 +292,11 @@ fn variant_name(v: &str) -> String {
     }
 }
 
-/// The summary table for the terminal.
+/// The summary table for the terminal (a fleet's: [`crate::fleet::terminal`]).
 pub fn terminal_table(s: &StudySummary) -> String {
+    if s.is_fleet() {
+        return crate::fleet::terminal(s);
+    }
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
@@ -429,19 +432,33 @@ pub fn terminal_table(s: &StudySummary) -> String {
     out
 }
 
-/// `report.md`.
+/// `report.md`: for one device the study's sections; for a fleet the devices side by side,
+/// then each device's sections ([`crate::fleet`]).
 pub fn render(s: &StudySummary) -> String {
+    if s.is_fleet() {
+        return crate::fleet::markdown(s);
+    }
     let mut o = String::new();
     o.push_str(&format!("# edgebench study: {}\n\n", escape(&s.name)));
-    o.push_str(&provenance(s));
+    o.push_str(&provenance(s, Provenance::Study));
     if !s.pending.is_empty() {
         o.push_str(&format!(
             "\n**Incomplete:** {} of the study's jobs are not measured yet (`edgebench study --resume` finishes them).\n",
             s.pending.len()
         ));
     }
+    body(&mut o, s, "##");
+    o.push_str(METHOD);
+    o
+}
 
-    o.push_str("\n## Speed-up per model\n\n");
+/// The `## Method` section of report.md.
+pub(crate) const METHOD: &str = "\n## Method\n\nEach variant ran in its own process once per interleaved round: model built or loaded, prepared by the engine, warmed up, then sampled until the 95% confidence interval of the median was narrow enough or the round's share of the time limit was reached; a variant whose first round took fewer than 3 samples got the time for 3 in each later round. Speed-ups compare medians round by round; their intervals come from the spread of the rounds' ratios (a bootstrap of both sample sets with one round), and a warning says when the rounds disagree beyond their own intervals. A variant counts only if its outputs agree with the reference's on the same random inputs in every round (the accuracy gate), and only if the reference itself ran. See docs/study.md.\n";
+
+/// The sections of report.md from the speed-ups to the warnings, headed `h` (`##`, or `###`
+/// under a device of a fleet).
+pub(crate) fn body(o: &mut String, s: &StudySummary, h: &str) {
+    o.push_str(&format!("\n{h} Speed-up per model\n\n"));
     o.push_str(&format!(
         "Before: {}. After: each optimized variant. Speed-up = baseline median / variant median; each model's variants were measured in {} interleaved round(s) (baseline, variants, baseline, ...), one process each, and the speed-up is the geometric mean of the rounds' ratios with a 95% interval across the rounds, so that it covers the variation between runs (with one round: a bootstrap over both sample sets, which covers only the noise within that run); no interval when a side has too few samples; gain = (speed-up - 1) x 100, the study's \"speed improvement\". Real time: {} frames per second{}.\n\n",
         escape(&s.baseline),
@@ -482,7 +499,7 @@ pub fn render(s: &StudySummary) -> String {
         ));
     }
 
-    o.push_str("\n## Average speed-up\n\n");
+    o.push_str(&format!("\n{h} Average speed-up\n\n"));
     o.push_str("Two averages over the models, gate-passing variants only: the arithmetic mean of the percentage gains (what the published study reports) and the geometric mean of the speed-up ratios (the right average for ratios: a 2x gain and a 2x loss average to 1x). They differ most when gains vary widely.\n\n");
     o.push_str("The energy ratio is the baseline's energy per inference over the variant's (above 1: the variant uses less energy for the same work), averaged geometrically over the models whose energy was measured on both sides.\n\n");
     o.push_str("| Variant | Task | Models | Arithmetic mean of % gains | Geometric mean of ratios | Energy ratio (geometric mean) |\n| --- | --- | ---: | ---: | ---: | ---: |\n");
@@ -502,9 +519,9 @@ pub fn render(s: &StudySummary) -> String {
         ));
     }
 
-    energy_md(&mut o, s);
+    energy_md(o, s, h);
 
-    o.push_str("\n## Do smaller models gain more?\n\n");
+    o.push_str(&format!("\n{h} Do smaller models gain more?\n\n"));
     o.push_str(&format!(
         "Correlation between log10 FLOPs per item and the speed-up ratio (a negative value: lower-FLOPs models gain more), the least-squares line, and the models whose residual exceeds {} residual standard deviations (exceptions to the trend).\n\n",
         s.config.analysis.exception_sd
@@ -538,7 +555,7 @@ pub fn render(s: &StudySummary) -> String {
         ));
     }
 
-    o.push_str("\n## Real time\n\n");
+    o.push_str(&format!("\n{h} Real time\n\n"));
     o.push_str("| Model | Variant | Median ms | Items/s | Needed/s | Meets | Share over the deadline |\n| --- | --- | ---: | ---: | ---: | --- | ---: |\n");
     for r in &s.rows {
         if let Some(rt) = &r.realtime {
@@ -556,7 +573,7 @@ pub fn render(s: &StudySummary) -> String {
         }
     }
 
-    o.push_str("\n## Not counted\n\n");
+    o.push_str(&format!("\n{h} Not counted\n\n"));
     let uncounted: Vec<&Row> = s
         .rows
         .iter()
@@ -577,7 +594,7 @@ pub fn render(s: &StudySummary) -> String {
 
     let warned = warned_rows(s);
     if !warned.is_empty() {
-        o.push_str("\n## Warnings\n\n");
+        o.push_str(&format!("\n{h} Warnings\n\n"));
         for (r, w) in warned {
             o.push_str(&format!(
                 "- {} `{}`: {}\n",
@@ -587,13 +604,11 @@ pub fn render(s: &StudySummary) -> String {
             ));
         }
     }
-    o.push_str("\n## Method\n\nEach variant ran in its own process once per interleaved round: model built or loaded, prepared by the engine, warmed up, then sampled until the 95% confidence interval of the median was narrow enough or the round's share of the time limit was reached; a variant whose first round took fewer than 3 samples got the time for 3 in each later round. Speed-ups compare medians round by round; their intervals come from the spread of the rounds' ratios (a bootstrap of both sample sets with one round), and a warning says when the rounds disagree beyond their own intervals. A variant counts only if its outputs agree with the reference's on the same random inputs in every round (the accuracy gate), and only if the reference itself ran. See docs/study.md.\n");
-    o
 }
 
 /// The energy table, why figures are n/a, the throttled variants and the telemetry's caveats.
-fn energy_md(o: &mut String, s: &StudySummary) {
-    o.push_str("\n## Energy per inference\n\n");
+fn energy_md(o: &mut String, s: &StudySummary, h: &str) {
+    o.push_str(&format!("\n{h} Energy per inference\n\n"));
     o.push_str("Measured by the device's sensors over each variant's sampling window (docs/energy.md): average power, energy per inference in millijoules (counters where the device has them), the same with the idle power subtracted, the energy ratio over the baseline (baseline mJ / variant mJ, above 1: less energy for the same work), inferences per joule, items per second per watt, CO2 when a grid intensity was given, and the check: average sampled power x window per inference, with its gap to the counters. A figure nothing measured is n/a, with the reason below, never zero.\n\n");
     if let Some(why) = energy_all_na(s) {
         o.push_str(&format!("Energy is n/a: {}.\n\n", escape(&why)));
@@ -669,9 +684,26 @@ fn energy_md(o: &mut String, s: &StudySummary) {
     }
 }
 
-fn provenance(s: &StudySummary) -> String {
+/// What the provenance list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Provenance {
+    /// A study on one device: everything.
+    Study,
+    /// The top of a fleet's report: the tool, the sessions, the study's baseline and
+    /// settings (hosts and engines are each device's).
+    Fleet,
+    /// One device of a fleet: its hosts, baseline, variants, engines and notes.
+    Device,
+}
+
+pub(crate) fn provenance(s: &StudySummary, what: Provenance) -> String {
     let mut o = String::new();
-    for h in &s.hosts {
+    let hosts: &[_] = if what == Provenance::Fleet {
+        &[]
+    } else {
+        &s.hosts
+    };
+    for h in hosts {
         o.push_str(&format!(
             "- Host: {} ({} logical CPUs, {:.1} GiB), {}, kernel {}\n",
             escape(&h.cpu),
@@ -692,12 +724,16 @@ fn provenance(s: &StudySummary) -> String {
             }
         }
     }
-    o.push_str(&format!(
-        "- edgebench {} ({}); {} session(s)\n",
-        escape(&s.tool.version),
-        escape(&s.tool.git_commit),
-        s.sessions
-    ));
+    if what == Provenance::Device {
+        o.push_str(&format!("- {} session(s)\n", s.sessions));
+    } else {
+        o.push_str(&format!(
+            "- edgebench {} ({}); {} session(s)\n",
+            escape(&s.tool.version),
+            escape(&s.tool.git_commit),
+            s.sessions
+        ));
+    }
     o.push_str(&format!("- {}\n", escape(&s.baseline_note)));
     o.push_str(&format!(
         "- Optimized variants: {}; accuracy gate reference: `{}`\n",
@@ -708,8 +744,12 @@ fn provenance(s: &StudySummary) -> String {
             .join(", "),
         escape(&s.reference)
     ));
-    let mut versions: Vec<String> = s
-        .rows
+    let per_device: &[Row] = if what == Provenance::Fleet {
+        &[]
+    } else {
+        &s.rows
+    };
+    let mut versions: Vec<String> = per_device
         .iter()
         .filter_map(|r| {
             let engine = r.spec.split(':').next()?;
@@ -721,8 +761,11 @@ fn provenance(s: &StudySummary) -> String {
     if !versions.is_empty() {
         o.push_str(&format!("- Engines: {}\n", escape(&versions.join(", "))));
     }
-    for n in &s.notes {
+    for n in s.notes.iter().filter(|_| what != Provenance::Fleet) {
         o.push_str(&format!("- Note: {}\n", escape(n)));
+    }
+    if what == Provenance::Device {
+        return o;
     }
     let m = &s.config.measure;
     o.push_str(&format!(

@@ -429,8 +429,76 @@ pub struct StudySummary {
     pub averages: Vec<Average>,
     pub trends: Vec<Trend>,
     pub failures: Vec<Failure>,
-    /// Jobs of the plan with no measurement yet (an interrupted study).
+    /// Jobs of the plan with no measurement yet (an interrupted study). In a shard's folder
+    /// (`study --shard I/N`), only that shard's jobs; in a fleet, every device's missing cells
+    /// of the whole plan, each as `DEVICE: KEY`.
     pub pending: Vec<String>,
+    /// A fleet (the measurements name more than one device, as `edgebench merge` writes
+    /// them): the analysis of each device on its own, by device label. Empty for one device,
+    /// and then `rows` .. `pending` above are that device's. In a fleet, `rows` and
+    /// `failures` above hold every device's, each tagged with its device, and `averages` and
+    /// `trends` are empty: never an average across devices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceSummary>,
+    /// A fleet: each model at each batch size on each device (baseline, best gate-passing
+    /// variant, energy per inference). Empty for one device.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cross_device: Vec<CrossDevice>,
+}
+
+/// One device of a fleet, analysed on its own (its sessions and measurements only) exactly as
+/// a study measured on that device alone would be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    /// The label (`study --device`, else the host name).
+    pub device: String,
+    /// The hosts its measurements came from.
+    pub hosts: Vec<HostInfo>,
+    pub sessions: usize,
+    /// The shards measured on it (`study --shard`), sorted; empty: not sharded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<Shard>,
+    /// Its plan's (the engines a device has decide its variants).
+    pub baseline: String,
+    pub baseline_note: String,
+    pub reference: String,
+    pub variants: Vec<String>,
+    pub notes: Vec<String>,
+    pub engines: Vec<EngineStatus>,
+    pub rows: Vec<Row>,
+    pub averages: Vec<Average>,
+    pub trends: Vec<Trend>,
+    pub failures: Vec<Failure>,
+    /// Jobs of the whole plan not measured on this device (the fleet's missing cells).
+    pub pending: Vec<String>,
+}
+
+/// One model at one batch size across the devices of a fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossDevice {
+    pub model: String,
+    pub task: Task,
+    pub batch: usize,
+    /// One per device of the fleet, in the order of [`StudySummary::devices`]; a device that
+    /// did not measure the model has every figure `None`.
+    pub devices: Vec<DeviceCell>,
+}
+
+/// A model on one device: its baseline and its fastest gate-passing variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceCell {
+    pub device: String,
+    /// The baseline's spec and median latency, when it ran.
+    pub baseline: Option<String>,
+    pub baseline_ms: Option<f64>,
+    /// Joules per inference of the baseline, where measured (and attributable to it).
+    pub baseline_energy_j: Option<f64>,
+    /// The counted variant (not the baseline) with the lowest median latency.
+    pub best: Option<String>,
+    pub best_ms: Option<f64>,
+    /// Its speed-up over this device's baseline, when there is one.
+    pub best_speedup: Option<f64>,
+    pub best_energy_j: Option<f64>,
 }
 
 impl StudySummary {
@@ -441,6 +509,38 @@ impl StudySummary {
             failed: count(Status::Failed),
             gate_failed: count(Status::GateFailed),
             unverified: count(Status::Unverified),
+        }
+    }
+
+    /// Whether the measurements name more than one device (the summary of a merged fleet).
+    pub fn is_fleet(&self) -> bool {
+        !self.devices.is_empty()
+    }
+
+    /// One device of a fleet as a summary of its own: what each view renders for it, exactly
+    /// as for a study measured on that device alone.
+    pub fn device_view(&self, d: &DeviceSummary) -> StudySummary {
+        StudySummary {
+            schema_version: self.schema_version,
+            name: self.name.clone(),
+            tool: self.tool.clone(),
+            hosts: d.hosts.clone(),
+            sessions: d.sessions,
+            started_unix: self.started_unix,
+            baseline: d.baseline.clone(),
+            baseline_note: d.baseline_note.clone(),
+            reference: d.reference.clone(),
+            variants: d.variants.clone(),
+            notes: d.notes.clone(),
+            engines: d.engines.clone(),
+            config: self.config.clone(),
+            rows: d.rows.clone(),
+            averages: d.averages.clone(),
+            trends: d.trends.clone(),
+            failures: d.failures.clone(),
+            pending: d.pending.clone(),
+            devices: vec![],
+            cross_device: vec![],
         }
     }
 }
@@ -512,6 +612,9 @@ pub struct Row {
     /// sides measured over the same devices.
     #[serde(default)]
     pub energy_ratio: Option<f64>,
+    /// The device it was measured on, in a fleet (more than one device); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// A row's energy figures: the totals of the telemetry summary (`docs/energy.md`) over the
@@ -631,4 +734,7 @@ pub struct Failure {
     pub spec: String,
     pub status: Status,
     pub reason: String,
+    /// The device, in a fleet; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
