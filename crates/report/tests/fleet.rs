@@ -146,3 +146,27 @@ fn one_device_renders_as_before() {
         study_csv::render(&plain).unwrap()
     );
 }
+
+#[test]
+fn a_fleets_folder_gets_every_report_with_the_devices_in_summary_json() {
+    let s = fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let written = edgebench_report::write_study(dir.path(), &s).unwrap();
+    assert_eq!(written.len(), 4);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let devices: Vec<&str> = json["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(devices, FLEET_DEVICES);
+    assert_eq!(json["cross_device"].as_array().unwrap().len(), 3);
+    assert_eq!(json["averages"].as_array().unwrap().len(), 0);
+    assert_eq!(json["rows"][0]["device"], "orin-nano");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.html")).unwrap(),
+        html::render(&s)
+    );
+}
