@@ -33,6 +33,7 @@ pub fn host() -> HostInfo {
         kernel: "0".into(),
         arch: "x86_64".into(),
         board: None,
+        hostname: None,
     }
 }
 
@@ -279,6 +280,8 @@ impl Study {
             host: host(),
             config: self.config.clone(),
             plan: self.plan.clone(),
+            shard: None,
+            device: None,
         }
     }
 
@@ -317,6 +320,7 @@ impl Study {
             result,
             wall_s: 1.0,
             finished_unix: 0.0,
+            device: None,
         }
     }
 

@@ -16,6 +16,10 @@ pub struct HostInfo {
     /// measured (`edgebench_telemetry::tegra_board`); absent on other machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub board: Option<BoardState>,
+    /// The machine's host name (what a fleet study names a device by default); absent in
+    /// results recorded before fleets existed, or where it cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl HostInfo {
@@ -64,6 +68,7 @@ impl HostInfo {
             kernel: unknown(System::kernel_version().unwrap_or_default()),
             arch: std::env::consts::ARCH.to_owned(),
             board: BoardState::read(board),
+            hostname: System::host_name().ok().filter(|h| !h.is_empty()),
         }
     }
 }

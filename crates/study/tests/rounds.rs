@@ -60,6 +60,7 @@ fn first_round(raw: Vec<f64>, wall_s: f64) -> StudyMeasurement {
         result,
         wall_s,
         finished_unix: 0.0,
+        device: None,
     }
 }
 

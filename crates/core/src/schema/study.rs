@@ -343,7 +343,117 @@ pub struct StudySession {
     pub tool: ToolInfo,
     pub host: HostInfo,
     pub config: StudyConfig,
+    /// The whole plan, also in a shard (whose jobs are [`Shard::jobs`] of it).
     pub plan: Plan,
+    /// The part of the plan this folder measures (`study --shard I/N`); absent: all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// The device these measurements describe (`study --device LABEL`, else the host name);
+    /// absent in studies recorded before fleets existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// One part of a study's plan, `index` of `count` (from 1), as `study --shard I/N` names it.
+///
+/// The unit of the partition is a model at a batch size (its gate reference, baseline,
+/// variants and every round), so that a shard can gate and compute speed-ups on its own. The
+/// units are sorted by key and dealt out in turn: the partition depends only on the plan
+/// (stable when the plan is made again on another machine), and together the shards hold
+/// every job of the plan exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The key of the partition's unit `job` belongs to.
+    pub fn unit_key(plan: &Plan, job: &Job) -> String {
+        let m = &plan.models[job.model];
+        format!("{}|{}|batch={}", m.label, m.source, job.batch)
+    }
+
+    /// Whether `job` of `plan` is in this shard.
+    pub fn contains(&self, plan: &Plan, job: &Job) -> bool {
+        self.holds(&Shard::units(plan), &Shard::unit_key(plan, job))
+    }
+
+    /// The jobs of `plan` in this shard, in plan order.
+    pub fn jobs<'a>(&self, plan: &'a Plan) -> Vec<&'a Job> {
+        let units = Shard::units(plan);
+        plan.jobs
+            .iter()
+            .filter(|j| self.holds(&units, &Shard::unit_key(plan, j)))
+            .collect()
+    }
+
+    /// The plan's units, sorted and without repeats.
+    fn units(plan: &Plan) -> Vec<String> {
+        let mut units: Vec<String> = plan.jobs.iter().map(|j| Shard::unit_key(plan, j)).collect();
+        units.sort();
+        units.dedup();
+        units
+    }
+
+    /// Units are dealt out in turn: the i-th (from 0) goes to shard `i mod count + 1`.
+    fn holds(&self, units: &[String], key: &str) -> bool {
+        units
+            .binary_search_by(|u| u.as_str().cmp(key))
+            .is_ok_and(|i| i % self.count.max(1) + 1 == self.index)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N` with 1 <= I <= N.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("`{s}` is not a shard: write I/N with 1 <= I <= N, e.g. --shard 2/3");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Plan {
+    /// A digest of the plan's jobs (their keys, in order): shards of one study have the same.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for j in &self.jobs {
+            h.update(j.key.as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl StudyConfig {
+    /// A digest of the config as checked: shards of one study have the same.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&json)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// What is known about a model, from the worker that loaded it.
@@ -377,6 +487,10 @@ pub struct StudyMeasurement {
     /// Wall time of the child process.
     pub wall_s: f64,
     pub finished_unix: f64,
+    /// The device it was measured on, in a study run with `--shard` or `--device` and in a
+    /// merged fleet study (`edgebench merge`); absent in a plain study (one device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// The content of a results file.
