@@ -26,8 +26,9 @@ pub struct SlurmArgs {
     #[arg(long, value_name = "K")]
     pub max_parallel: Option<usize>,
     /// A device kind and where it runs: NAME, NAME=partition:P, NAME=constraint:C (several
-    /// joined by commas, also gres:G). One job array per device; each measures the whole
-    /// study. Default: one device named after --partition (else `slurm`).
+    /// joined by commas, also gres:G and edgebench:PATH, the binary its nodes run). One job
+    /// array per device; each measures the whole study. Default: one device named after
+    /// --partition (else `slurm`).
     #[arg(long = "device", value_name = "NAME[=partition:P|constraint:C]")]
     pub devices: Vec<String>,
     /// The study's folder: OUT/DEVICE/shard-I per task, OUT/merged, OUT/slurm (scripts, logs).
@@ -76,11 +77,24 @@ pub fn run(a: SlurmArgs) -> Result<ExitCode> {
             "cannot find this edgebench binary: give the one the nodes run with --edgebench PATH",
         )?,
     };
-    let devices = a
+    let mut devices = a
         .devices
         .iter()
         .map(|d| d.parse::<DeviceKind>())
         .collect::<std::result::Result<Vec<_>, SlurmError>>()?;
+    for d in &mut devices {
+        if let Some(p) = &d.edgebench {
+            if !p.is_file() {
+                bail!(
+                    "--device {}: edgebench:{}: no such file: give the path of the edgebench binary this device's nodes run",
+                    d.name,
+                    p.display()
+                );
+            }
+            d.edgebench =
+                Some(std::path::absolute(p).with_context(|| format!("--device {}", d.name))?);
+        }
+    }
     let tool = crate::tool_info();
     let req = Request {
         config,

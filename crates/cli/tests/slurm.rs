@@ -320,6 +320,17 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
             ],
             "--edgebench /nonexistent/edgebench: no such file",
         ),
+        (
+            &[
+                "--config",
+                cfg,
+                "--shards",
+                "2",
+                "--device",
+                "orin=partition:jetson,edgebench:/nonexistent/aarch64/edgebench",
+            ],
+            "--device orin: edgebench:/nonexistent/aarch64/edgebench: no such file",
+        ),
     ];
     for (args, expected) in cases {
         let out = edgebench()

@@ -56,18 +56,22 @@ pub struct DeviceKind {
     /// `sbatch --constraint`: node features, e.g. `orin` or `a100|h100`.
     pub constraint: Option<String>,
     pub gres: Option<String>,
+    /// The edgebench binary this kind's nodes run (an aarch64 build for Jetson boards beside
+    /// x86_64 servers); default: the request's own.
+    pub edgebench: Option<PathBuf>,
 }
 
 impl std::str::FromStr for DeviceKind {
     type Err = SlurmError;
 
-    /// `NAME`, or `NAME=KEY:VALUE[,KEY:VALUE...]` with keys `partition`, `constraint`, `gres`:
-    /// `orin=partition:jetson`, `h100=constraint:h100,gres:gpu:1`.
+    /// `NAME`, or `NAME=KEY:VALUE[,KEY:VALUE...]` with keys `partition`, `constraint`, `gres`,
+    /// `edgebench` (the binary's path): `orin=partition:jetson,edgebench:/shared/aarch64/edgebench`,
+    /// `h100=constraint:h100,gres:gpu:1`.
     fn from_str(s: &str) -> Result<DeviceKind, SlurmError> {
         let bad = |why: &str| {
             SlurmError::Invalid {
             flag: format!("--device {s}"),
-            message: format!("{why}; write NAME, NAME=partition:P or NAME=constraint:C (several joined by commas, also gres:G), e.g. --device orin=partition:jetson"),
+            message: format!("{why}; write NAME, NAME=partition:P or NAME=constraint:C (several joined by commas, also gres:G and edgebench:PATH), e.g. --device orin=partition:jetson"),
         }
         };
         let (name, placement) = match s.split_once('=') {
@@ -93,6 +97,14 @@ impl std::str::FromStr for DeviceKind {
                 if value.is_empty() {
                     return Err(bad(&format!("`{key}` has no value")));
                 }
+                let twice = || bad(&format!("`{}` is given twice", key.trim()));
+                if key.trim() == "edgebench" {
+                    if kind.edgebench.is_some() {
+                        return Err(twice());
+                    }
+                    kind.edgebench = Some(PathBuf::from(value));
+                    continue;
+                }
                 let slot = match key.trim() {
                     "partition" => &mut kind.partition,
                     "constraint" => &mut kind.constraint,
@@ -100,7 +112,7 @@ impl std::str::FromStr for DeviceKind {
                     other => return Err(bad(&format!("unknown key `{other}`"))),
                 };
                 if slot.is_some() {
-                    return Err(bad(&format!("`{}` is given twice", key.trim())));
+                    return Err(twice());
                 }
                 *slot = Some(value.to_owned());
             }
@@ -116,7 +128,7 @@ fn split_items(p: &str) -> Vec<&str> {
     let mut start = 0;
     for (i, _) in p.match_indices(',') {
         let rest = &p[i + 1..];
-        if ["partition:", "constraint:", "gres:"]
+        if ["partition:", "constraint:", "gres:", "edgebench:"]
             .iter()
             .any(|k| rest.trim_start().starts_with(k))
         {
@@ -290,6 +302,19 @@ fn check(req: &Request) -> Result<(), SlurmError> {
                 one_line(&format!("--device {}", d.name), key, v)?;
             }
         }
+        if let Some(p) = &d.edgebench {
+            let flag = format!("--device {}", d.name);
+            if !p.is_absolute() {
+                return Err(invalid(
+                    &flag,
+                    format!(
+                        "edgebench:{} is not an absolute path; the scripts run from any folder",
+                        p.display()
+                    ),
+                ));
+            }
+            one_line(&flag, "path", &p.to_string_lossy())?;
+        }
     }
     if req.devices.is_empty() {
         if let Some(p) = &req.partition {
@@ -393,9 +418,10 @@ fn array_script(req: &Request, d: &DeviceKind, logs: &Path) -> String {
     }
     s.push('\n');
     s.push_str("shard=\"${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it reads SLURM_ARRAY_TASK_ID}\"\n");
+    let edgebench = d.edgebench.as_ref().unwrap_or(&req.edgebench);
     s.push_str(&format!(
         "{} study \\\n",
-        shell_quote(&req.edgebench.to_string_lossy())
+        shell_quote(&edgebench.to_string_lossy())
     ));
     s.push_str(&format!(
         "    --config {} \\\n",
@@ -825,6 +851,28 @@ exec '/opt/edgebench/bin/edgebench' merge \
     }
 
     #[test]
+    fn a_device_may_run_its_own_binary_and_the_merge_runs_the_requests() {
+        let mut req = request();
+        req.devices = vec![
+            device("orin=partition:jetson,edgebench:/shared/aarch64/edgebench"),
+            device("h100=partition:gpu"),
+        ];
+        let s = scripts(&req).unwrap();
+        assert!(s.arrays[0]
+            .script
+            .text
+            .contains("\n'/shared/aarch64/edgebench' study \\\n"));
+        assert!(s.arrays[1]
+            .script
+            .text
+            .contains("\n'/opt/edgebench/bin/edgebench' study \\\n"));
+        assert!(s
+            .merge
+            .text
+            .contains("exec '/opt/edgebench/bin/edgebench' merge"));
+    }
+
+    #[test]
     fn without_devices_one_named_after_the_partition_or_slurm() {
         let mut req = request();
         let s = scripts(&req).unwrap();
@@ -929,7 +977,12 @@ exec '/opt/edgebench/bin/edgebench' merge \
                 partition: Some("gpu".into()),
                 constraint: Some("a100|h100".into()),
                 gres: Some("gpu:a100:2".into()),
+                edgebench: None,
             }
+        );
+        assert_eq!(
+            device("orin=partition:jetson,edgebench:/shared/aarch64/edgebench").edgebench,
+            Some(PathBuf::from("/shared/aarch64/edgebench"))
         );
         // A comma inside a value stays in it when no key follows.
         assert_eq!(
@@ -944,6 +997,10 @@ exec '/opt/edgebench/bin/edgebench' merge \
             ("orin=queue:jetson", "unknown key `queue`"),
             ("orin=partition:", "`partition` has no value"),
             ("orin=partition:a,partition:b", "`partition` is given twice"),
+            (
+                "orin=edgebench:/a,edgebench:/b",
+                "`edgebench` is given twice",
+            ),
             ("or in=partition:a", "has ` `"),
             ("../x=partition:a", "starts with `.` or `-`"),
             ("a/b", "has `/`"),
@@ -986,6 +1043,9 @@ exec '/opt/edgebench/bin/edgebench' merge \
         let mut r = request();
         r.edgebench = "/bin/edge\nbench".into();
         assert!(invalid(scripts(&r)).starts_with("--edgebench: "));
+        let mut r = request();
+        r.devices = vec![device("orin=edgebench:bin/edgebench")];
+        assert!(invalid(scripts(&r)).contains("edgebench:bin/edgebench is not an absolute path"));
         let mut r = request();
         r.partition = Some("gpu a".into());
         assert!(invalid(scripts(&r)).contains("also give --device NAME"));
