@@ -3,7 +3,7 @@
 use crate::shared::{progress_text, spinner, TelemetryArgs};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use edgebench_core::schema::study::StudyConfig;
+use edgebench_core::schema::study::{Shard, StudyConfig};
 use edgebench_study::run::{Event, Outcome, StudyOptions};
 use edgebench_study::runner::Event as RunEvent;
 use edgebench_study::{config, preset};
@@ -40,9 +40,18 @@ pub struct StudyArgs {
     /// per variant.
     #[arg(long, conflicts_with = "config")]
     pub quick: bool,
-    /// Check the config and show the plan without measuring anything.
+    /// Check the config and show the plan without measuring anything (with --shard: the
+    /// shard's jobs).
     #[arg(long)]
     pub dry_run: bool,
+    /// Measure only part I of N of the plan (each model at each batch size goes whole to one
+    /// shard); `edgebench merge` joins the shards' folders into one study.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// The device these measurements describe, recorded with each of them (default in a
+    /// shard: this machine's host name); `edgebench merge` reports each device apart.
+    #[arg(long, value_name = "LABEL", value_parser = parse_device)]
+    pub device: Option<String>,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
@@ -71,13 +80,15 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         })?,
         tool: crate::tool_info(),
         telemetry: (!a.telemetry.no_telemetry).then(|| a.telemetry.settings()),
+        shard: a.shard,
+        device: a.device.clone(),
     };
     let rounds = cfg.measure.rounds;
     let mut view = Progress::new(a.quiet, &a.out, rounds);
     let outcome = edgebench_study::run::run(cfg, &opts, &mut |ev| view.show(ev))?;
     let done = match outcome {
-        Outcome::DryRun(plan) => {
-            for j in &plan.jobs {
+        Outcome::DryRun(planned) => {
+            for j in planned.jobs() {
                 println!("{}", j.key);
             }
             return Ok(ExitCode::SUCCESS);
@@ -96,6 +107,15 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         crate::cmd_report::paths(&done.written)
     );
     Ok(crate::cmd_report::exit_code(&done.summary))
+}
+
+/// A device label: any text but an empty one.
+fn parse_device(s: &str) -> std::result::Result<String, String> {
+    let label = s.trim();
+    if label.is_empty() {
+        return Err("give the device a name, e.g. --device jetson-orin".to_owned());
+    }
+    Ok(label.to_owned())
 }
 
 /// The study's progress on stderr: the plan, the sensors, a bar over the jobs.
@@ -125,7 +145,11 @@ impl<'a> Progress<'a> {
             Event::Exporting { label } => {
                 eprintln!("edgebench: exporting {label} with torch (cached after the first time)")
             }
-            Event::Planned { config, plan } => {
+            Event::Planned {
+                config,
+                plan,
+                shard,
+            } => {
                 eprintln!(
                     "edgebench study `{}`: {} models, {} jobs ({} interleaved round(s) per variant), into {}",
                     config.name,
@@ -134,6 +158,14 @@ impl<'a> Progress<'a> {
                     config.measure.rounds.max(1),
                     self.out.display()
                 );
+                if let Some(s) = shard {
+                    match s.jobs(plan).len() {
+                        0 => eprintln!(
+                            "  shard {s}: no jobs (the plan has fewer models x batch sizes than shards); its folder records the shard for the merge"
+                        ),
+                        n => eprintln!("  shard {s}: {n} of the {} jobs", plan.jobs.len()),
+                    }
+                }
                 eprintln!("  {}", plan.baseline_note);
                 eprintln!("  optimized variants: {}", plan.variants.join(", "));
                 if plan.reference != plan.baseline {

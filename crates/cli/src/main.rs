@@ -13,6 +13,7 @@ mod cmd_compare;
 mod cmd_engines;
 mod cmd_export;
 mod cmd_inspect;
+mod cmd_merge;
 mod cmd_pipeline;
 mod cmd_report;
 mod cmd_sensors;
@@ -67,6 +68,9 @@ enum Command {
     Report(cmd_report::ReportArgs),
     /// Compare two studies (or two bench JSON files) variant by variant.
     Compare(cmd_compare::CompareArgs),
+    /// Join the folders of a study's shards (`study --shard`, one device or many) into one
+    /// study folder with its reports, each device apart.
+    Merge(cmd_merge::MergeArgs),
     /// Write (or submit) a study as Slurm job arrays, one shard per task, and the job that
     /// merges the shards once every task has succeeded.
     Slurm(cmd_slurm::SlurmArgs),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Study(a) => cmd_study::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),
+        Command::Merge(a) => cmd_merge::run(a),
         Command::Slurm(a) => cmd_slurm::run(a),
         Command::Video(a) => cmd_video::run(a),
         Command::Worker(a) => cmd_worker::run(a),

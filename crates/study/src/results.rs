@@ -8,7 +8,7 @@
 //! `edgebench_core::schema::study::Line`.
 
 use crate::{io_err, Error, Result};
-use edgebench_core::schema::study::{Line, Loaded};
+use edgebench_core::schema::study::{Line, Loaded, StudyMeasurement, StudySession};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -101,13 +101,57 @@ impl Appender {
         })
     }
 
+    /// Appends `line`.
     pub fn append(&mut self, line: &Line) -> Result<()> {
+        self.write(line).map(drop)
+    }
+
+    /// Appends a session line and returns the session as [`load`] reads it back.
+    pub fn append_session(&mut self, session: StudySession) -> Result<StudySession> {
+        let record = self.write(&Line::Session(Box::new(session)))?;
+        match self.read_back(&record)? {
+            Line::Session(mut s) => {
+                s.plan.fill_defaults();
+                Ok(*s)
+            }
+            Line::Measurement(_) => Err(self.misread("session")),
+        }
+    }
+
+    /// Appends a measurement line and returns the measurement as [`load`] reads it back.
+    pub fn append_measurement(&mut self, m: StudyMeasurement) -> Result<StudyMeasurement> {
+        let record = self.write(&Line::Measurement(Box::new(m)))?;
+        match self.read_back(&record)? {
+            Line::Measurement(m) => Ok(*m),
+            Line::Session(_) => Err(self.misread("measurement")),
+        }
+    }
+
+    /// Writes one record; returns its JSON.
+    fn write(&mut self, line: &Line) -> Result<Vec<u8>> {
         let mut record = serde_json::to_vec(line).map_err(|e| io_err(&self.path, e))?;
         record.push(b'\n');
         self.file
             .write_all(&record)
             .and_then(|_| self.file.sync_data())
-            .map_err(|e| io_err(&self.path, e))
+            .map_err(|e| io_err(&self.path, e))?;
+        Ok(record)
+    }
+
+    /// A record as [`load`] reads it: parsed from the bytes written, not the value they were
+    /// written from. serde_json's parser (without its `float_roundtrip` feature) reads a
+    /// float's text back to the nearest double only most of the time and may miss by one unit
+    /// in the last place, so a summary made from what was written, rather than from what
+    /// was read back, could differ from the one `edgebench report` makes in a last digit.
+    fn read_back(&self, record: &[u8]) -> Result<Line> {
+        serde_json::from_slice(record).map_err(|e| io_err(&self.path, e))
+    }
+
+    fn misread(&self, kind: &str) -> Error {
+        io_err(
+            &self.path,
+            format!("a {kind} line written here reads back as another kind of line"),
+        )
     }
 }
 

@@ -5,11 +5,11 @@
 
 use crate::lock::StudyLock;
 use crate::worker::JobTelemetry;
-use crate::{plan, runner, summary, Error, Result};
+use crate::{plan, runner, Error, Result};
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::memory::{self, Limit, Run};
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::study::{Plan, StudyConfig, StudySummary, Task};
+use edgebench_core::schema::study::{Job, Plan, Shard, StudyConfig, StudySummary, Task};
 use edgebench_core::schema::ToolInfo;
 use edgebench_core::telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
 use edgebench_core::tensor::{ConcreteSpec, DType};
@@ -35,6 +35,11 @@ pub struct StudyOptions {
     pub tool: ToolInfo,
     /// The sensors' settings (`None`: no telemetry).
     pub telemetry: Option<TelemetrySettings>,
+    /// Measure only this part of the plan (`--shard I/N`); `None`: all of it.
+    pub shard: Option<Shard>,
+    /// The device label recorded with every measurement (`--device`; in a shard without it,
+    /// the host name).
+    pub device: Option<String>,
 }
 
 /// What [`run`] reports while it works, in order.
@@ -46,6 +51,8 @@ pub enum Event<'a> {
     Planned {
         config: &'a StudyConfig,
         plan: &'a Plan,
+        /// The part of the plan this run measures (`None`: all of it).
+        shard: Option<Shard>,
     },
     /// Idle power is being measured for this long, before any child runs.
     MeasuringIdle { seconds: f64 },
@@ -59,8 +66,26 @@ pub enum Event<'a> {
 #[derive(Debug)]
 pub enum Outcome {
     /// `dry_run`: the plan, nothing measured.
-    DryRun(Box<Plan>),
+    DryRun(Box<Planned>),
     Finished(Box<Finished>),
+}
+
+/// A study's plan and the part of it a run measures.
+#[derive(Debug)]
+pub struct Planned {
+    /// The whole plan.
+    pub plan: Plan,
+    pub shard: Option<Shard>,
+}
+
+impl Planned {
+    /// The jobs this run measures: the shard's, else every job of the plan; in plan order.
+    pub fn jobs(&self) -> Vec<&Job> {
+        match self.shard {
+            Some(s) => s.jobs(&self.plan),
+            None => self.plan.jobs.iter().collect(),
+        }
+    }
 }
 
 /// A study that ran to its end.
@@ -99,13 +124,17 @@ pub fn run(
         Some(StudyLock::acquire(&opts.out, "edgebench study")?)
     };
     // Refuse a folder that holds another study before anything runs.
-    runner::open_dir(&opts.out, opts.resume, &cfg)?;
+    runner::open_dir(&opts.out, opts.resume, &cfg, opts.shard)?;
     on_event(Event::Planned {
         config: &cfg,
         plan: &plan,
+        shard: opts.shard,
     });
     let Some(lock) = lock else {
-        return Ok(Outcome::DryRun(Box::new(plan)));
+        return Ok(Outcome::DryRun(Box::new(Planned {
+            plan,
+            shard: opts.shard,
+        })));
     };
 
     // The parent opens the sensors once, before any child runs, to measure idle power; each
@@ -132,15 +161,19 @@ pub fn run(
             settings,
             idle: t.idle,
         }),
+        shard: opts.shard,
+        device: opts.device.clone(),
     };
 
     let started = Instant::now();
-    runner::run(&cfg, &plan, &run_opts, &lock, &mut |ev| {
+    // What the runner hands back is results.jsonl as `edgebench report` reads it (every line
+    // it appended is parsed back from the bytes written), so the reports below are the ones
+    // `edgebench report` rebuilds, without reading the file a second time.
+    let loaded = runner::run(&cfg, &plan, &run_opts, &lock, &mut |ev| {
         on_event(Event::Run(ev))
     })?;
     let elapsed_s = started.elapsed().as_secs_f64();
-    // The reports come from results.jsonl as written, exactly as `edgebench report` reads it.
-    let (summary, _) = summary::rebuild(&summary::results_in(&opts.out)?)?;
+    let summary = crate::summary::analyse(&loaded, &opts.out.join(crate::results::RESULTS_FILE))?;
     let written = edgebench_report::write_study(&opts.out, &summary)?;
     drop(lock);
     Ok(Outcome::Finished(Box::new(Finished {
@@ -303,6 +336,8 @@ mod tests {
             worker_exe: PathBuf::from("edgebench"),
             tool: edgebench_core::fixtures::tool(),
             telemetry: None,
+            shard: None,
+            device: None,
         };
         let mut events = 0;
         let err = run(crate::preset::paper(true), &opts, &mut |_| events += 1).unwrap_err();

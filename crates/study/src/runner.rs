@@ -17,7 +17,7 @@ use edgebench_core::host::HostInfo;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::process::spawn_in_group;
 use edgebench_core::schema::study::{
-    Job, Line, Loaded, ModelFacts, Plan, StudyConfig, StudyMeasurement, StudySession,
+    Job, Loaded, ModelFacts, Plan, Shard, StudyConfig, StudyMeasurement, StudySession,
 };
 use edgebench_core::schema::{Status, ToolInfo, VariantResult};
 use edgebench_core::SCHEMA_VERSION;
@@ -39,12 +39,33 @@ pub struct RunOptions {
     /// Telemetry every child samples (`None`: off), and the least sampling time its sensors need.
     pub telemetry: Option<JobTelemetry>,
     pub min_sampling_s: f64,
+    /// Run only this part of the plan (`study --shard I/N`); `None`: all of it.
+    pub shard: Option<Shard>,
+    /// The device label (`study --device`); with a shard and no label, the host name.
+    pub device: Option<String>,
+}
+
+impl RunOptions {
+    /// The device the measurements are recorded under: the label, else (in a shard) the
+    /// host's name, else `unknown`; `None` in a plain study (one device, none named).
+    pub fn device_of(&self, host: &HostInfo) -> Option<String> {
+        if self.device.is_none() && self.shard.is_none() {
+            return None;
+        }
+        Some(
+            self.device
+                .clone()
+                .or_else(|| host.hostname.clone())
+                .unwrap_or_else(|| "unknown".to_owned()),
+        )
+    }
 }
 
 /// What the runner reports while it works.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// Before the first job: how many jobs in all, how many already in results.jsonl.
+    /// Before the first job: how many jobs in all (in a shard: the shard's), how many
+    /// already in results.jsonl.
     Start {
         total: usize,
         already_done: usize,
@@ -71,13 +92,25 @@ pub enum Event<'a> {
 }
 
 /// The results file of a study folder, checked for `--resume`: refuses to start over a
-/// study without `--resume`, and refuses to resume one made with a different config.
-pub fn open_dir(dir: &Path, resume: bool, cfg: &StudyConfig) -> Result<Loaded> {
+/// study without `--resume`, to resume one made with a different config or as another shard
+/// (`shard`: the one this run measures), and to add to a merged study
+/// ([`crate::merge::is_merged`]).
+pub fn open_dir(
+    dir: &Path,
+    resume: bool,
+    cfg: &StudyConfig,
+    shard: Option<Shard>,
+) -> Result<Loaded> {
     let path = dir.join(results::RESULTS_FILE);
     if !path.exists() {
         return Ok(Loaded::default());
     }
     let loaded = results::load(&path)?;
+    if crate::merge::is_merged(dir, &loaded) {
+        return Err(Error::MergedStudy {
+            dir: dir.display().to_string(),
+        });
+    }
     if !resume && (!loaded.measurements.is_empty() || !loaded.sessions.is_empty()) {
         return Err(Error::Invalid(format!(
             "{} already holds a study: add --resume to finish it, `edgebench report {}` to rebuild its reports, or choose another --out",
@@ -92,6 +125,18 @@ pub fn open_dir(dir: &Path, resume: bool, cfg: &StudyConfig) -> Result<Loaded> {
                 dir.display(),
                 last.config.name
             )));
+        }
+        if last.shard != shard {
+            let part =
+                |s: Option<Shard>| s.map_or("the whole plan".to_owned(), |s| format!("shard {s}"));
+            return Err(Error::OtherShard {
+                dir: dir.display().to_string(),
+                found: part(last.shard),
+                given: part(shard),
+                flag: last
+                    .shard
+                    .map_or("no --shard".to_owned(), |s| format!("--shard {s}")),
+            });
         }
     }
     Ok(loaded)
@@ -121,29 +166,38 @@ pub fn run(
         std::fs::create_dir_all(d).map_err(|e| io_err(d, e))?;
     }
     let path = opts.dir.join(results::RESULTS_FILE);
-    let mut loaded = open_dir(&opts.dir, opts.resume, cfg)?;
+    let mut loaded = open_dir(&opts.dir, opts.resume, cfg, opts.shard)?;
     let mut out = Appender::open(&path, loaded.valid_len)?;
+    let host = HostInfo::detect();
+    let device = opts.device_of(&host);
     let session = StudySession {
         schema_version: SCHEMA_VERSION,
         started_unix: results::now_unix(),
         resumed: !loaded.sessions.is_empty(),
         tool: opts.tool.clone(),
-        host: HostInfo::detect(),
+        host,
         config: cfg.clone(),
         plan: plan.clone(),
+        shard: opts.shard,
+        device: device.clone(),
     };
-    out.append(&Line::Session(Box::new(session.clone())))?;
-    loaded.sessions.push(session);
+    // What is kept in memory is what `load` reads back from the file (see `Appender::append`),
+    // so that the summary made from it is the one `edgebench report` makes.
+    loaded.sessions.push(out.append_session(session)?);
+    let mine: std::collections::HashSet<&str> = match opts.shard {
+        Some(s) => s.jobs(plan).into_iter().map(|j| j.key.as_str()).collect(),
+        None => plan.jobs.iter().map(|j| j.key.as_str()).collect(),
+    };
     let done: std::collections::HashSet<String> =
         loaded.measurements.iter().map(|m| m.key.clone()).collect();
-    let already = plan.jobs.iter().filter(|j| done.contains(&j.key)).count();
+    let already = mine.iter().filter(|k| done.contains(**k)).count();
     on_event(Event::Start {
-        total: plan.jobs.len(),
+        total: mine.len(),
         already_done: already,
         torn_line_ignored: loaded.torn,
     });
     for (index, job) in plan.jobs.iter().enumerate() {
-        if done.contains(&job.key) {
+        if !mine.contains(job.key.as_str()) || done.contains(&job.key) {
             continue;
         }
         let model = &plan.models[job.model];
@@ -173,7 +227,7 @@ pub fn run(
             job,
             label: &model.label,
         });
-        let m = run_job(
+        let mut m = run_job(
             cfg,
             plan,
             job,
@@ -183,7 +237,8 @@ pub fn run(
             (&work_dir, &outputs_dir),
             on_event,
         )?;
-        out.append(&Line::Measurement(Box::new(m.clone())))?;
+        m.device = device.clone();
+        let m = out.append_measurement(m)?;
         on_event(Event::JobDone {
             index,
             measurement: &m,
@@ -504,6 +559,7 @@ fn run_job(
         result,
         wall_s,
         finished_unix: results::now_unix(),
+        device: None,
     })
 }
 

@@ -2,7 +2,7 @@
 //! shows and writes it (and `report --markdown` tabulates it).
 
 use crate::{results, Error, Result};
-use edgebench_core::schema::study::StudySummary;
+use edgebench_core::schema::study::{Loaded, StudySummary};
 use std::path::{Path, PathBuf};
 
 /// The results file of study folder `dir`; an error when there is none (checked before
@@ -22,11 +22,16 @@ pub fn results_in(dir: &Path) -> Result<PathBuf> {
 /// write, ignored).
 pub fn rebuild(path: &Path) -> Result<(StudySummary, bool)> {
     let loaded = results::load(path)?;
-    let summary = edgebench_core::analysis::analyse(&loaded).ok_or_else(|| {
+    Ok((analyse(&loaded, path)?, loaded.torn))
+}
+
+/// The analysis of `loaded`, the contents of results file `path` (named in the error when it
+/// holds no session line).
+pub fn analyse(loaded: &Loaded, path: &Path) -> Result<StudySummary> {
+    edgebench_core::analysis::analyse(loaded).ok_or_else(|| {
         Error::Invalid(format!(
             "{} holds no study session line: it was not written by `edgebench study`",
             path.display()
         ))
-    })?;
-    Ok((summary, loaded.torn))
+    })
 }

@@ -53,6 +53,8 @@ fn run_with_child(dir: &Path, then: &str) -> (Vec<String>, Vec<u32>) {
         },
         telemetry: None,
         min_sampling_s: 0.0,
+        shard: None,
+        device: None,
     };
     let loaded = runner::run(&cfg, &p, &opts, &lock, &mut |_| {}).unwrap();
     assert_eq!(loaded.measurements.len(), 2);
