@@ -129,9 +129,12 @@ pub fn ready(spec: &EngineSpec) -> Result<Box<dyn Engine>, edgebench_core::Error
     }
 }
 
+/// A variant to run and its engine.
+pub type Variant = (EngineSpec, Box<dyn Engine>);
+
 /// Every listed variant of every engine that can run here, PyTorch left out, with its
 /// engine: what `pipeline` runs on the ONNX model when no `--engine` is named.
-pub fn available_variants() -> Result<Vec<(EngineSpec, Box<dyn Engine>)>, edgebench_core::Error> {
+pub fn available_variants() -> Result<Vec<Variant>, edgebench_core::Error> {
     let mut out = vec![];
     for engine in all() {
         if engine.name() == "torch"

@@ -58,16 +58,22 @@ pub enum VideoError {
     BadLabels { path: PathBuf, reason: String },
     #[error("model output `{output}` has {got} values, expected class scores of shape 1 x classes; use a classification model")]
     BadOutput { output: String, got: String },
-    /// The engine could not prepare the model; the engine's error is the source.
-    #[error("preparing {model} on {spec}")]
-    Prepare {
-        model: String,
-        spec: String,
-        #[source]
-        source: edgebench_core::Error,
-    },
+    /// The engine could not prepare the model (boxed: the engine's error is large).
+    #[error(transparent)]
+    Prepare(Box<PrepareError>),
     #[error(transparent)]
     Core(#[from] edgebench_core::Error),
+}
+
+/// The engine could not prepare the model: its error is the source, so that exit codes follow
+/// the engine's error as they do for [`VideoError::Core`].
+#[derive(Debug, thiserror::Error)]
+#[error("preparing {model} on {spec}")]
+pub struct PrepareError {
+    pub model: String,
+    pub spec: String,
+    #[source]
+    pub source: edgebench_core::Error,
 }
 
 pub type Result<T, E = VideoError> = std::result::Result<T, E>;

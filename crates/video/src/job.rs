@@ -5,12 +5,12 @@
 //! exports.
 
 use crate::clip::ModelPlan;
+use crate::error::{PrepareError, Result, VideoError};
 use crate::preprocess::{PreprocessConfig, Preprocessor};
 use crate::queue::DropPolicy;
 use crate::report::{analyse, Context, VideoReport, VideoSettings};
 use crate::run::{run_stream, warm_up, Prediction, RunOptions};
 use crate::source::{open, OpenOptions, SourceSpec};
-use crate::error::{Result, VideoError};
 use edgebench_core::engine::{Engine, EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
 use edgebench_core::memory::{self, Limit, Run};
@@ -114,10 +114,12 @@ pub fn run(
     let mut session = job
         .engine
         .prepare(job.model, job.spec, &prepare)
-        .map_err(|source| VideoError::Prepare {
-            model: job.model.name.clone(),
-            spec: job.spec.to_string(),
-            source,
+        .map_err(|source| {
+            VideoError::Prepare(Box::new(PrepareError {
+                model: job.model.name.clone(),
+                spec: job.spec.to_string(),
+                source,
+            }))
         })?;
     on_event(Event::WarmingUp);
     let first_run_ms = warm_up(session.as_mut(), &plan, &opts)?;

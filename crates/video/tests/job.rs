@@ -146,7 +146,10 @@ fn a_run_reports_every_clip_with_its_settings_and_events_in_order() {
     assert_eq!(events.len(), 3 + report.clips);
     assert_eq!(report.frames, 16);
     assert_eq!(report.settings.labels.as_deref(), Some("labels.txt"));
-    assert_eq!((report.settings.threads, report.settings.seed), (Some(1), 3));
+    assert_eq!(
+        (report.settings.threads, report.settings.seed),
+        (Some(1), 3)
+    );
     assert_eq!(report.model.path, "clip");
     assert!(report.complete && report.error.is_none());
     assert!(report
@@ -163,8 +166,12 @@ fn an_engine_that_cannot_prepare_names_the_model_and_spec_with_its_reason() {
     let e = run(job(&engine, &spec, &model), &mut || None, &mut |_| {}).unwrap_err();
     assert_eq!(e.to_string(), "preparing clip on fake");
     match e {
-        VideoError::Prepare { source, .. } => {
-            assert_eq!(source.to_string(), "engine fake failed: no device")
+        VideoError::Prepare(p) => {
+            assert_eq!(p.source.to_string(), "engine fake failed: no device");
+            // The engine's error is the next in the chain, so exit codes follow it.
+            let e = VideoError::Prepare(p);
+            let next = std::error::Error::source(&e).unwrap();
+            assert!(next.downcast_ref::<edgebench_core::Error>().is_some());
         }
         other => panic!("{other:?}"),
     }
