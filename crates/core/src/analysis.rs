@@ -219,8 +219,27 @@ fn merge_variant(parts: &[&StudyMeasurement], planned: usize, cfg: &StudyConfig)
 
 /// Every variant of the latest session's plan that has a measurement, its rounds merged into
 /// one measurement (key: its first round's), in plan order: what `compare` and other readers
-/// of a study should take instead of the rounds one by one.
+/// of a study should take instead of the rounds one by one. In a fleet (measurements of more
+/// than one device), each device's variants in turn, each with its `device` set: the same key
+/// on two devices is two variants, never one.
 pub fn merged_variants(loaded: &Loaded) -> Vec<StudyMeasurement> {
+    let devices = fleet::devices(loaded);
+    if devices.len() < 2 {
+        return merged_variants_of_device(loaded);
+    }
+    devices
+        .iter()
+        .flat_map(|d| {
+            let mut v = merged_variants_of_device(&fleet::of_device(loaded, d));
+            for m in &mut v {
+                m.device = Some(d.clone());
+            }
+            v
+        })
+        .collect()
+}
+
+fn merged_variants_of_device(loaded: &Loaded) -> Vec<StudyMeasurement> {
     let Some(session) = loaded.sessions.last() else {
         return vec![];
     };

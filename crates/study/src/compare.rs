@@ -23,9 +23,18 @@ pub fn load(p: &Path) -> Result<Vec<(String, VariantResult)>> {
     }
     if file.extension().is_some_and(|e| e == "jsonl") {
         let loaded = results::load(&file)?;
+        // A fleet's variants are per device: the device is part of the key, so that a variant
+        // is only ever compared with itself on the same device.
+        let fleet = edgebench_core::analysis::fleet::devices(&loaded).len() > 1;
         return Ok(edgebench_core::analysis::merged_variants(&loaded)
             .into_iter()
-            .map(|m| (variant_key(&m.model.label, m.batch, &m.spec), m.result))
+            .map(|m| {
+                let key = variant_key(&m.model.label, m.batch, &m.spec);
+                match m.device.as_deref().filter(|_| fleet) {
+                    Some(device) => (format!("{device}: {key}"), m.result),
+                    None => (key, m.result),
+                }
+            })
             .collect());
     }
     let bytes = std::fs::read(&file)

@@ -504,3 +504,44 @@ fn merged_variants_give_one_measurement_per_variant() {
     assert_eq!(r.result.raw_ms.len(), 63);
     assert!(!r.key.contains("|round="));
 }
+
+#[test]
+fn compare_keys_a_fleets_variants_by_device() {
+    // Both devices measured mobilenet_v3_small's baseline: compare must see two variants, one
+    // per device, never the later of the two under one key.
+    let fleet = fixtures::fleet();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(results::RESULTS_FILE);
+    let mut a = Appender::open(&path, 0).unwrap();
+    for s in &fleet.sessions {
+        a.append(&Line::Session(Box::new(s.clone()))).unwrap();
+    }
+    for m in &fleet.measurements {
+        a.append(&Line::Measurement(Box::new(m.clone()))).unwrap();
+    }
+    drop(a);
+    let variants = edgebench_study::compare::load(dir.path()).unwrap();
+    let devices = edgebench_core::analysis::fleet::devices(&fleet);
+    assert_eq!(devices.len(), 2);
+    let per_device: usize = devices
+        .iter()
+        .map(|d| {
+            edgebench_core::analysis::merged_variants(
+                &edgebench_core::analysis::fleet::of_device(&fleet, d),
+            )
+            .len()
+        })
+        .sum();
+    assert_eq!(variants.len(), per_device);
+    for d in &devices {
+        let n = variants
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{d}: mobilenet_v3_small · batch 1 · ")))
+            .count();
+        assert!(n > 0, "{d}: {:?}", variants.iter().map(|v| &v.0).collect::<Vec<_>>());
+    }
+    let mut keys: Vec<&String> = variants.iter().map(|(k, _)| k).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), variants.len(), "a key given twice");
+}
