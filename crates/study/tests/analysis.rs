@@ -526,9 +526,9 @@ fn compare_keys_a_fleets_variants_by_device() {
     let per_device: usize = devices
         .iter()
         .map(|d| {
-            edgebench_core::analysis::merged_variants(
-                &edgebench_core::analysis::fleet::of_device(&fleet, d),
-            )
+            edgebench_core::analysis::merged_variants(&edgebench_core::analysis::fleet::of_device(
+                &fleet, d,
+            ))
             .len()
         })
         .sum();
@@ -538,7 +538,11 @@ fn compare_keys_a_fleets_variants_by_device() {
             .iter()
             .filter(|(k, _)| k.starts_with(&format!("{d}: mobilenet_v3_small · batch 1 · ")))
             .count();
-        assert!(n > 0, "{d}: {:?}", variants.iter().map(|v| &v.0).collect::<Vec<_>>());
+        assert!(
+            n > 0,
+            "{d}: {:?}",
+            variants.iter().map(|v| &v.0).collect::<Vec<_>>()
+        );
     }
     let mut keys: Vec<&String> = variants.iter().map(|(k, _)| k).collect();
     keys.sort();
