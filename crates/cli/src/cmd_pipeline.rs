@@ -84,18 +84,11 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
 
     // Everything that can be checked before measuring is checked first: the specs, Python
     // and torch, the engines, the output paths.
-    let mut specs: Vec<EngineSpec> = vec![];
-    let mut engines: Vec<Box<dyn Engine>> = vec![];
-    for s in &a.torch {
-        let spec = EngineSpec::parse(s)?;
-        if spec.engine != "torch" {
-            bail!("--torch {s}: not a torch variant (torch:eager[,...]); give other engines with --engine");
-        }
-        // The spec's own syntax first: it needs no Python.
-        TorchSettings::from_spec(&spec)?;
-        specs.push(spec);
-        engines.push(Box::new(Torch::default()));
-    }
+    let mut specs = TorchSettings::parse_variants(&a.torch)?;
+    let mut engines: Vec<Box<dyn Engine>> = specs
+        .iter()
+        .map(|_| Box::new(Torch::default()) as Box<dyn Engine>)
+        .collect();
     let info = python::discover()?;
     info.require_torch()?;
     for (spec, engine) in specs.iter().zip(&engines) {

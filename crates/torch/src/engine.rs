@@ -70,6 +70,22 @@ pub struct TorchSettings {
 }
 
 impl TorchSettings {
+    /// The `--torch` variants of `pipeline`, each checked by its own syntax (no Python is
+    /// needed for that): specs of the torch engine only.
+    pub fn parse_variants(given: &[String]) -> Result<Vec<EngineSpec>> {
+        given
+            .iter()
+            .map(|s| {
+                let spec = EngineSpec::parse(s)?;
+                if spec.engine != "torch" {
+                    return Err(Error::InvalidArgument(format!("--torch {s}: not a torch variant (torch:eager[,...]); give other engines with --engine")));
+                }
+                TorchSettings::from_spec(&spec)?;
+                Ok(spec)
+            })
+            .collect()
+    }
+
     pub fn from_spec(spec: &EngineSpec) -> Result<TorchSettings> {
         check_spec(spec, VARIANTS, FLAGS, KEYS)?;
         let shown = spec.to_string();
@@ -631,6 +647,21 @@ fn from_le_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipeline_variants_are_torch_specs_checked_without_python() {
+        let specs =
+            TorchSettings::parse_variants(&["torch:eager".into(), "torch:eager,dtype=fp16".into()])
+                .unwrap();
+        assert_eq!(specs.len(), 2);
+        match TorchSettings::parse_variants(&["torch:eager".into(), "ort:cpu".into()]) {
+            Err(Error::InvalidArgument(m)) => {
+                assert!(m.starts_with("--torch ort:cpu: not a torch variant"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(TorchSettings::parse_variants(&["torch:eager,no_such_key=1".into()]).is_err());
+    }
 
     fn settings(s: &str) -> Result<TorchSettings> {
         TorchSettings::from_spec(&EngineSpec::parse(s).unwrap())
