@@ -359,3 +359,28 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
     assert!(stderr.contains("broken.toml:2"), "{stderr}");
     assert!(!out_dir.exists());
 }
+
+#[test]
+fn an_out_folder_that_cannot_be_written_is_an_io_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = edgebench()
+        .args([
+            "slurm",
+            "--shards",
+            "2",
+            "--out",
+            "/proc/edgebench-cannot-write",
+            "--config",
+        ])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/proc/edgebench-cannot-write/slurm/logs"),
+        "{stderr}"
+    );
+}
