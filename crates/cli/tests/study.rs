@@ -202,6 +202,21 @@ fn config_errors_name_file_line_and_key_and_run_nothing() {
         );
         assert!(!out.exists(), "something was written for a bad config");
     }
+    // A config that is not there is bad input too (exit 2, not 3: nothing ran).
+    let missing = dir.path().join("missing.toml");
+    let out = dir.path().join("out-missing");
+    let a = Command::new(bin())
+        .arg("study")
+        .arg("--config")
+        .arg(&missing)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("missing.toml") && err.contains("--config"), "{err}");
+    assert!(!out.exists(), "something was written for a missing config");
 }
 
 #[test]

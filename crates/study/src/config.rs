@@ -82,9 +82,12 @@ struct RawModel {
 
 /// Reads and checks a config file.
 pub fn load(path: &Path) -> Result<StudyConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        reason: format!("cannot read the config ({e}): check the --config path"),
+    // A config that cannot be read is bad input (exit 2), not an I/O failure during a run.
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: cannot read the config ({e}): check the --config path",
+            path.display()
+        ))
     })?;
     let base = path
         .parent()
