@@ -15,6 +15,7 @@ mod cmd_export;
 mod cmd_inspect;
 mod cmd_merge;
 mod cmd_pipeline;
+mod cmd_quantize;
 mod cmd_report;
 mod cmd_sensors;
 mod cmd_slurm;
@@ -62,6 +63,9 @@ enum Command {
     Pipeline(cmd_pipeline::PipelineArgs),
     /// The built-in models of the study: list them, export them as ONNX.
     Zoo(cmd_zoo::ZooArgs),
+    /// Quantize a model to int8 (QDQ ONNX) with ONNX Runtime's post-training static
+    /// quantization, calibrated on an image folder or synthetic inputs.
+    Quantize(cmd_quantize::QuantizeArgs),
     /// Run a matrix of models x engine variants and write a study folder with its reports.
     Study(cmd_study::StudyArgs),
     /// Rebuild a study's reports from its results.jsonl, without measuring again.
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd_export::run(a),
         Command::Pipeline(a) => cmd_pipeline::run(a),
         Command::Zoo(a) => cmd_zoo::run(a),
+        Command::Quantize(a) => cmd_quantize::run(a),
         Command::Study(a) => cmd_study::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),

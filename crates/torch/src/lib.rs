@@ -5,6 +5,7 @@
 //! - [`python`]: which Python runs the worker (`--python`, `EDGEBENCH_PYTHON`, `python3`).
 //! - [`worker`]: the process and its line-based JSON protocol (docs/torch.md).
 //! - [`export`]: PyTorch model -> ONNX file.
+//! - [`quantize`]: ONNX model -> QDQ int8 ONNX model, with ONNX Runtime's quantizer in Python.
 //! - [`source`]: model sources, the one place that knows their syntax (`zoo:NAME`, `tv:NAME`,
 //!   `file.py:factory`, a path): `ModelSource` and its one loader, for the CLI and the study's
 //!   children; the PyTorch model behind an ONNX model (a zoo model's twin, an export's source).
@@ -16,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod python;
+pub mod quantize;
 pub mod source;
 pub mod worker;
 
