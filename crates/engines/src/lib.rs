@@ -203,3 +203,41 @@ pub fn set_library_paths(paths: LibraryPaths) {
 pub fn library_paths() -> LibraryPaths {
     LIBRARY_PATHS.get().cloned().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_is_ready_only_when_its_engine_is_known_valid_and_here() {
+        let spec = EngineSpec::parse("tract:optimized").unwrap();
+        assert_eq!(ready(&spec).unwrap().name(), "tract");
+        let unknown = EngineSpec::parse("nosuch").unwrap();
+        match ready(&unknown) {
+            Err(edgebench_core::Error::InvalidArgument(m)) => {
+                assert!(m.contains("unknown engine") && m.contains("tract"), "{m}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("an unknown engine was ready"),
+        }
+    }
+
+    #[test]
+    fn statuses_list_every_engine_and_defaults_leave_torch_out() {
+        let names: Vec<&str> = statuses().iter().map(|s| s.name).collect();
+        let all_names: Vec<&str> = all().iter().map(|e| e.name()).collect();
+        assert_eq!(names, all_names);
+        let tract = statuses().into_iter().find(|s| s.name == "tract").unwrap();
+        assert!(tract.fix.is_none() && !tract.variants.is_empty());
+        let defaults: Vec<String> = available_variants()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .collect();
+        assert!(
+            defaults.iter().any(|s| s == "tract:optimized"),
+            "{defaults:?}"
+        );
+        assert!(!defaults.iter().any(|s| s.starts_with("torch")));
+    }
+}
