@@ -327,10 +327,12 @@ pub fn inputs_for(
     if given.is_empty() {
         match source.default_input_shape() {
             Some(s) => given.push((None, s)),
-            None => return Err(TorchError::Invalid(format!(
+            None => {
+                return Err(TorchError::Invalid(format!(
                 "{}: give the input shape, e.g. --shape 1x3x224x224 (one --shape per model input)",
                 source.label()
-            ))),
+            )))
+            }
         }
     }
     let names = input_names(given.len());
