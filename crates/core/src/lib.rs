@@ -20,6 +20,7 @@ pub mod memory;
 pub mod model;
 pub mod process;
 pub mod realtime;
+pub mod scenario;
 pub mod schema;
 pub mod stats;
 pub mod tensor;
