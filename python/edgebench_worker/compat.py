@@ -100,3 +100,148 @@ def memory_format(rank):
             )
         return CHANNELS_LAST_3D
     return torch.channels_last
+
+
+# --- torch.compile: what was asked for, and what torch says ran ----------------------------
+
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""The modes of torch.compile the torch engine offers (`compile=MODE`)."""
+
+
+def compile_mode(value):
+    """The torch.compile mode a `load` request asks for: None (no compile), or one of
+    COMPILE_MODES (`true` from an older request means "default"). A CompatError names the modes
+    for anything else."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = "default"
+    if value not in COMPILE_MODES:
+        raise CompatError("compile=%s is not one of %s" % (value, ", ".join(COMPILE_MODES)))
+    if not HAS_COMPILE:
+        raise CompatError(
+            "torch.compile needs torch 2.0 or newer and this is torch %s: pip install 'torch>=2'"
+            % torch.__version__
+        )
+    return value
+
+
+def compile_mode_options(mode):
+    """The inductor settings torch says `mode` turns on (torch._inductor.list_mode_options),
+    as "key=value" text in key order, or None where this torch cannot say."""
+    try:
+        import torch._inductor
+
+        options = torch._inductor.list_mode_options(mode)
+    except Exception:
+        return None
+    return ", ".join("%s=%s" % (k, options[k]) for k in sorted(options)) or "(none)"
+
+
+def dynamo_counters():
+    """torch._dynamo.utils.counters (a dict of Counters that dynamo and inductor bump as they
+    compile), or None where this torch has none."""
+    try:
+        from torch._dynamo.utils import counters
+    except Exception:
+        return None
+    return counters
+
+
+def counter_snapshot(counters):
+    """The figures of `counters` that say what torch.compile did, as plain numbers, so that two
+    snapshots can be subtracted: compiled graphs, graph breaks with their reasons, and how
+    often inductor skipped CUDA graphs."""
+    if counters is None:
+        return None
+    breaks = counters.get("graph_break", {})
+    return {
+        "graphs": int(counters.get("stats", {}).get("unique_graphs", 0)),
+        "graph_breaks": dict((str(k), int(v)) for k, v in breaks.items()),
+        "cudagraph_skips": int(counters.get("inductor", {}).get("cudagraph_skips", 0)),
+    }
+
+
+def counter_delta(before, after):
+    """What happened between two `counter_snapshot`s (None where either is None)."""
+    if before is None or after is None:
+        return None
+    reasons = {}
+    for k, v in after["graph_breaks"].items():
+        n = v - before["graph_breaks"].get(k, 0)
+        if n > 0:
+            reasons[k] = n
+    return {
+        "graphs": after["graphs"] - before["graphs"],
+        "graph_breaks": sum(reasons.values()),
+        "graph_break_reasons": sorted(reasons),
+        "cudagraph_skips": after["cudagraph_skips"] - before["cudagraph_skips"],
+    }
+
+
+def cuda_graph_tree_manager(device_index):
+    """torch's CUDA graph trees manager of a device, which records and replays the CUDA graphs
+    of torch.compile's cudagraph modes: (True, manager or None where nothing was recorded on
+    that device), or (False, None) where this torch has no such manager to ask."""
+    try:
+        from torch._inductor import cudagraph_trees
+
+        return True, cudagraph_trees.get_manager(device_index, create_if_none_exists=False)
+    except Exception:
+        return False, None
+
+
+def recorded_cuda_graphs(manager):
+    """How many CUDA graphs a CUDA graph trees manager holds: the nodes of its trees (`roots`,
+    then each node's `children`, both {function id: [node]}), counting those that hold a
+    captured graph."""
+    if manager is None:
+        return 0
+    stack = [n for nodes in getattr(manager, "roots", {}).values() for n in nodes]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        if getattr(node, "graph", None) is not None:
+            seen += 1
+        stack.extend(c for nodes in getattr(node, "children", {}).values() for c in nodes)
+    return seen
+
+
+def cuda_graph_verdict(device_type, mode, options, recorded, delta):
+    """One line: did the compiled model run as CUDA graphs? `recorded` is the number of graphs
+    torch's CUDA graph trees hold (None where this torch cannot say), `delta` the
+    `counter_delta` over compilation and the first calls, `options` the mode's
+    `compile_mode_options`."""
+    skips = delta["cudagraph_skips"] if delta else 0
+    if recorded:
+        line = "yes: %d CUDA graph(s) recorded by torch's CUDA graph trees, replayed on every run" % recorded
+        if skips:
+            line += " (inductor skipped CUDA graphs for %d other graph(s))" % skips
+        return line
+    if device_type != "cuda":
+        return "no: CUDA graphs need device=cuda"
+    if skips:
+        return (
+            "no: inductor skipped CUDA graphs %d time(s) (torch._dynamo.utils.counters"
+            "['inductor']['cudagraph_skips']; TORCH_LOGS=perf_hints says why)" % skips
+        )
+    if recorded is None:
+        return "unknown: this torch has no torch._inductor.cudagraph_trees.get_manager to ask"
+    if options is not None and "triton.cudagraphs=True" not in options:
+        return "no: mode %s does not ask for CUDA graphs (its inductor options: %s)" % (mode, options)
+    return "no: no CUDA graph was recorded"
+
+
+def cuda_graph_step_marker():
+    """The call that tells torch's CUDA graph trees a new inference begins, so that the next
+    call of a compiled model replays its graph and may overwrite the previous call's outputs:
+    torch.compiler.cudagraph_mark_step_begin (torch 2.1 and newer), else the trees' own
+    mark_step_begin, else None."""
+    fn = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    if fn is not None:
+        return fn
+    try:
+        from torch._inductor.cudagraph_trees import mark_step_begin
+    except Exception:
+        return None
+    return mark_step_begin

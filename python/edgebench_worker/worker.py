@@ -90,6 +90,10 @@ class Worker:
         self.memory_format = None
         self.output_names = []
         self.inference_mode = True
+        # torch.compile: the model before compilation (forward hooks go there), and the call
+        # that starts a new step of torch's CUDA graph trees before each run.
+        self.eager_model = None
+        self.step_marker = None
 
     def _grad_mode(self):
         return compat.grad_mode(self.inference_mode)
@@ -158,7 +162,7 @@ class Worker:
         self.specs = req["inputs"]
         self.output_names = req.get("output_names") or []
         cuda_graph = bool(req.get("cuda_graph"))
-        compile_ = bool(req.get("compile"))
+        compile_mode = compat.compile_mode(req.get("compile"))
         if cuda_graph and device.type != "cuda":
             raise WorkerError("cuda_graph needs device=cuda")
         if cuda_graph and not compat.HAS_CUDA_GRAPHS:
@@ -166,10 +170,10 @@ class Worker:
                 "cuda_graph needs torch 1.10 or newer (torch.cuda.graph) and this is torch %s: "
                 "drop cuda_graph or use a newer torch" % torch.__version__
             )
-        if compile_ and not hasattr(torch, "compile"):
+        if cuda_graph and compile_mode is not None:
             raise WorkerError(
-                "torch.compile needs torch 2.0 or newer and this is torch %s: pip install 'torch>=2'"
-                % torch.__version__
+                "cuda_graph and compile together are not supported: compile=reduce-overhead "
+                "makes torch.compile capture CUDA graphs itself"
             )
 
         seed = req.get("seed", 0)
@@ -187,9 +191,11 @@ class Worker:
             self.memory_format = compat.memory_format(5 if 5 in ranks else 4)
             model = model.to(memory_format=self.memory_format)
             details["memory_format"] = str(self.memory_format).replace("torch.", "")
-        if compile_:
-            model = torch.compile(model)
-            details["compile"] = "torch.compile (default mode; compiled on the first run)"
+        self.eager_model = model
+        if compile_mode is not None:
+            counters = compat.dynamo_counters()
+            before = compat.counter_snapshot(counters)
+            model = torch.compile(model, mode=compile_mode)
         self.model = model
 
         # Inputs on the device, allocated now so that a CUDA graph can be captured here.
@@ -202,6 +208,8 @@ class Worker:
             else:
                 t = torch.ones([int(d) for d in s["shape"]], dtype=dtype)
             self.inputs.append(self._to_device(t))
+        if compile_mode is not None:
+            details.update(self._compile(compile_mode, counters, before))
         if cuda_graph:
             try:
                 with self._grad_mode():
@@ -252,6 +260,55 @@ class Worker:
             t = t.contiguous(memory_format=fmt)
         return t
 
+    def _compile(self, mode, counters, before):
+        """Compiles the model by calling it (torch.compile compiles on the first call) and
+        calls it twice more (CUDA graph trees run a function once before recording it), each
+        call timed on its own, then asks torch what it built. Returns the session's details."""
+        self.step_marker = compat.cuda_graph_step_marker()
+        calls = []
+        try:
+            with self._grad_mode():
+                for _ in range(3):
+                    start = timing.CLOCK_NS()
+                    self._step()
+                    calls.append((timing.CLOCK_NS() - start) / 1e6)
+        except Exception as e:
+            first = str(e).strip().splitlines()
+            raise WorkerError(
+                "torch.compile(mode=%r) failed on torch %s: %s: %s"
+                % (mode, torch.__version__, type(e).__name__, first[0] if first else "")
+            )
+        delta = compat.counter_delta(before, compat.counter_snapshot(counters))
+        options = compat.compile_mode_options(mode)
+        recorded = None
+        if self.device.type == "cuda":
+            asked, manager = compat.cuda_graph_tree_manager(self.device.index or 0)
+            recorded = compat.recorded_cuda_graphs(manager) if asked else None
+        details = {
+            "compile": "torch.compile(model, mode=%r), compiled during prepare by the first call" % mode,
+            "compile_mode": mode,
+            "compile_first_call_ms": "%.1f" % calls[0],
+            "compile_next_calls_ms": ", ".join("%.3f" % c for c in calls[1:]),
+            "compile_cuda_graphs": compat.cuda_graph_verdict(self.device.type, mode, options, recorded, delta),
+        }
+        if options is not None:
+            details["compile_mode_options"] = options
+        if recorded is not None:
+            details["compile_cuda_graphs_recorded"] = str(recorded)
+        if delta is not None:
+            details["compile_graphs"] = str(delta["graphs"])
+            details["compile_graph_breaks"] = str(delta["graph_breaks"])
+            if delta["graph_break_reasons"]:
+                details["compile_graph_break_reasons"] = "; ".join(delta["graph_break_reasons"][:3])
+            details["compile_cudagraph_skips"] = str(delta["cudagraph_skips"])
+        try:
+            import triton
+
+            details["triton"] = str(triton.__version__)
+        except Exception:
+            pass
+        return details
+
     def _capture(self):
         # Warm up on a side stream (cuDNN picks its algorithms, the allocator settles), then
         # capture one forward pass; run() replays it on the same static input buffers.
@@ -299,6 +356,8 @@ class Worker:
         if self.graph is not None:
             self.graph.replay()
         else:
+            if self.step_marker is not None:
+                self.step_marker()
             self.out = self.model(*self.inputs)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -322,7 +381,8 @@ class Worker:
         subnormal, non_finite = [], []
         smallest = [float("inf")]
         seen = [0]
-        names = {id(m): (n or type(m).__name__) for n, m in self.model.named_modules()}
+        model = self.eager_model if self.eager_model is not None else self.model
+        names = {id(m): (n or type(m).__name__) for n, m in model.named_modules()}
 
         def hook(m, inputs, out):
             for t in flatten(out):
@@ -343,10 +403,10 @@ class Worker:
                 if n:
                     subnormal.append({"module": names.get(id(m), "?"), "count": n})
 
-        handles = [m.register_forward_hook(hook) for m in self.model.modules()]
+        handles = [m.register_forward_hook(hook) for m in model.modules()]
         try:
             with self._grad_mode():
-                out = flatten(self.model(*self.inputs))
+                out = flatten(model(*self.inputs))
         finally:
             for h in handles:
                 h.remove()

@@ -1,7 +1,16 @@
 //! The `torch` engine: the model runs in PyTorch, in a worker process, timed there with the
 //! same rules as every engine (`Session::measure_self`).
 //!
-//! `torch:eager[,channels_last][,cuda_graph][,compile][,tf32][,device=cpu|cuda[:N]][,dtype=fp32|fp16|bf16][,cudnn_benchmark=on|off][,inference_mode=on|off]`
+//! `torch:eager[,channels_last][,cuda_graph][,compile[=MODE]][,tf32][,device=cpu|cuda[:N]][,dtype=fp32|fp16|bf16][,cudnn_benchmark=on|off][,inference_mode=on|off]`
+//!
+//! `compile=MODE` is `torch.compile(model, mode=MODE)` with MODE one of [`CompileMode`]'s
+//! (`default`, `reduce-overhead`, `max-autotune`, `max-autotune-no-cudagraphs`); plain
+//! `compile` is `default`. The worker compiles during prepare (the first call, timed on its
+//! own) and records what torch built, not what was asked: `session.details.compile_mode`,
+//! `compile_first_call_ms`, `compile_graphs` and `compile_graph_breaks` (from
+//! `torch._dynamo.utils.counters`), and `compile_cuda_graphs`, whether the runs replay CUDA
+//! graphs, from the graphs torch's CUDA graph trees hold (`compile_cuda_graphs_recorded`) and
+//! inductor's `cudagraph_skips` counter.
 
 use crate::error::TorchError;
 use crate::python::{self, PythonInfo};
@@ -21,7 +30,56 @@ use std::time::Duration;
 
 const VARIANTS: &[&str] = &["eager"];
 const FLAGS: &[&str] = &["channels_last", "cuda_graph", "compile", "tf32"];
-const KEYS: &[&str] = &["device", "dtype", "cudnn_benchmark", "inference_mode"];
+const KEYS: &[&str] = &[
+    "device",
+    "dtype",
+    "compile",
+    "cudnn_benchmark",
+    "inference_mode",
+];
+
+/// A mode of `torch.compile`, as `torch.compile(model, mode=...)` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileMode {
+    /// torch.compile's default: inductor's fused kernels, launched one by one.
+    Default,
+    /// Inductor's kernels replayed as CUDA graphs (CUDA graph trees).
+    ReduceOverhead,
+    /// Autotuned kernels (matrix products and convolutions timed against templates) and CUDA
+    /// graphs.
+    MaxAutotune,
+    /// Autotuned kernels without CUDA graphs.
+    MaxAutotuneNoCudagraphs,
+}
+
+impl CompileMode {
+    pub const ALL: [CompileMode; 4] = [
+        CompileMode::Default,
+        CompileMode::ReduceOverhead,
+        CompileMode::MaxAutotune,
+        CompileMode::MaxAutotuneNoCudagraphs,
+    ];
+
+    /// The name `torch.compile` takes, and `compile=` accepts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompileMode::Default => "default",
+            CompileMode::ReduceOverhead => "reduce-overhead",
+            CompileMode::MaxAutotune => "max-autotune",
+            CompileMode::MaxAutotuneNoCudagraphs => "max-autotune-no-cudagraphs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CompileMode> {
+        CompileMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for CompileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The PyTorch engine. `python: None` uses [`python::discover`] (`--python`,
 /// `EDGEBENCH_PYTHON`, `python3` on PATH).
@@ -56,7 +114,8 @@ pub struct TorchSettings {
     pub dtype: String,
     pub channels_last: bool,
     pub cuda_graph: bool,
-    pub compile: bool,
+    /// `torch.compile` and its mode (`compile` alone is [`CompileMode::Default`]).
+    pub compile: Option<CompileMode>,
     /// Let cuDNN and cuBLAS use TF32 for fp32 work (PyTorch's cuDNN default; off here so
     /// that fp32 means IEEE fp32).
     pub tf32: bool,
@@ -125,6 +184,21 @@ impl TorchSettings {
                 ))),
             }
         };
+        let compile = match (flag("compile"), spec.options.get("compile")) {
+            (true, Some(_)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "--engine {shown}: give compile or compile=MODE, not both"
+                )))
+            }
+            (true, None) => Some(CompileMode::Default),
+            (false, Some(m)) => Some(CompileMode::parse(m).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "--engine {shown}: compile={m} is not one of {}",
+                    CompileMode::ALL.map(CompileMode::as_str).join(", ")
+                ))
+            })?),
+            (false, None) => None,
+        };
         let cudnn_benchmark = on_off("cudnn_benchmark")?;
         if cudnn_benchmark.is_some() && !device.starts_with("cuda") {
             return Err(Error::InvalidArgument(format!(
@@ -138,7 +212,7 @@ impl TorchSettings {
             dtype,
             channels_last: flag("channels_last"),
             cuda_graph: flag("cuda_graph"),
-            compile: flag("compile"),
+            compile,
             tf32: flag("tf32"),
         };
         if s.tf32 && (!s.device.starts_with("cuda") || s.dtype != "fp32") {
@@ -151,9 +225,14 @@ impl TorchSettings {
                 "--engine {shown}: cuda_graph needs a GPU: add device=cuda"
             )));
         }
-        if s.cuda_graph && s.compile {
+        if s.cuda_graph && s.compile.is_some() {
             return Err(Error::InvalidArgument(format!(
-                "--engine {shown}: cuda_graph and compile together are not supported: measure them as two variants"
+                "--engine {shown}: cuda_graph and compile together are not supported: measure them as two variants (compile=reduce-overhead makes torch.compile capture CUDA graphs itself)"
+            )));
+        }
+        if s.compile == Some(CompileMode::ReduceOverhead) && !s.device.starts_with("cuda") {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {shown}: compile=reduce-overhead only adds CUDA graphs, which need a GPU: add device=cuda or use compile=default"
             )));
         }
         Ok(s)
@@ -219,14 +298,18 @@ impl Engine for Torch {
             ),
             v(
                 "torch:eager,compile",
-                "torch.compile (torch 2 or newer; compiles on the first run)",
+                "torch.compile in its default mode (torch 2 or newer; compiled during prepare)",
+            ),
+            v(
+                "torch:eager,device=cuda,dtype=fp16,compile=reduce-overhead",
+                "torch.compile with CUDA graphs (also compile=max-autotune, max-autotune-no-cudagraphs)",
             ),
         ]
     }
 
     fn validate(&self, spec: &EngineSpec) -> Result<()> {
         let s = TorchSettings::from_spec(spec)?;
-        if s.device.starts_with("cuda") || s.compile {
+        if s.device.starts_with("cuda") || s.compile.is_some() {
             // Needs to know what this torch can do: probe it (cached).
             let info = self.python()?;
             let version = info.require_torch()?;
@@ -260,7 +343,7 @@ impl Engine for Torch {
                     info.path.display()
                 )));
             }
-            if s.compile && !info.hello.compile {
+            if s.compile.is_some() && !info.hello.compile {
                 return Err(Error::InvalidArgument(format!(
                     "--engine {spec}: torch.compile needs torch 2.0 or newer and {} has torch {version}: pip install 'torch>=2', or drop compile",
                     info.path.display()
@@ -399,7 +482,7 @@ impl TorchSession {
                 "dtype": settings.dtype,
                 "channels_last": settings.channels_last,
                 "cuda_graph": settings.cuda_graph,
-                "compile": settings.compile,
+                "compile": settings.compile.map(CompileMode::as_str),
                 "tf32": settings.tf32,
                 "cudnn_benchmark": settings.cudnn_benchmark,
                 "inference_mode": settings.inference_mode,
@@ -672,7 +755,7 @@ mod tests {
         let s = settings("torch:eager,device=cuda:1,dtype=fp16,cuda_graph").unwrap();
         assert_eq!(s.device, "cuda:1");
         assert_eq!(s.dtype, "fp16");
-        assert!(s.cuda_graph && !s.compile && !s.channels_last);
+        assert!(s.cuda_graph && s.compile.is_none() && !s.channels_last);
         assert!(s.cudnn_benchmark && s.inference_mode);
         let s = settings("torch").unwrap();
         assert_eq!((s.device.as_str(), s.dtype.as_str()), ("cpu", "fp32"));
@@ -686,6 +769,13 @@ mod tests {
             ("torch:eager,dtype=int8", "int8"),
             ("torch:eager,cuda_graph", "device=cuda"),
             ("torch:eager,device=cuda,cuda_graph,compile", "two variants"),
+            (
+                "torch:eager,device=cuda,cuda_graph,compile=max-autotune",
+                "two variants",
+            ),
+            ("torch:eager,compile=fast", "compile=fast is not one of default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"),
+            ("torch:eager,compile,compile=default", "not both"),
+            ("torch:eager,compile=reduce-overhead", "add device=cuda"),
             ("torch:eager,threads=2", "threads"),
             ("torch:eager,tf32", "device=cuda"),
             ("torch:eager,device=cuda,dtype=fp16,tf32", "dtype=fp32"),
@@ -696,6 +786,46 @@ mod tests {
             let e = settings(bad).unwrap_err().to_string();
             assert!(e.contains(word), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn compile_takes_a_mode_and_plain_compile_is_the_default_mode() {
+        assert_eq!(settings("torch:eager").unwrap().compile, None);
+        assert_eq!(
+            settings("torch:eager,compile").unwrap().compile,
+            Some(CompileMode::Default)
+        );
+        for mode in CompileMode::ALL {
+            let s = settings(&format!(
+                "torch:eager,device=cuda,dtype=fp16,compile={mode}"
+            ))
+            .unwrap();
+            assert_eq!(s.compile, Some(mode));
+            assert_eq!(CompileMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(
+            CompileMode::ALL.map(CompileMode::as_str),
+            [
+                "default",
+                "reduce-overhead",
+                "max-autotune",
+                "max-autotune-no-cudagraphs"
+            ]
+        );
+        // On the CPU, modes other than reduce-overhead do more than CUDA graphs: allowed.
+        for mode in ["default", "max-autotune", "max-autotune-no-cudagraphs"] {
+            let s = settings(&format!("torch:eager,compile={mode}")).unwrap();
+            assert_eq!(s.compile.map(CompileMode::as_str), Some(mode));
+        }
+        // The spec names the mode, and pipeline's --torch checks it without Python.
+        assert!(TorchSettings::parse_variants(&[
+            "torch:eager,device=cuda,compile=max-autotune".into()
+        ])
+        .is_ok());
+        assert!(
+            TorchSettings::parse_variants(&["torch:eager,device=cuda,compile=turbo".into()])
+                .is_err()
+        );
     }
 
     #[test]

@@ -310,3 +310,86 @@ fn the_worker_stopping_rule_statistic_equals_rusts() {
         );
     }
 }
+
+/// `compile=MODE` on the torch found here. Where it has no `torch.compile` (Debian's 1.13),
+/// both the spec check and the worker itself (a request that skipped the check) refuse in one
+/// line naming the fix, and the worker names the modes for an unknown one; where it has one,
+/// the default mode compiles during prepare, computes what eager computes, and the session
+/// records the mode, the first call on its own and, on the CPU, that no CUDA graph ran.
+#[test]
+fn compile_modes_are_recorded_from_torch_or_refused_in_one_line() {
+    let Some(py) = torch_python("compile_modes_are_recorded_from_torch_or_refused_in_one_line")
+    else {
+        return;
+    };
+    let info = python::discover_with(Some(&py)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = export_tiny(&py, dir.path(), "make").unwrap();
+    let engine = Torch::with_python(&py);
+    let tiny = python_tests_dir().join("tiny_model.py");
+    let load = |w: &mut Worker, compile: &str| {
+        w.request(
+            "load",
+            json!({
+                "source": {"kind": "module", "file": tiny, "factory": "make"},
+                "seed": 3,
+                "weights": null,
+                "inputs": [{"name": "input", "shape": [2, 3, 16, 16], "dtype": "f32"}],
+                "compile": compile,
+            }),
+            Duration::from_secs(600),
+        )
+    };
+    if !info.hello.compile {
+        for mode in ["compile", "compile=default", "compile=max-autotune"] {
+            let e = engine
+                .validate(&EngineSpec::parse(&format!("torch:eager,{mode}")).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("torch.compile needs torch 2.0"), "{e}");
+            assert!(e.contains("pip install 'torch>=2'"), "{e}");
+        }
+        let mut w = Worker::start(&py, false, Timeouts::default()).unwrap();
+        let e = load(&mut w, "reduce-overhead").unwrap_err().to_string();
+        assert!(
+            e.contains("torch.compile needs torch 2.0 or newer and this is torch"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        let e = load(&mut w, "turbo").unwrap_err().to_string();
+        assert!(
+            e.contains("compile=turbo is not one of default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"),
+            "{e}"
+        );
+        return;
+    }
+    let specs = model.resolve_inputs(&ShapeRequest::default()).unwrap();
+    let spec = EngineSpec::parse("torch:eager,compile").unwrap();
+    engine.validate(&spec).unwrap();
+    let mut s = engine
+        .prepare(
+            &model,
+            &spec,
+            &PrepareOptions {
+                inputs: specs.clone(),
+                threads: Some(1),
+            },
+        )
+        .unwrap();
+    let d = s.info().details;
+    assert_eq!(d["compile_mode"], "default", "{d:?}");
+    assert!(
+        d["compile_first_call_ms"].parse::<f64>().unwrap() > 0.0,
+        "{d:?}"
+    );
+    assert_eq!(
+        d["compile_cuda_graphs"], "no: CUDA graphs need device=cuda",
+        "{d:?}"
+    );
+    s.set_inputs(&random_inputs(&specs, 11).unwrap()).unwrap();
+    s.run().unwrap();
+    let compiled = s.outputs().unwrap();
+    let eager = run_torch(&py, &model, "torch:eager", 11);
+    let a = compare(&[eager], &[compiled], Tolerance::for_precision("f32"));
+    assert!(a.passed, "{a:?}");
+}
