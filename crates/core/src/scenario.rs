@@ -617,10 +617,10 @@ pub struct SingleStreamResult {
     /// The reported figure: the early-stopping estimate, or the percentile without one.
     pub metric_ms: f64,
     pub metric_source: MetricSource,
-    /// `(n - 1) / duration_s` (LoadGen's "QPS w/ loadgen overhead").
-    pub qps_with_overhead: f64,
-    /// `1 / mean latency` ("QPS w/o loadgen overhead").
-    pub qps_without_overhead: f64,
+    /// `(n - 1) / duration_s` (LoadGen's "QPS w/ loadgen overhead"); `None` with one query.
+    pub qps_with_overhead: Option<f64>,
+    /// `1 / mean latency` ("QPS w/o loadgen overhead"); `None` when the mean is 0.
+    pub qps_without_overhead: Option<f64>,
     pub validity: Validity,
 }
 
@@ -673,10 +673,11 @@ pub struct ServerResult {
     /// `percentile_ms <= latency_bound_ms` (LoadGen's "performance constraints satisfied").
     pub bound_met: bool,
     pub early_stopping: ServerEarlyStopping,
-    /// `(n - 1) / scheduled_s` (LoadGen's "scheduled samples per second").
-    pub scheduled_qps: f64,
-    /// `(n - 1) / duration_s` ("completed samples per second").
-    pub completed_qps: f64,
+    /// `(n - 1) / scheduled_s` (LoadGen's "scheduled samples per second"); `None` with one
+    /// query.
+    pub scheduled_qps: Option<f64>,
+    /// `(n - 1) / duration_s` ("completed samples per second"); `None` with one query.
+    pub completed_qps: Option<f64>,
     /// Whether the run stopped early because more queries were over the bound than the
     /// percentile allows in the whole schedule (only when asked, as the rate search does).
     pub stopped_early: bool,
@@ -718,6 +719,12 @@ fn back_to_back<C: Clock>(
             return Ok((lat, issued_s));
         }
     }
+}
+
+/// `count / over`, `None` when that is not a finite positive rate (nothing to divide by).
+fn per_s(count: u64, over: f64) -> Option<f64> {
+    let r = count as f64 / over;
+    (count > 0 && r.is_finite()).then_some(r)
 }
 
 fn sorted(v: &[f64]) -> Vec<f64> {
@@ -777,12 +784,8 @@ pub fn run_single_stream<C: Clock>(
     ];
     Ok(SingleStreamResult {
         settings: settings.clone(),
-        qps_with_overhead: if duration_s > 0.0 {
-            (n - 1) as f64 / duration_s
-        } else {
-            f64::NAN
-        },
-        qps_without_overhead: 1e3 / latency.mean_ms,
+        qps_with_overhead: per_s(n - 1, duration_s),
+        qps_without_overhead: per_s(1000, latency.mean_ms),
         query_latencies_ms: lat,
         duration_s,
         latency,
@@ -960,13 +963,6 @@ pub fn run_server<C: Pacer>(
         c,
         d,
     ];
-    let rate = |over_s: f64| {
-        if over_s > 0.0 {
-            (n.saturating_sub(1)) as f64 / over_s
-        } else {
-            f64::NAN
-        }
-    };
     Ok(ServerResult {
         settings: settings.clone(),
         latency: LatencyStats::of(&lat).expect("at least one query ran"),
@@ -977,8 +973,8 @@ pub fn run_server<C: Pacer>(
         percentile_ms,
         bound_met,
         early_stopping,
-        scheduled_qps: rate(scheduled_s),
-        completed_qps: rate(duration_s),
+        scheduled_qps: per_s(n.saturating_sub(1), scheduled_s),
+        completed_qps: per_s(n.saturating_sub(1), duration_s),
         stopped_early,
         validity: Validity::from_notes(notes.into_iter().flatten().collect()),
     })
