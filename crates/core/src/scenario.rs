@@ -696,6 +696,53 @@ fn run_once(session: &mut dyn Session, runs: u64) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// Where a run is: reported between queries (never inside a query's latency), about once a
+/// second of the run, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RunProgress {
+    pub scenario: Scenario,
+    /// Queries completed (offline: batches).
+    pub queries: u64,
+    pub elapsed_s: f64,
+    /// The run's minimum duration, for a display of how far it is.
+    pub min_duration_s: f64,
+}
+
+/// Calls `report` when a whole second of the run has passed since the last call.
+struct Ticker<'a> {
+    scenario: Scenario,
+    min_duration_s: f64,
+    next_s: f64,
+    report: &'a mut dyn FnMut(RunProgress),
+}
+
+impl<'a> Ticker<'a> {
+    fn new(
+        scenario: Scenario,
+        min_duration_s: f64,
+        report: &'a mut dyn FnMut(RunProgress),
+    ) -> Self {
+        Ticker {
+            scenario,
+            min_duration_s,
+            next_s: 1.0,
+            report,
+        }
+    }
+
+    fn tick(&mut self, queries: usize, elapsed_s: f64) {
+        if elapsed_s >= self.next_s {
+            self.next_s = elapsed_s.floor() + 1.0;
+            (self.report)(RunProgress {
+                scenario: self.scenario,
+                queries: queries as u64,
+                elapsed_s,
+                min_duration_s: self.min_duration_s,
+            });
+        }
+    }
+}
+
 /// Issues back-to-back queries of `runs` session runs each, as `issue_query_controller.cc`
 /// does: after each query, stop once `min_queries` were issued and that query was issued at
 /// least `min_duration_s` after the first. Returns the latencies (ms) and the last issue
@@ -706,6 +753,7 @@ fn back_to_back<C: Clock>(
     runs: u64,
     min_duration_s: f64,
     min_queries: u64,
+    ticker: &mut Ticker,
 ) -> Result<(Vec<f64>, f64), ScenarioError> {
     let mut lat = Vec::with_capacity(min_queries.clamp(1, 1 << 20) as usize);
     let start = clock.now();
@@ -718,6 +766,7 @@ fn back_to_back<C: Clock>(
         if lat.len() as u64 >= min_queries && issued_s >= min_duration_s {
             return Ok((lat, issued_s));
         }
+        ticker.tick(lat.len(), secs(t1 - start));
     }
 }
 
@@ -752,14 +801,17 @@ pub fn run_single_stream<C: Clock>(
     session: &mut dyn Session,
     settings: &SingleStreamSettings,
     clock: &C,
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<SingleStreamResult, ScenarioError> {
     settings.validate()?;
+    let mut ticker = Ticker::new(Scenario::SingleStream, settings.min_duration_s, progress);
     let (lat, duration_s) = back_to_back(
         session,
         clock,
         1,
         settings.min_duration_s,
         settings.min_query_count,
+        &mut ticker,
     )?;
     let s = sorted(&lat);
     let percentile_ms = loadgen_percentile(&s, settings.percentile).unwrap_or(f64::NAN);
@@ -803,14 +855,17 @@ pub fn run_multi_stream<C: Clock>(
     session: &mut dyn Session,
     settings: &MultiStreamSettings,
     clock: &C,
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<MultiStreamResult, ScenarioError> {
     settings.validate()?;
+    let mut ticker = Ticker::new(Scenario::MultiStream, settings.min_duration_s, progress);
     let (lat, duration_s) = back_to_back(
         session,
         clock,
         settings.runs_per_query(),
         settings.min_duration_s,
         settings.min_query_count,
+        &mut ticker,
     )?;
     let s = sorted(&lat);
     let percentile_ms = loadgen_percentile(&s, settings.percentile).unwrap_or(f64::NAN);
@@ -856,8 +911,10 @@ pub fn run_offline<C: Clock>(
     session: &mut dyn Session,
     settings: &OfflineSettings,
     clock: &C,
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<OfflineResult, ScenarioError> {
     settings.validate()?;
+    let mut ticker = Ticker::new(Scenario::Offline, settings.min_duration_s, progress);
     let batches = settings
         .min_sample_count
         .div_ceil(settings.batch)
@@ -876,6 +933,7 @@ pub fn run_offline<C: Clock>(
         if elapsed >= settings.min_duration_s && samples >= settings.min_sample_count {
             break elapsed;
         }
+        ticker.tick(lat.len(), elapsed);
     };
     let notes = [
         duration_note(duration_s, settings.min_duration_s),
@@ -905,8 +963,10 @@ pub fn run_server<C: Pacer>(
     settings: &ServerSettings,
     clock: &C,
     stop_when_failed: bool,
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<ServerResult, ScenarioError> {
     settings.validate()?;
+    let mut ticker = Ticker::new(Scenario::Server, settings.min_duration_s, progress);
     let schedule = settings.schedule();
     let n_planned = schedule.len();
     // sorted[floor(n p)] <= bound needs at most n - floor(n p) - 1 latencies over it.
@@ -920,8 +980,10 @@ pub fn run_server<C: Pacer>(
         let at = start + Duration::from_secs_f64(arrival);
         clock.wait_until(at);
         run_once(session, 1)?;
-        let l = secs(clock.now() - at) * 1e3;
+        let done = clock.now();
+        let l = secs(done - at) * 1e3;
         lat.push(l);
+        ticker.tick(lat.len(), secs(done - start));
         if l > settings.latency_bound_ms {
             over += 1;
             if stop_when_failed && over > allowed_over {
@@ -982,13 +1044,14 @@ pub fn run_server<C: Pacer>(
 
 /// The highest server rate whose percentile stays under the bound: [`search_rate`] with one
 /// [`run_server`] per rate (each stopped once its bound can no longer be met), `server`'s
-/// `target_qps` as the first rate.
+/// `target_qps` as the first rate. `on_run` gets each rate's result as it finishes.
 pub fn find_peak_qps<C: Pacer>(
     session: &mut dyn Session,
     server: &ServerSettings,
     search: &RateSearchSettings,
     clock: &C,
     on_run: &mut dyn FnMut(&ServerResult),
+    progress: &mut dyn FnMut(RunProgress),
 ) -> Result<RateSearch<ServerResult>, ScenarioError> {
     server.validate()?;
     search_rate(
@@ -999,7 +1062,7 @@ pub fn find_peak_qps<C: Pacer>(
                 target_qps: qps,
                 ..server.clone()
             };
-            let r = run_server(session, &settings, clock, true)?;
+            let r = run_server(session, &settings, clock, true, &mut *progress)?;
             on_run(&r);
             Ok(r)
         },

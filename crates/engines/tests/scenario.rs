@@ -44,6 +44,7 @@ fn every_scenario_runs_on_a_real_session() {
             ..Default::default()
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap();
     assert!(ss.query_latencies_ms.len() >= 100);
@@ -60,6 +61,7 @@ fn every_scenario_runs_on_a_real_session() {
             ..Default::default()
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!(ms.query_latencies_ms.len(), 662);
@@ -73,6 +75,7 @@ fn every_scenario_runs_on_a_real_session() {
             batch: 1,
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap();
     assert!(off.samples >= 64 && off.duration_s >= 0.2);
@@ -88,7 +91,7 @@ fn every_scenario_runs_on_a_real_session() {
         min_query_count: 10,
         ..Default::default()
     };
-    let sv = scenario::run_server(s.as_mut(), &server, &clock, false).unwrap();
+    let sv = scenario::run_server(s.as_mut(), &server, &clock, false, &mut |_| {}).unwrap();
     assert_eq!(sv.query_latencies_ms.len() as u64, sv.scheduled_queries);
     assert!(sv.scheduled_s >= 0.5);
     assert!(

@@ -76,7 +76,7 @@ fn single_stream_percentile_and_early_stopping_by_hand() {
         min_duration_s: 1.0,
         ..Default::default()
     };
-    let r = run_single_stream(&mut s, &settings, &clock).unwrap();
+    let r = run_single_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     // The 100th query was issued after the other 99: 5050 - 64 ms (query 99 takes 64 ms),
     // past 1 s, so the run stops at LoadGen's 100 queries.
     assert_eq!(r.query_latencies_ms.len(), 100);
@@ -121,7 +121,7 @@ fn single_stream_runs_until_a_query_is_issued_past_the_duration() {
         min_duration_s: 2.0,
         ..Default::default()
     };
-    let r = run_single_stream(&mut s, &settings, &clock).unwrap();
+    let r = run_single_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     assert_eq!((r.query_latencies_ms.len(), r.duration_s), (201, 2.0));
     assert_eq!(r.metric_ms, 10.0);
 }
@@ -135,7 +135,7 @@ fn too_few_queries_for_early_stopping_report_the_percentile_and_say_so() {
         min_query_count: 50,
         ..Default::default()
     };
-    let r = run_single_stream(&mut s, &settings, &clock).unwrap();
+    let r = run_single_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     assert_eq!(r.query_latencies_ms.len(), 50);
     assert_eq!(r.metric_source, MetricSource::Percentile);
     assert_eq!(r.metric_ms, r.percentile_ms);
@@ -156,7 +156,13 @@ fn too_few_queries_for_early_stopping_report_the_percentile_and_say_so() {
 fn a_run_as_long_as_loadgens_is_compliant() {
     let clock = FakeClock::default();
     let mut s = session(&clock, |i, _| ms(100 + (i as u64 % 3)));
-    let r = run_single_stream(&mut s, &SingleStreamSettings::default(), &clock).unwrap();
+    let r = run_single_stream(
+        &mut s,
+        &SingleStreamSettings::default(),
+        &clock,
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(r.duration_s >= 600.0);
     assert!(r.validity.compliant, "{:?}", r.validity);
     assert!(r.validity.notes.is_empty());
@@ -168,7 +174,7 @@ fn a_run_as_long_as_loadgens_is_compliant() {
         percentile: 0.95,
         ..Default::default()
     };
-    let r = run_single_stream(&mut s, &settings, &clock).unwrap();
+    let r = run_single_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     assert_eq!(
         r.validity.lines(),
         vec!["not a compliant run: the percentile is 0.95, LoadGen's is 0.9"]
@@ -190,7 +196,7 @@ fn multi_stream_query_latency_spans_its_samples() {
             batch,
             ..Default::default()
         };
-        let r = run_multi_stream(&mut s, &settings, &clock).unwrap();
+        let r = run_multi_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
         assert_eq!(r.query_latencies_ms.len(), 662, "batch {batch}");
         assert_eq!(s.runs as u64, 662 * runs_per_query);
         let k = runs_per_query as f64;
@@ -228,7 +234,7 @@ fn multi_stream_one_query_short_of_early_stopping() {
         min_query_count: 661,
         ..Default::default()
     };
-    let r = run_multi_stream(&mut s, &settings, &clock).unwrap();
+    let r = run_multi_stream(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     assert_eq!(r.query_latencies_ms[0], 16.0);
     assert_eq!(r.metric_source, MetricSource::Percentile);
     assert!(r.validity.notes.contains(&Note::EarlyStoppingUnmet {
@@ -250,7 +256,7 @@ fn offline_throughput_is_samples_over_time() {
         min_sample_count: 100,
         batch: 4,
     };
-    let r = run_offline(&mut s, &settings, &clock).unwrap();
+    let r = run_offline(&mut s, &settings, &clock, &mut |_| {}).unwrap();
     // 5 ms a batch of 4: 200 batches reach 1 s, 800 samples.
     assert_eq!(
         (r.batch_latencies_ms.len(), r.samples, r.duration_s),
@@ -275,6 +281,7 @@ fn offline_throughput_is_samples_over_time() {
             batch: 4,
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap();
     assert_eq!(r.samples, 12);
@@ -345,7 +352,7 @@ fn server_latency_counts_the_wait_behind_earlier_queries() {
         seed: 3,
         ..Default::default()
     };
-    let r = run_server(&mut s, &settings, &clock, false).unwrap();
+    let r = run_server(&mut s, &settings, &clock, false, &mut |_| {}).unwrap();
     // A single server in arrival order (Lindley's recursion), by hand from the schedule.
     let schedule = settings.schedule();
     let mut free = 0.0f64;
@@ -393,7 +400,7 @@ fn server_over_capacity_misses_the_bound_and_can_stop_early() {
     };
     let clock = FakeClock::default();
     let mut s = session(&clock, |_, _| ms(10));
-    let full = run_server(&mut s, &settings, &clock, false).unwrap();
+    let full = run_server(&mut s, &settings, &clock, false, &mut |_| {}).unwrap();
     assert!(!full.bound_met && !full.stopped_early);
     assert!(full
         .validity
@@ -411,7 +418,7 @@ fn server_over_capacity_misses_the_bound_and_can_stop_early() {
     );
     let clock = FakeClock::default();
     let mut s = session(&clock, |_, _| ms(10));
-    let short = run_server(&mut s, &settings, &clock, true).unwrap();
+    let short = run_server(&mut s, &settings, &clock, true, &mut |_| {}).unwrap();
     assert!(short.stopped_early && !short.bound_met);
     // Stopped at the first query the whole schedule's percentile could no longer absorb.
     let n = full.scheduled_queries as usize;
@@ -453,6 +460,7 @@ fn the_rate_search_converges_on_a_session_that_slows_with_load() {
         &RateSearchSettings::default(),
         &clock,
         &mut |r| tried.push((r.settings.target_qps, r.bound_met, r.percentile_ms)),
+        &mut |_| {},
     )
     .unwrap();
     assert!(found.complete, "{found:?}");
@@ -491,6 +499,7 @@ fn bad_settings_are_one_line_naming_the_setting() {
         },
         &clock,
         false,
+        &mut |_| {},
     )
     .unwrap_err();
     assert_eq!(
@@ -504,6 +513,7 @@ fn bad_settings_are_one_line_naming_the_setting() {
             ..Default::default()
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(e.to_string().starts_with("--batch 0: "), "{e}");
@@ -514,6 +524,7 @@ fn bad_settings_are_one_line_naming_the_setting() {
             ..Default::default()
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap_err();
     assert!(e.to_string().starts_with("--duration NaN: "), "{e}");
@@ -538,6 +549,7 @@ fn results_serialize_with_their_raw_latencies() {
             ..Default::default()
         },
         &clock,
+        &mut |_| {},
     )
     .unwrap();
     let v = serde_json::to_value(&r).unwrap();
@@ -554,11 +566,47 @@ fn results_serialize_with_their_raw_latencies() {
         min_query_count: 1,
         ..Default::default()
     };
-    let r = run_single_stream(&mut s, &one, &clock).unwrap();
+    let r = run_single_stream(&mut s, &one, &clock, &mut |_| {}).unwrap();
     assert_eq!(r.qps_with_overhead, None);
     let text = serde_json::to_string(&r).unwrap();
     assert_eq!(
         serde_json::from_str::<SingleStreamResult>(&text).unwrap(),
         r
     );
+}
+
+#[test]
+fn progress_comes_about_once_a_second_between_queries() {
+    let clock = FakeClock::default();
+    let mut s = session(&clock, |_, _| ms(10));
+    let mut seen = vec![];
+    let settings = SingleStreamSettings {
+        min_duration_s: 5.0,
+        ..Default::default()
+    };
+    run_single_stream(&mut s, &settings, &clock, &mut |p| seen.push(p)).unwrap();
+    // The query issued at 5 s is the last: its completion reports nothing.
+    let at: Vec<(u64, f64)> = seen.iter().map(|p| (p.queries, p.elapsed_s)).collect();
+    assert_eq!(
+        at,
+        vec![(100, 1.0), (200, 2.0), (300, 3.0), (400, 4.0), (500, 5.0)]
+    );
+    assert!(seen
+        .iter()
+        .all(|p| p.scenario == Scenario::SingleStream && p.min_duration_s == 5.0));
+    // The server reports by completion time too.
+    let clock = FakeClock::default();
+    let mut s = session(&clock, |_, _| ms(1));
+    let mut n = 0;
+    let server = ServerSettings {
+        target_qps: 100.0,
+        min_duration_s: 10.0,
+        ..Default::default()
+    };
+    let r = run_server(&mut s, &server, &clock, false, &mut |p| {
+        assert_eq!(p.scenario, Scenario::Server);
+        n += 1
+    })
+    .unwrap();
+    assert_eq!(n, r.duration_s.floor() as usize);
 }
