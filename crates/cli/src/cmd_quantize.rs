@@ -9,7 +9,7 @@ use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::tensor::{ConcreteSpec, HostTensor};
 use edgebench_torch::export::{export, inputs_for, ExportOptions, DEFAULT_OPSET};
 use edgebench_torch::quantize::{
-    quantize, Calibration, CalibrationSource, Method, QuantizeError, QuantizeOptions,
+    quantize, Activations, Calibration, CalibrationSource, Method, QuantizeError, QuantizeOptions,
     QuantizeReport, DEFAULT_SYNTHETIC_SAMPLES,
 };
 use edgebench_torch::source::{ModelSource, ZooDefaults};
@@ -49,6 +49,10 @@ pub struct QuantizeArgs {
     /// One scale per output channel of each weight, instead of one per tensor.
     #[arg(long)]
     pub per_channel: bool,
+    /// Quantized activations: u8 (unsigned, asymmetric: ONNX Runtime's fast path on CPUs) or
+    /// s8 (signed, symmetric: what TensorRT needs). Weights are always signed int8.
+    #[arg(long, default_value = "u8", value_name = "u8|s8")]
+    pub activations: String,
     /// Print the report as JSON on stdout and nothing else.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +64,7 @@ pub fn run(a: QuantizeArgs) -> Result<ExitCode> {
     }
     let samples = a.samples.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
     let method = Method::parse(&a.method).map_err(edgebench_core::Error::from)?;
+    let activations = Activations::parse(&a.activations).map_err(edgebench_core::Error::from)?;
     let scratch = tempfile::Builder::new()
         .prefix("edgebench-quantize-")
         .tempdir()
@@ -79,6 +84,7 @@ pub fn run(a: QuantizeArgs) -> Result<ExitCode> {
             output: a.output.clone(),
             method,
             per_channel: a.per_channel,
+            activations,
             calibration,
             python: None,
             timeout: Timeouts::from_env().export,
@@ -247,11 +253,13 @@ fn render(r: &QuantizeReport) -> String {
         }
     };
     let mut s = format!(
-        "quantized {} to {} ({} {}, {}{}, {calibration})\n",
+        "quantized {} to {} ({} {}: activations {}, weights {}; {}{}, {calibration})\n",
         r.model,
         r.output.display(),
         r.format.to_uppercase(),
         r.precision,
+        r.activations.as_str(),
+        r.weights,
         r.method.as_str(),
         if r.per_channel { ", per-channel" } else { "" },
     );

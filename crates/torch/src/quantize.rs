@@ -72,6 +72,36 @@ impl Method {
     }
 }
 
+/// The integer type of quantized activations; weights are always signed int8 (symmetric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activations {
+    /// Unsigned, asymmetric (`QuantType.QUInt8`): ONNX Runtime's fast path on x86 CPUs
+    /// (U8S8 kernels). On this VM's VNNI CPU resnet18 ran about 4x faster than with `s8`.
+    U8,
+    /// Signed (`QuantType.QInt8`, S8S8): what TensorRT's explicit quantization needs.
+    S8,
+}
+
+impl Activations {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activations::U8 => "u8",
+            Activations::S8 => "s8",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Activations, QuantizeError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "u8" | "uint8" => Ok(Activations::U8),
+            "s8" | "int8" => Ok(Activations::S8),
+            _ => Err(QuantizeError::Invalid(format!(
+                "--activations {s}: choose u8 (fastest on CPUs) or s8 (TensorRT)"
+            ))),
+        }
+    }
+}
+
 /// Where the calibration batches came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -114,6 +144,7 @@ pub struct QuantizeOptions {
     pub output: PathBuf,
     pub method: Method,
     pub per_channel: bool,
+    pub activations: Activations,
     pub calibration: Calibration,
     /// The Python that runs ONNX Runtime's quantizer; `None`: `python3` on PATH, as the ORT
     /// library is found.
@@ -186,8 +217,11 @@ pub struct QuantizeReport {
     pub output_sha256: String,
     /// Always `qdq`: QuantizeLinear/DequantizeLinear pairs around float operators.
     pub format: String,
-    /// Activations and weights: `int8` (signed, ONNX Runtime's QDQ default).
+    /// `int8`: 8-bit activations and weights.
     pub precision: String,
+    pub activations: Activations,
+    /// Always `s8`: signed, symmetric.
+    pub weights: String,
     pub method: Method,
     pub per_channel: bool,
     pub calibration: CalibrationSource,
@@ -278,6 +312,7 @@ pub fn cache_key(model: &Model, opts: &QuantizeOptions, python: &Path) -> String
     field(model.sha256.as_bytes());
     field(opts.method.as_str().as_bytes());
     field(&[u8::from(opts.per_channel)]);
+    field(opts.activations.as_str().as_bytes());
     field(python.as_os_str().as_encoded_bytes());
     let source = serde_json::to_string(&opts.calibration.source).unwrap_or_default();
     field(source.as_bytes());
@@ -400,6 +435,8 @@ pub fn quantize(
         output_sha256: hex(&Sha256::digest(&bytes)),
         format: "qdq".into(),
         precision: "int8".into(),
+        activations: opts.activations,
+        weights: "s8".into(),
         method: opts.method,
         per_channel: opts.per_channel,
         calibration: opts.calibration.source.clone(),
@@ -513,12 +550,14 @@ fn run_quantizer(
     let output = d.join("quantized.onnx");
     let request = serde_json::json!({
         "model": input,
+        "optimized": d.join("optimized.onnx"),
         "preprocessed": d.join("preprocessed.onnx"),
         "output": output,
         "inputs": specs,
         "samples": samples,
         "method": opts.method.as_str(),
         "per_channel": opts.per_channel,
+        "activations": opts.activations.as_str(),
     });
     let request_path = d.join("request.json");
     write(&request_path, request.to_string().as_bytes())?;
@@ -600,6 +639,8 @@ fn run_quantizer(
         "tool": "onnxruntime.quantization.quantize_static",
         "format": "qdq",
         "precision": "int8",
+        "activations": opts.activations.as_str(),
+        "weights": "s8",
         "method": opts.method.as_str(),
         "per_channel": opts.per_channel,
         "calibration": opts.calibration.source,
@@ -725,6 +766,7 @@ mod tests {
             output: PathBuf::from("out.onnx"),
             method: Method::MinMax,
             per_channel: false,
+            activations: Activations::U8,
             calibration,
             python: None,
             timeout: Duration::from_secs(60),
@@ -756,6 +798,9 @@ mod tests {
         let mut o = base.clone();
         o.per_channel = true;
         assert_ne!(cache_key(&m, &o, py), k);
+        let mut o = base.clone();
+        o.activations = Activations::S8;
+        assert_ne!(cache_key(&m, &o, py), k);
         assert_ne!(cache_key(&m, &base, Path::new("/opt/python3")), k);
         let mut o = base.clone();
         if let TensorData::F32(v) = &mut o.calibration.samples[1][0].data {
@@ -781,6 +826,10 @@ mod tests {
         assert_eq!(Method::parse("MinMax").unwrap(), Method::MinMax);
         let e = Method::parse("kl").unwrap_err().to_string();
         assert!(e.contains("--method kl") && e.contains("percentile"), "{e}");
+        assert_eq!(Activations::parse("uint8").unwrap(), Activations::U8);
+        assert_eq!(Activations::parse("S8").unwrap(), Activations::S8);
+        let e = Activations::parse("u4").unwrap_err().to_string();
+        assert!(e.contains("--activations u4") && e.contains("s8"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,386 @@
+//! `edgebench quantize` end to end: a zoo model quantized with synthetic calibration and with a
+//! folder of PNGs the test writes, the output run on ONNX Runtime through `bench`, the cache,
+//! and every bad input refused with one line, exit 2 and no output file.
+//!
+//! The quantizer is ONNX Runtime's Python tool, in the `python3` on PATH; where it cannot be
+//! imported the tests that need it skip, or fail where `EDGEBENCH_REQUIRE` lists `ort`.
+
+mod common;
+
+use common::{edgebench, write_model, FAST};
+use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The model every quantizing test uses: small, and with Conv, Concat and MaxPool.
+const MODEL: &str = "zoo:squeezenet1_1";
+
+/// Whether ONNX Runtime's quantizer can be imported by the python3 on PATH; when not, the test
+/// skips (or fails under EDGEBENCH_REQUIRE=ort).
+fn quantizer_here() -> bool {
+    let o = std::process::Command::new("python3")
+        .args(["-c", "import onnxruntime.quantization"])
+        .output();
+    let why = match o {
+        Ok(o) if o.status.success() => return true,
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr);
+            let last = err.lines().last().unwrap_or("").to_owned();
+            format!("python3 cannot import onnxruntime.quantization ({last})")
+        }
+        Err(e) => format!("python3 cannot be started ({e})"),
+    };
+    edgebench_core::testing::skip_or_fail("ort", why);
+    false
+}
+
+/// `edgebench quantize ARGS --json` with its own cache folder; the report and stderr.
+fn quantize(cache: &Path, args: &[&str]) -> (Value, String) {
+    let o = edgebench()
+        .arg("quantize")
+        .args(args)
+        .arg("--json")
+        .env("EDGEBENCH_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        o.status.success(),
+        "{args:?}: exit {:?}: {err}",
+        o.status.code()
+    );
+    (serde_json::from_slice(&o.stdout).unwrap(), err)
+}
+
+/// Q/DQ nodes and Conv among the quantized operators, read by edgebench from the file.
+fn assert_quantized(r: &Value) {
+    let c = &r["counts"];
+    assert!(c["quantize_linear"].as_u64().unwrap() > 0, "{r}");
+    assert!(c["dequantize_linear"].as_u64().unwrap() > 0, "{r}");
+    assert!(c["quantized_ops"]["Conv"].as_u64().unwrap() > 0, "{r}");
+    assert!(
+        r["bytes_after"].as_u64().unwrap() < r["bytes_before"].as_u64().unwrap() / 2,
+        "int8 weights take a quarter of the float32 ones: {r}"
+    );
+}
+
+/// Counts nodes of `op` in an ONNX file, apart from edgebench's own count.
+fn count_ops(path: &Path, op: &str) -> usize {
+    let m = edgebench_core::model::Model::from_path(path).unwrap();
+    let g = m.proto.graph.as_ref().unwrap();
+    g.node.iter().filter(|n| n.op_type == op).count()
+}
+
+/// `n` PNG images of `w` x `h` in `dir`, each a different pattern.
+fn write_pngs(dir: &Path, n: usize, w: u32, h: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            let v = (x * 3 + y * 5 + i as u32 * 40) % 256;
+            image::Rgb([v as u8, (255 - v) as u8, ((x ^ y) % 256) as u8])
+        });
+        img.save(dir.join(format!("img_{i:03}.png"))).unwrap();
+    }
+}
+
+#[test]
+fn a_zoo_model_quantized_with_synthetic_calibration_and_the_second_call_is_cached() {
+    if !quantizer_here() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("sq.int8.onnx");
+    let o = out.to_str().unwrap();
+    let (r, err) = quantize(&cache, &[MODEL, "-o", o, "--samples", "4"]);
+    assert_quantized(&r);
+    assert_eq!(r["cached"], false, "{r}");
+    assert_eq!(r["calibration"]["kind"], "synthetic", "{r}");
+    assert_eq!(r["samples"], 4, "{r}");
+    assert_eq!(r["activations"], "u8", "{r}");
+    assert!(
+        err.contains("synthetic calibration") && err.contains("accuracy"),
+        "{err}"
+    );
+    // What edgebench reports is what the file holds.
+    assert_eq!(
+        r["counts"]["quantize_linear"].as_u64().unwrap() as usize,
+        count_ops(&out, "QuantizeLinear")
+    );
+    assert_eq!(
+        r["counts"]["dequantize_linear"].as_u64().unwrap() as usize,
+        count_ops(&out, "DequantizeLinear")
+    );
+    let first = std::fs::read(&out).unwrap();
+
+    // The same call again: from the cache, the same bytes, written to another path too.
+    let out2 = dir.path().join("again.onnx");
+    let (r2, _) = quantize(
+        &cache,
+        &[MODEL, "-o", out2.to_str().unwrap(), "--samples", "4"],
+    );
+    assert_eq!(r2["cached"], true, "{r2}");
+    assert_eq!(r2["output_sha256"], r["output_sha256"]);
+    assert_eq!(std::fs::read(&out2).unwrap(), first);
+    // Other settings are another model.
+    let (r3, _) = quantize(
+        &cache,
+        &[MODEL, "-o", o, "--samples", "4", "--activations", "s8"],
+    );
+    assert_eq!(r3["cached"], false, "{r3}");
+    assert_ne!(r3["output_sha256"], r["output_sha256"]);
+    assert_quantized(&r3);
+}
+
+#[test]
+fn an_image_folder_calibrates_and_the_output_runs_on_onnx_runtime() {
+    if !quantizer_here() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    write_pngs(&images, 4, 300, 240);
+    let out = dir.path().join("sq.int8.onnx");
+    let (r, err) = quantize(
+        &dir.path().join("cache"),
+        &[
+            MODEL,
+            "-o",
+            out.to_str().unwrap(),
+            "--calibration",
+            images.to_str().unwrap(),
+            "--samples",
+            "3",
+            "--per-channel",
+            "--method",
+            "percentile",
+        ],
+    );
+    assert_quantized(&r);
+    assert_eq!(r["calibration"]["kind"], "folder", "{r}");
+    assert_eq!(r["samples"], 3, "--samples caps the images: {r}");
+    assert_eq!(r["method"], "percentile");
+    assert_eq!(r["per_channel"], true);
+    assert!(!err.contains("synthetic"), "{err}");
+
+    // The quantized file loads and runs on ONNX Runtime through bench.
+    let o = edgebench()
+        .arg("bench")
+        .arg(&out)
+        .args(["-e", "ort:all", "--no-gate", "--json"])
+        .args(FAST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "bench of the quantized model: {text}");
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = &doc["results"][0];
+    assert_eq!(v["status"], "ok", "{v}");
+}
+
+#[test]
+fn a_clip_model_calibrates_on_clips_of_consecutive_images() {
+    if !quantizer_here() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(
+        dir.path(),
+        "clip.onnx",
+        &edgebench_video::testclip::tiny_clip_model(2, 16, 16, 3),
+    );
+    let images = dir.path().join("frames");
+    write_pngs(&images, 5, 24, 20);
+    let out = dir.path().join("clip.int8.onnx");
+    let (r, _) = quantize(
+        &dir.path().join("cache"),
+        &[
+            model.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--calibration",
+            images.to_str().unwrap(),
+        ],
+    );
+    // 5 images make 2 clips of 2 frames; the fifth is left over.
+    assert_eq!(r["samples"], 2, "{r}");
+    assert!(
+        r["counts"]["quantized_ops"]["Gemm"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+}
+
+/// Exit 2, exactly one stderr line holding every needle, and no output file.
+fn refused(args: &[&str], out: &Path, env: &[(&str, &str)], needles: &[&str]) {
+    let mut cmd = edgebench();
+    cmd.arg("quantize").args(args).arg("-o").arg(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+    assert!(!out.exists(), "{args:?} left {}", out.display());
+}
+
+#[test]
+fn bad_input_gets_one_line_exit_2_and_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("out.onnx");
+    let cache = d.join("cache");
+    let cache_env = [("EDGEBENCH_CACHE_DIR", cache.to_str().unwrap())];
+    let env: &[(&str, &str)] = &cache_env;
+    refused(&["no/such/model.onnx"], &out, env, &["no/such/model.onnx"]);
+    refused(&[MODEL, "--samples", "0"], &out, env, &["--samples 0"]);
+    refused(
+        &[MODEL, "--method", "kl"],
+        &out,
+        env,
+        &["--method kl", "minmax"],
+    );
+    refused(
+        &[MODEL, "--activations", "u4"],
+        &out,
+        env,
+        &["--activations u4"],
+    );
+    let empty = d.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not an image").unwrap();
+    let e = empty.to_str().unwrap();
+    refused(
+        &[MODEL, "--calibration", e],
+        &out,
+        env,
+        &["--calibration", "no PNG or JPEG images", "synthetic"],
+    );
+    let missing = d.join("no-such-folder");
+    refused(
+        &[MODEL, "--calibration", missing.to_str().unwrap()],
+        &out,
+        env,
+        &["no-such-folder", "no such folder"],
+    );
+    let file = d.join("file.png");
+    std::fs::write(&file, b"x").unwrap();
+    refused(
+        &[MODEL, "--calibration", file.to_str().unwrap()],
+        &out,
+        env,
+        &["file.png", "not a folder"],
+    );
+    // An image that does not decode, after good ones.
+    let broken = d.join("broken");
+    write_pngs(&broken, 2, 256, 256);
+    std::fs::write(broken.join("img_009.png"), b"\x89PNG garbage").unwrap();
+    refused(
+        &[MODEL, "--calibration", broken.to_str().unwrap()],
+        &out,
+        env,
+        &["img_009.png", "cannot be decoded", "replace or remove it"],
+    );
+    // Images smaller than the model's input.
+    let small = d.join("small");
+    write_pngs(&small, 1, 32, 32);
+    refused(
+        &[MODEL, "--calibration", small.to_str().unwrap()],
+        &out,
+        env,
+        &["32x32", "smaller than the model's 224x224"],
+    );
+    // Image calibration for a model that takes no image.
+    let vector = write_model(
+        d,
+        "vector.onnx",
+        &edgebench_video::testclip::tiny_vector_model(8, 2),
+    );
+    refused(
+        &[
+            vector.to_str().unwrap(),
+            "--calibration",
+            broken.to_str().unwrap(),
+        ],
+        &out,
+        env,
+        &["image calibration needs", "--calibration synthetic"],
+    );
+    // No python3 at all, then one without onnxruntime (site-packages switched off).
+    let bare = d.join("bare-path");
+    std::fs::create_dir(&bare).unwrap();
+    let path_env = [
+        ("PATH", bare.to_str().unwrap()),
+        ("EDGEBENCH_CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    refused(
+        &[MODEL],
+        &out,
+        &path_env,
+        &["no python3 on PATH", "pip install onnxruntime==1.24.4"],
+    );
+    if let Some(real) = real_python() {
+        let wrapped = d.join("wrapped-path");
+        std::fs::create_dir(&wrapped).unwrap();
+        let py = wrapped.join("python3");
+        std::fs::write(
+            &py,
+            format!("#!/bin/sh\nexec {} -S \"$@\"\n", real.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path_env = [
+            ("PATH", wrapped.to_str().unwrap()),
+            ("EDGEBENCH_CACHE_DIR", cache.to_str().unwrap()),
+        ];
+        refused(
+            &[MODEL],
+            &out,
+            &path_env,
+            &["no usable onnxruntime", "pip install onnxruntime==1.24.4"],
+        );
+    } else {
+        edgebench_core::testing::skip_or_fail(
+            "python3",
+            "no python3 on PATH to hide onnxruntime from",
+        );
+    }
+}
+
+#[test]
+fn a_model_the_quantizer_refuses_gets_its_last_line() {
+    if !quantizer_here() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(
+        dir.path(),
+        "unknown.onnx",
+        &tiny_cnn_bytes(&TinyCnn {
+            unknown_op: true,
+            ..Default::default()
+        }),
+    );
+    let out = dir.path().join("out.onnx");
+    let cache = dir.path().join("cache");
+    refused(
+        &[model.to_str().unwrap()],
+        &out,
+        &[("EDGEBENCH_CACHE_DIR", cache.to_str().unwrap())],
+        &["quantizer refused", "unknown.onnx", "NoSuchOp"],
+    );
+}
+
+/// The python3 on PATH itself (not a pyenv shim), for a wrapper that hides its packages.
+fn real_python() -> Option<PathBuf> {
+    let o = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+    p.is_file().then_some(p)
+}
