@@ -1070,5 +1070,168 @@ pub fn find_peak_qps<C: Pacer>(
     )
 }
 
+/// One scenario with its settings: what `bench --scenario` asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
+pub enum ScenarioSettings {
+    SingleStream(SingleStreamSettings),
+    MultiStream(MultiStreamSettings),
+    Offline(OfflineSettings),
+    /// One run at `server.target_qps`, or with `search`, the rate search from it.
+    Server {
+        server: ServerSettings,
+        search: Option<RateSearchSettings>,
+    },
+}
+
+impl ScenarioSettings {
+    pub fn scenario(&self) -> Scenario {
+        match self {
+            ScenarioSettings::SingleStream(_) => Scenario::SingleStream,
+            ScenarioSettings::MultiStream(_) => Scenario::MultiStream,
+            ScenarioSettings::Offline(_) => Scenario::Offline,
+            ScenarioSettings::Server { .. } => Scenario::Server,
+        }
+    }
+
+    /// Checks the settings without running anything.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        match self {
+            ScenarioSettings::SingleStream(s) => s.validate(),
+            ScenarioSettings::MultiStream(s) => s.validate(),
+            ScenarioSettings::Offline(s) => s.validate(),
+            ScenarioSettings::Server { server, .. } => server.validate(),
+        }
+    }
+}
+
+/// The result of [`run`], by scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
+pub enum ScenarioResult {
+    SingleStream(SingleStreamResult),
+    MultiStream(MultiStreamResult),
+    Offline(OfflineResult),
+    Server(ServerResult),
+    ServerSearch(RateSearch<ServerResult>),
+}
+
+/// A result's one figure, for a table: what it is, its value and unit, and whether the run
+/// is compliant with the reasons it is not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    pub metric: String,
+    /// `None` when there is no figure (a rate search where no rate passed).
+    pub value: Option<f64>,
+    pub unit: String,
+    pub compliant: bool,
+    pub notes: Vec<String>,
+}
+
+impl ScenarioResult {
+    pub fn headline(&self) -> Headline {
+        let latency = |p: f64, source: MetricSource, value: f64, v: &Validity| Headline {
+            metric: match source {
+                MetricSource::EarlyStopping => {
+                    format!(
+                        "{}th percentile latency, early-stopping estimate",
+                        percent(p)
+                    )
+                }
+                MetricSource::Percentile => format!("{}th percentile latency", percent(p)),
+            },
+            value: Some(value),
+            unit: "ms".into(),
+            compliant: v.compliant,
+            notes: v.lines(),
+        };
+        match self {
+            ScenarioResult::SingleStream(r) => latency(
+                r.settings.percentile,
+                r.metric_source,
+                r.metric_ms,
+                &r.validity,
+            ),
+            ScenarioResult::MultiStream(r) => latency(
+                r.settings.percentile,
+                r.metric_source,
+                r.metric_ms,
+                &r.validity,
+            ),
+            ScenarioResult::Offline(r) => Headline {
+                metric: "throughput".into(),
+                value: Some(r.samples_per_s),
+                unit: "samples/s".into(),
+                compliant: r.validity.compliant,
+                notes: r.validity.lines(),
+            },
+            ScenarioResult::Server(r) => Headline {
+                metric: format!(
+                    "{}th percentile latency at {} queries/s",
+                    percent(r.settings.percentile),
+                    crate::fmt::sig(r.settings.target_qps)
+                ),
+                value: Some(r.percentile_ms),
+                unit: "ms".into(),
+                compliant: r.validity.compliant,
+                notes: r.validity.lines(),
+            },
+            ScenarioResult::ServerSearch(s) => {
+                let (compliant, mut notes) = match &s.best {
+                    Some(b) => (b.validity.compliant && s.complete, b.validity.lines()),
+                    None => (false, vec![]),
+                };
+                if s.best.is_none() {
+                    notes.push("no rate kept the latency bound: raise --latency-bound-ms or lower --target-qps".into());
+                } else if !s.complete {
+                    notes.push(format!(
+                        "the rate search stopped after {} runs before reaching its precision",
+                        s.runs.len()
+                    ));
+                }
+                Headline {
+                    metric: "highest rate within the latency bound".into(),
+                    value: s.best_qps,
+                    unit: "queries/s".into(),
+                    compliant,
+                    notes,
+                }
+            }
+        }
+    }
+}
+
+/// Runs one scenario on a session whose inputs are set and which is warmed up; `on_rate`
+/// gets each rate's run of a server search as it finishes.
+pub fn run<C: Pacer>(
+    session: &mut dyn Session,
+    settings: &ScenarioSettings,
+    clock: &C,
+    on_rate: &mut dyn FnMut(&ServerResult),
+    progress: &mut dyn FnMut(RunProgress),
+) -> Result<ScenarioResult, ScenarioError> {
+    Ok(match settings {
+        ScenarioSettings::SingleStream(s) => {
+            ScenarioResult::SingleStream(run_single_stream(session, s, clock, progress)?)
+        }
+        ScenarioSettings::MultiStream(s) => {
+            ScenarioResult::MultiStream(run_multi_stream(session, s, clock, progress)?)
+        }
+        ScenarioSettings::Offline(s) => {
+            ScenarioResult::Offline(run_offline(session, s, clock, progress)?)
+        }
+        ScenarioSettings::Server {
+            server,
+            search: None,
+        } => ScenarioResult::Server(run_server(session, server, clock, false, progress)?),
+        ScenarioSettings::Server {
+            server,
+            search: Some(search),
+        } => ScenarioResult::ServerSearch(find_peak_qps(
+            session, server, search, clock, on_rate, progress,
+        )?),
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -610,3 +610,69 @@ fn progress_comes_about_once_a_second_between_queries() {
     .unwrap();
     assert_eq!(n, r.duration_s.floor() as usize);
 }
+
+#[test]
+fn one_entry_point_runs_each_scenario_and_gives_its_headline() {
+    let run_one = |settings: ScenarioSettings| {
+        let clock = FakeClock::default();
+        let mut s = session(&clock, |i, _| ms(i as u64 % 4 + 2));
+        run(&mut s, &settings, &clock, &mut |_| {}, &mut |_| {}).unwrap()
+    };
+    let ss = run_one(ScenarioSettings::SingleStream(SingleStreamSettings {
+        min_duration_s: 0.0,
+        ..Default::default()
+    }));
+    let h = ss.headline();
+    assert_eq!(h.metric, "90th percentile latency, early-stopping estimate");
+    assert_eq!(
+        (h.value, h.unit.clone(), h.compliant),
+        (Some(5.0), "ms".to_string(), false)
+    );
+    assert_eq!(
+        h.notes,
+        vec!["not a compliant run: ran 0.345s, LoadGen requires 600s (raise --duration)"]
+    );
+    let v = serde_json::to_value(&ss).unwrap();
+    assert_eq!(v["scenario"], "single-stream");
+    assert_eq!(serde_json::from_value::<ScenarioResult>(v).unwrap(), ss);
+
+    let off = run_one(ScenarioSettings::Offline(OfflineSettings {
+        min_duration_s: 0.0,
+        min_sample_count: 4,
+        batch: 2,
+    }));
+    // Two batches of 2 samples, 2 ms and 3 ms: 4 samples in 5 ms.
+    assert_eq!(off.headline().value, Some(800.0));
+    assert_eq!(off.headline().unit, "samples/s");
+
+    let server = ServerSettings {
+        target_qps: 10.0,
+        latency_bound_ms: 20.0,
+        min_duration_s: 10.0,
+        ..Default::default()
+    };
+    let one = run_one(ScenarioSettings::Server {
+        server: server.clone(),
+        search: None,
+    });
+    assert_eq!(
+        one.headline().metric,
+        "99th percentile latency at 10.0 queries/s"
+    );
+    let found = run_one(ScenarioSettings::Server {
+        server: ServerSettings {
+            latency_bound_ms: 1.0,
+            ..server
+        },
+        search: Some(RateSearchSettings::default()),
+    });
+    // Every query takes at least 2 ms: nothing keeps a 1 ms bound.
+    let h = found.headline();
+    assert_eq!((h.value, h.compliant), (None, false));
+    assert_eq!(
+        h.notes,
+        vec!["no rate kept the latency bound: raise --latency-bound-ms or lower --target-qps"]
+    );
+    let v = serde_json::to_value(&found).unwrap();
+    assert_eq!(v["scenario"], "server-search");
+}
