@@ -110,7 +110,8 @@ fn load(arg: &str, scratch: &Path) -> Result<Model> {
             let info = edgebench_torch::python::discover()?;
             let inputs = inputs_for(&src, &[], None)?;
             let output = scratch.join(format!("{}.onnx", src.short_name()));
-            let (_, model) = export(
+            let label = src.label();
+            let (_, mut model) = export(
                 &info,
                 &ExportOptions {
                     source: src,
@@ -121,6 +122,8 @@ fn load(arg: &str, scratch: &Path) -> Result<Model> {
                     dynamic_batch: false,
                 },
             )?;
+            // Named by its source: the export is a scratch file.
+            model.name = label;
             Ok(model)
         }
         other => Ok(other.load(ZooDefaults::default())?),

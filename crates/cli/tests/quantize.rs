@@ -384,3 +384,34 @@ fn real_python() -> Option<PathBuf> {
     let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
     p.is_file().then_some(p)
 }
+
+#[test]
+fn a_pytorch_source_is_exported_then_quantized() {
+    if !quantizer_here() {
+        return;
+    }
+    match edgebench_torch::python::discover_with(None) {
+        Ok(info) if info.hello.torchvision.is_some() => {}
+        Ok(info) => {
+            return edgebench_core::testing::skip_or_fail(
+                "torch",
+                format_args!("{} has no torch and torchvision", info.path.display()),
+            )
+        }
+        Err(e) => return edgebench_core::testing::skip_or_fail("torch", e),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sq.int8.onnx");
+    let (r, _) = quantize(
+        &dir.path().join("cache"),
+        &[
+            "tv:squeezenet1_1",
+            "-o",
+            out.to_str().unwrap(),
+            "--samples",
+            "2",
+        ],
+    );
+    assert_eq!(r["model"], "tv:squeezenet1_1", "named by its source: {r}");
+    assert_quantized(&r);
+}

@@ -77,7 +77,8 @@ impl Method {
 #[serde(rename_all = "lowercase")]
 pub enum Activations {
     /// Unsigned, asymmetric (`QuantType.QUInt8`): ONNX Runtime's fast path on x86 CPUs
-    /// (U8S8 kernels). On this VM's VNNI CPU resnet18 ran about 4x faster than with `s8`.
+    /// (U8S8 kernels). On a 2-core AVX512-VNNI VM resnet18 ran 2x to 3.4x faster than with
+    /// `s8` (docs/quantization.md).
     U8,
     /// Signed (`QuantType.QInt8`, S8S8): what TensorRT's explicit quantization needs.
     S8,
@@ -619,7 +620,10 @@ fn run_quantizer(
             ("refused", _) => QuantizeError::Refused {
                 model: model.name.clone(),
                 stage: answer.stage,
-                message: answer.error,
+                // The scratch copy is gone by the time the user reads this: name the model.
+                message: answer
+                    .error
+                    .replace(&input.display().to_string(), &model.name),
             },
             _ => QuantizeError::Crashed {
                 status: format!("internal error: {}", answer.error),
