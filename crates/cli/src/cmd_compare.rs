@@ -4,9 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use edgebench_core::change::{compare, CompareOptions, DEFAULT_NOISE_FLOOR};
-use edgebench_report::fmt::ms;
 use edgebench_study::compare::load;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,47 +42,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&cmp)?);
     } else {
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
-        t.set_header(vec![
-            "variant",
-            "A ms",
-            "B ms",
-            "change",
-            "A/B [95% CI]",
-            "interval from",
-            "verdict",
-        ]);
-        for e in &cmp.entries {
-            let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
-            t.add_row(vec![
-                Cell::new(&e.key),
-                right(ms(e.a_ms)),
-                right(ms(e.b_ms)),
-                right(format!("{:+.1}%", e.change_percent)),
-                right(format!(
-                    "{:.2}x [{:.2}, {:.2}]",
-                    e.speedup, e.ci95_low, e.ci95_high
-                )),
-                Cell::new(e.interval),
-                Cell::new(if e.regression {
-                    format!("{} (beyond {}%)", e.verdict, a.threshold)
-                } else {
-                    e.verdict.to_string()
-                }),
-            ]);
-        }
-        println!("{t}");
-        println!(
-            "changes within ±{}% are noise whatever their interval (--noise-floor); \"samples\" intervals come from one round per run and miss run-to-run variation",
-            a.noise_floor
-        );
-        for k in &cmp.only_in_a {
-            println!("only in A: {k}");
-        }
-        for k in &cmp.only_in_b {
-            println!("only in B: {k}");
-        }
+        print!("{}", edgebench_report::compare_view::text(&cmp));
     }
     let regressions = cmp.regressions;
     if regressions > 0 {

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use edgebench_core::engine::Availability;
+use edgebench_report::engines_view;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -21,25 +21,9 @@ pub fn run(a: EnginesArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for r in &rows {
-        match &r.availability {
-            Availability::Available { version, devices } => {
-                println!("{} {version}: available ({})", r.name, devices.join(", "));
-                if let Some(lib) = &r.library {
-                    println!("  library: {lib}");
-                }
-            }
-            Availability::Unavailable { reason, fix } => {
-                println!("{}: not available: {reason}", r.name);
-                println!("  fix: {fix}");
-            }
-            Availability::NotCompiled { feature } => {
-                println!("{}: not compiled into this build", r.name);
-                println!("  fix: {}", Availability::not_compiled_fix(feature));
-            }
-        }
-        for v in &r.variants {
-            println!("  {:<40} {}", v.spec, v.description);
-        }
+        let library = r.library.as_deref();
+        let view = engines_view::engine(r.name, &r.availability, library, &r.variants);
+        print!("{view}");
     }
     Ok(ExitCode::SUCCESS)
 }

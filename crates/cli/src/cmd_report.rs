@@ -7,6 +7,7 @@ mod tables;
 use anyhow::{bail, Result};
 use clap::Args;
 use edgebench_core::schema::study::StudySummary;
+use edgebench_report::study_progress;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::summary;
 use std::path::PathBuf;
@@ -77,29 +78,18 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
             a.dir.display()
         );
     }
-    eprintln!("edgebench: wrote {}", paths(&written));
+    eprintln!("edgebench: wrote {}", study_progress::paths(&written));
     Ok(exit_code(&summary))
-}
-
-/// Paths as the "wrote ..." line lists them.
-pub fn paths(written: &[PathBuf]) -> String {
-    written
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// 1 when a variant failed, failed the accuracy gate or could not be verified (listed in the
 /// report), else 0.
 pub fn exit_code(s: &StudySummary) -> ExitCode {
-    let c = s.failure_counts();
-    if c.any() {
-        eprintln!(
-            "edgebench: {} variant(s) failed to run, {} failed the accuracy gate and {} could not be verified (their gate reference failed or their outputs were unreadable); they are listed in the report and not counted",
-            c.failed, c.gate_failed, c.unverified
-        );
-        return ExitCode::from(1);
+    match study_progress::failures(s) {
+        Some(why) => {
+            eprintln!("{why}");
+            ExitCode::from(1)
+        }
+        None => ExitCode::SUCCESS,
     }
-    ExitCode::SUCCESS
 }

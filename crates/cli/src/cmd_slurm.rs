@@ -1,10 +1,10 @@
 //! `edgebench slurm`: write (or submit) a study as Slurm job arrays, one shard per task, and
 //! the merge job that waits for them (`edgebench_study::slurm`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use edgebench_study::slurm::{self, DeviceKind, Request, Scripts, SlurmError, Submitted};
-use std::path::{Path, PathBuf};
+use edgebench_study::slurm;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -51,69 +51,25 @@ pub struct SlurmArgs {
 }
 
 pub fn run(a: SlurmArgs) -> Result<ExitCode> {
-    if !a.config.is_file() {
-        bail!(
-            "--config {}: no such file: give the study's TOML config (see examples/study.toml)",
-            a.config.display()
-        );
-    }
-    let cfg = edgebench_study::config::load(&a.config)?;
-    let config = a
-        .config
-        .canonicalize()
-        .with_context(|| format!("--config {}", a.config.display()))?;
-    let out = std::path::absolute(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
-    let edgebench = match &a.edgebench {
-        Some(p) => {
-            if !p.is_file() {
-                bail!(
-                    "--edgebench {}: no such file: give the path of the edgebench binary the nodes run",
-                    p.display()
-                );
-            }
-            std::path::absolute(p).with_context(|| format!("--edgebench {}", p.display()))?
-        }
-        None => std::env::current_exe().context(
-            "cannot find this edgebench binary: give the one the nodes run with --edgebench PATH",
-        )?,
-    };
-    let mut devices = a
-        .devices
-        .iter()
-        .map(|d| d.parse::<DeviceKind>())
-        .collect::<std::result::Result<Vec<_>, SlurmError>>()?;
-    for d in &mut devices {
-        if let Some(p) = &d.edgebench {
-            if !p.is_file() {
-                bail!(
-                    "--device {}: edgebench:{}: no such file: give the path of the edgebench binary this device's nodes run",
-                    d.name,
-                    p.display()
-                );
-            }
-            d.edgebench =
-                Some(std::path::absolute(p).with_context(|| format!("--device {}", d.name))?);
-        }
-    }
     let tool = crate::tool_info();
-    let req = Request {
-        config,
-        study_name: cfg.name.clone(),
-        units: cfg.models.len() * cfg.batch.len().max(1),
+    let given = slurm::Given {
+        config: a.config,
         shards: a.shards,
         max_parallel: a.max_parallel,
-        partition: a.partition.clone(),
-        gres: a.gres.clone(),
-        devices,
-        out,
-        edgebench,
+        partition: a.partition,
+        gres: a.gres,
+        devices: a.devices,
+        out: a.out,
+        edgebench: a.edgebench,
         exclusive: !a.share_nodes,
         tool: format!("{} {} ({})", tool.name, tool.version, tool.git_commit),
     };
+    let cfg = slurm::load_config(&given)?;
+    let req = slurm::request(given, &cfg)?;
     let scripts = slurm::scripts(&req)?;
     // sbatch is looked for before anything is written, so that a refusal leaves no files.
     let sbatch = match a.submit {
-        true => Some(find_sbatch(&scripts)?),
+        true => Some(slurm::find_sbatch(&scripts)?),
         false => None,
     };
     slurm::write(&scripts)?;
@@ -122,108 +78,13 @@ pub fn run(a: SlurmArgs) -> Result<ExitCode> {
         None => None,
     };
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json(&req, &scripts, submitted.as_ref()))?
-        );
+        let doc = slurm::summary_json(&req, &scripts, submitted.as_ref());
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", text(&req, &scripts, submitted.as_ref()));
+        print!(
+            "{}",
+            slurm::summary_text(&req, &scripts, submitted.as_ref())
+        );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `sbatch` on PATH, as a path.
-fn find_sbatch(scripts: &Scripts) -> Result<PathBuf, SlurmError> {
-    let dir = scripts
-        .merge
-        .path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .display()
-        .to_string();
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("sbatch"))
-        .find(|p| p.is_file())
-        .ok_or(SlurmError::SbatchMissing {
-            reason: "not on PATH".into(),
-            dir,
-        })
-}
-
-fn text(req: &Request, s: &Scripts, submitted: Option<&Submitted>) -> String {
-    let mut out = String::new();
-    let n = req.shards;
-    let at_once = req
-        .max_parallel
-        .map(|k| format!(", at most {k} at a time"))
-        .unwrap_or_default();
-    for a in &s.arrays {
-        out.push_str(&format!(
-            "wrote {}: device {}, shards 1-{n} of the study `{}`{at_once}\n",
-            a.script.path.display(),
-            a.device,
-            req.study_name
-        ));
-    }
-    out.push_str(&format!(
-        "wrote {}: merges the shards into {}\n",
-        s.merge.path.display(),
-        s.merged.display()
-    ));
-    match submitted {
-        None => {
-            out.push_str("submit them (or run this again with --submit):\n");
-            let mut ids = vec![];
-            for (i, a) in s.arrays.iter().enumerate() {
-                out.push_str(&format!(
-                    "  a{}=$(sbatch --parsable {})\n",
-                    i + 1,
-                    slurm::shell_quote(&a.script.path.to_string_lossy())
-                ));
-                ids.push(format!("${{a{}%%;*}}", i + 1));
-            }
-            out.push_str(&format!(
-                "  sbatch --dependency=afterok:{} {}\n",
-                ids.join(":"),
-                slurm::shell_quote(&s.merge.path.to_string_lossy())
-            ));
-        }
-        Some(sub) => {
-            for a in &sub.arrays {
-                out.push_str(&format!(
-                    "submitted device {}: job array {} (tasks 1-{n})\n",
-                    a.device, a.job_id
-                ));
-            }
-            let ids: Vec<&str> = sub.arrays.iter().map(|a| a.job_id.as_str()).collect();
-            out.push_str(&format!(
-                "submitted the merge: job {}, once every task of {} has succeeded\n",
-                sub.merge,
-                ids.join(", ")
-            ));
-            out.push_str(&format!(
-                "logs in {}; the merged study will be in {}\n",
-                s.logs.display(),
-                s.merged.display()
-            ));
-        }
-    }
-    out
-}
-
-fn json(req: &Request, s: &Scripts, submitted: Option<&Submitted>) -> serde_json::Value {
-    serde_json::json!({
-        "shards": req.shards,
-        "arrays": s.arrays.iter().map(|a| serde_json::json!({
-            "device": a.device,
-            "script": a.script.path,
-            "shard_dirs": a.shard_dirs,
-        })).collect::<Vec<_>>(),
-        "merge_script": s.merge.path,
-        "merged": s.merged,
-        "logs": s.logs,
-        "submitted": submitted,
-    })
 }

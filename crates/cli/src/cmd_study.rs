@@ -4,6 +4,7 @@ use crate::shared::{progress_text, spinner, TelemetryArgs};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use edgebench_core::schema::study::{Shard, StudyConfig};
+use edgebench_report::study_progress;
 use edgebench_study::run::{Event, Outcome, StudyOptions};
 use edgebench_study::runner::Event as RunEvent;
 use edgebench_study::{config, preset};
@@ -50,7 +51,7 @@ pub struct StudyArgs {
     pub shard: Option<Shard>,
     /// The device these measurements describe, recorded with each of them (default in a
     /// shard: this machine's host name); `edgebench merge` reports each device apart.
-    #[arg(long, value_name = "LABEL", value_parser = parse_device)]
+    #[arg(long, value_name = "LABEL", value_parser = edgebench_study::run::device_label)]
     pub device: Option<String>,
     /// No progress display.
     #[arg(long, short)]
@@ -104,18 +105,9 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
         "edgebench: study finished in {:.0} s ({:.1} min); wrote {}",
         done.elapsed_s,
         done.elapsed_s / 60.0,
-        crate::cmd_report::paths(&done.written)
+        study_progress::paths(&done.written)
     );
     Ok(crate::cmd_report::exit_code(&done.summary))
-}
-
-/// A device label: any text but an empty one.
-fn parse_device(s: &str) -> std::result::Result<String, String> {
-    let label = s.trim();
-    if label.is_empty() {
-        return Err("give the device a name, e.g. --device jetson-orin".to_owned());
-    }
-    Ok(label.to_owned())
 }
 
 /// The study's progress on stderr: the plan, the sensors, a bar over the jobs.
@@ -149,32 +141,7 @@ impl<'a> Progress<'a> {
                 config,
                 plan,
                 shard,
-            } => {
-                eprintln!(
-                    "edgebench study `{}`: {} models, {} jobs ({} interleaved round(s) per variant), into {}",
-                    config.name,
-                    plan.models.len(),
-                    plan.jobs.len(),
-                    config.measure.rounds.max(1),
-                    self.out.display()
-                );
-                if let Some(s) = shard {
-                    match s.jobs(plan).len() {
-                        0 => eprintln!(
-                            "  shard {s}: no jobs (the plan has fewer models x batch sizes than shards); its folder records the shard for the merge"
-                        ),
-                        n => eprintln!("  shard {s}: {n} of the {} jobs", plan.jobs.len()),
-                    }
-                }
-                eprintln!("  {}", plan.baseline_note);
-                eprintln!("  optimized variants: {}", plan.variants.join(", "));
-                if plan.reference != plan.baseline {
-                    eprintln!("  accuracy gate reference: {}", plan.reference);
-                }
-                for n in &plan.notes {
-                    eprintln!("  note: {n}");
-                }
-            }
+            } => eprint!("{}", study_progress::planned(config, plan, shard, self.out)),
             Event::MeasuringIdle { seconds } => {
                 let s = spinner(self.quiet, "idle power");
                 s.set_message(format!("measuring for {seconds:.1} s"));
@@ -184,23 +151,7 @@ impl<'a> Progress<'a> {
                 if let Some(s) = self.idle.take() {
                     s.finish_and_clear();
                 }
-                match (&t.idle, t.has_power()) {
-                    (Some(idle), _) => eprintln!(
-                        "  telemetry: {}; idle power {:.1} W over {:.1} s",
-                        sensors(t),
-                        idle.total_w,
-                        idle.duration_s
-                    ),
-                    (None, true) => eprintln!("  telemetry: {}", sensors(t)),
-                    (None, false) => eprintln!(
-                        "  telemetry: no power sensor ({}): energy is n/a",
-                        t.unavailable
-                            .iter()
-                            .map(|u| format!("{}: {}", u.source, u.reason))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    ),
-                }
+                eprintln!("{}", study_progress::telemetry(t));
             }
             Event::Run(ev) => self.job(ev),
         }
@@ -237,20 +188,7 @@ impl<'a> Progress<'a> {
                 bar.reset_eta();
             }
             RunEvent::JobStart { job, label, .. } => {
-                self.current = format!(
-                    "{label} · {}{}{}",
-                    job.spec,
-                    if job.batch > 1 {
-                        format!(" · batch {}", job.batch)
-                    } else {
-                        String::new()
-                    },
-                    if self.rounds > 1 {
-                        format!(" · round {}/{}", job.round, self.rounds)
-                    } else {
-                        String::new()
-                    }
-                );
+                self.current = study_progress::job(label, job, self.rounds);
                 bar.set_message(format!("{} · loading", self.current));
             }
             RunEvent::Worker(p) => {
@@ -275,24 +213,4 @@ impl<'a> Progress<'a> {
             }
         }
     }
-}
-
-/// The sensors that opened, in a few words: `nvml (gpu0), rapl (package-0, dram)`.
-fn sensors(t: &edgebench_core::telemetry::Telemetry) -> String {
-    let mut by_source: Vec<(String, Vec<String>)> = vec![];
-    for c in t.channels() {
-        match by_source.iter_mut().find(|(s, _)| *s == c.source) {
-            Some((_, devices)) => {
-                if !devices.contains(&c.device) {
-                    devices.push(c.device.clone());
-                }
-            }
-            None => by_source.push((c.source.clone(), vec![c.device.clone()])),
-        }
-    }
-    by_source
-        .iter()
-        .map(|(s, d)| format!("{s} ({})", d.join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -83,27 +83,44 @@ pub fn row_energy(r: &VariantResult) -> (Option<RowEnergy>, Option<String>) {
     (Some(energy), na)
 }
 
+/// Why a variant has no energy ratio to its baseline although both have an energy total: the
+/// note its row carries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoEnergyRatio {
+    /// One side's energy leaves out part of its work (`side`: "the baseline" or "this variant").
+    #[error("no energy ratio: for {side}, {why}")]
+    WorkUnmeasured { side: &'static str, why: String },
+    /// The two totals count different devices.
+    #[error("no energy ratio: the baseline's energy counts {} and this variant's {}", baseline.join(", "), candidate.join(", "))]
+    DevicesDiffer {
+        baseline: Vec<String>,
+        candidate: Vec<String>,
+    },
+}
+
 /// Baseline joules per inference / the candidate's, when both were measured over the same
 /// devices; otherwise why not (`None` with no reason: a side has no energy, said elsewhere).
 fn energy_ratio(
     baseline: &VariantResult,
     candidate: &VariantResult,
-) -> Result<Option<f64>, String> {
+) -> Result<Option<f64>, NoEnergyRatio> {
     let total = |r: &VariantResult| r.energy.as_ref().and_then(|e| e.total.clone());
     let (Some(b), Some(c)) = (total(baseline), total(candidate)) else {
         return Ok(None);
     };
     for (side, r) in [("the baseline", baseline), ("this variant", candidate)] {
         if let Some(why) = r.energy.as_ref().and_then(|e| e.work_unmeasured.as_ref()) {
-            return Err(format!("no energy ratio: for {side}, {why}"));
+            return Err(NoEnergyRatio::WorkUnmeasured {
+                side,
+                why: why.clone(),
+            });
         }
     }
     if b.devices != c.devices {
-        return Err(format!(
-            "no energy ratio: the baseline's energy counts {} and this variant's {}",
-            b.devices.join(", "),
-            c.devices.join(", ")
-        ));
+        return Err(NoEnergyRatio::DevicesDiffer {
+            baseline: b.devices,
+            candidate: c.devices,
+        });
     }
     if b.energy_per_inference_j > 0.0 && c.energy_per_inference_j > 0.0 {
         Ok(Some(b.energy_per_inference_j / c.energy_per_inference_j))
@@ -441,7 +458,7 @@ pub(crate) fn analyse_device(loaded: &Loaded, scope: Pending) -> Option<StudySum
                         Ok(r) => energy_ratio = r,
                         Err(why) => {
                             if let Some(e) = energy.as_mut() {
-                                e.notes.push(why);
+                                e.notes.push(why.to_string());
                             }
                         }
                     }

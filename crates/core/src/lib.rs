@@ -31,7 +31,7 @@ pub mod write;
 
 pub use edgebench_telemetry as telemetry;
 pub use error::Error;
-pub use write::write_file_atomic;
+pub use write::write_atomic;
 
 /// Version of the JSON result schema written by every export. Bump it on any breaking change.
 pub const SCHEMA_VERSION: u32 = 1;

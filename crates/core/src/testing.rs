@@ -54,15 +54,30 @@ pub fn skip_or_fail(dep: &str, why: impl std::fmt::Display) {
     eprintln!("skipping: {why} (set {REQUIRE_VAR}={dep} to make this a failure)");
 }
 
+/// A name in `EDGEBENCH_REQUIRE` that is not one of [`DEPENDENCIES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{REQUIRE_VAR}={list}: `{name}` is not a dependency tests know; use some of {}", DEPENDENCIES.join(", "))]
+pub struct UnknownDependency {
+    /// The whole value.
+    pub list: String,
+    /// The name that is not known.
+    pub name: String,
+}
+
 /// The names in a `EDGEBENCH_REQUIRE` value, each checked against [`DEPENDENCIES`].
-fn parse(list: &str) -> Result<Vec<&str>, String> {
+fn parse(list: &str) -> Result<Vec<&str>, UnknownDependency> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
-            DEPENDENCIES.iter().copied().find(|d| *d == name).ok_or_else(|| {
-                format!("{REQUIRE_VAR}={list}: `{name}` is not a dependency tests know; use some of {}", DEPENDENCIES.join(", "))
-            })
+            DEPENDENCIES
+                .iter()
+                .copied()
+                .find(|d| *d == name)
+                .ok_or_else(|| UnknownDependency {
+                    list: list.to_owned(),
+                    name: name.to_owned(),
+                })
         })
         .collect()
 }
@@ -87,7 +102,7 @@ mod tests {
     fn the_list_is_checked_name_by_name() {
         assert_eq!(parse("").unwrap(), Vec::<&str>::new());
         assert_eq!(parse("torch, ffmpeg,").unwrap(), ["torch", "ffmpeg"]);
-        let e = parse("torch,onnxruntime").unwrap_err();
+        let e = parse("torch,onnxruntime").unwrap_err().to_string();
         assert!(e.contains("`onnxruntime`") && e.contains("ort"), "{e}");
     }
 

@@ -40,11 +40,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// [`write_atomic`] with the error as its message, for callers that keep errors as text.
-pub fn write_file_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
-    write_atomic(path, contents).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,8 +48,8 @@ mod tests {
     fn writes_and_replaces_without_leftovers() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.json");
-        write_file_atomic(&p, b"one").unwrap();
-        write_file_atomic(&p, b"two").unwrap();
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         #[cfg(unix)]
@@ -67,7 +62,11 @@ mod tests {
 
     #[test]
     fn missing_folder_is_an_error_naming_the_path() {
-        let e = write_file_atomic(Path::new("/nonexistent-dir-xyz/out.csv"), b"x").unwrap_err();
-        assert!(e.contains("/nonexistent-dir-xyz/out.csv"), "{e}");
+        let e = write_atomic(Path::new("/nonexistent-dir-xyz/out.csv"), b"x").unwrap_err();
+        assert!(matches!(e, Error::Write { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("/nonexistent-dir-xyz/out.csv"),
+            "{e}"
+        );
     }
 }

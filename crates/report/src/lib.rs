@@ -3,15 +3,19 @@
 //! (`write`: a bench run's exports, a study folder's reports, atomically). Formatting only:
 //! nothing here measures or decides.
 
+pub mod compare_view;
 pub mod csv_export;
 pub mod energy;
+pub mod engines_view;
 pub mod fleet;
 pub mod fmt;
 pub mod html;
 pub mod inspect_view;
 pub mod markdown;
+pub mod sensors_view;
 pub mod study_csv;
 pub mod study_md;
+pub mod study_progress;
 pub mod svg;
 pub mod table;
 pub mod tables;

@@ -3,6 +3,7 @@
 //! with the reason in `energy_na_reason`, never a zero. A fleet's (more than one device) has
 //! a first column, `device`, and every device's rows.
 
+use crate::csv_export::CsvError;
 use crate::energy::throttle_key;
 use edgebench_core::schema::study::StudySummary;
 use edgebench_core::schema::{IntervalMethod, Status};
@@ -71,13 +72,11 @@ fn window_key(k: WindowKind) -> &'static str {
     }
 }
 
-pub fn render(s: &StudySummary) -> Result<String, String> {
+pub fn render(s: &StudySummary) -> Result<String, CsvError> {
     let mut w = csv::Writer::from_writer(vec![]);
-    let err = |e: csv::Error| format!("cannot write CSV: {e}");
     let fleet = s.is_fleet();
     let device = fleet.then_some("device");
-    w.write_record(device.into_iter().chain(COLUMNS))
-        .map_err(err)?;
+    w.write_record(device.into_iter().chain(COLUMNS))?;
     for r in &s.rows {
         let device = fleet.then(|| r.device.clone().unwrap_or_default());
         let e = r.energy.as_ref();
@@ -145,11 +144,7 @@ pub fn render(s: &StudySummary) -> Result<String, String> {
             opt(r.energy_na.clone().filter(|_| r.status != Status::Failed)),
             e.map(|e| e.notes.join("; ")).unwrap_or_default(),
         ];
-        w.write_record(device.into_iter().chain(cells))
-            .map_err(err)?;
+        w.write_record(device.into_iter().chain(cells))?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| format!("cannot write CSV: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("cannot write CSV: {e}"))
+    Ok(String::from_utf8(w.into_inner()?)?)
 }

@@ -4,9 +4,7 @@
 use crate::{csv_export, html, markdown, study_csv, study_md};
 use edgebench_core::schema::study::{Format, StudySummary};
 use edgebench_core::schema::BenchReport;
-use edgebench_core::write::write_atomic as write_typed;
-/// [`edgebench_core::write::write_atomic`] with the error as text.
-pub use edgebench_core::write_file_atomic as write_atomic;
+pub use edgebench_core::write::write_atomic;
 use edgebench_core::Error;
 use std::path::{Path, PathBuf};
 
@@ -31,14 +29,14 @@ impl BenchOutputs {
 /// Writes every export of `outputs` atomically; a failure is [`Error::Write`] naming the file.
 pub fn write_bench(report: &BenchReport, outputs: &BenchOutputs) -> Result<(), Error> {
     if let Some(p) = &outputs.json {
-        write_typed(p, &to_json(report, p)?)?;
+        write_atomic(p, &to_json(report, p)?)?;
     }
     if let Some(p) = &outputs.csv {
         let csv = csv_export::bench_csv(report).map_err(|e| rendering(p, "CSV", e))?;
-        write_typed(p, csv.as_bytes())?;
+        write_atomic(p, csv.as_bytes())?;
     }
     if let Some(p) = &outputs.markdown {
-        write_typed(p, markdown::bench_markdown(report).as_bytes())?;
+        write_atomic(p, markdown::bench_markdown(report).as_bytes())?;
     }
     Ok(())
 }
@@ -57,7 +55,7 @@ pub fn write_study(dir: &Path, s: &StudySummary) -> Result<Vec<PathBuf>, Error> 
             Format::Md => study_md::render(s).into_bytes(),
             Format::Html => html::render(s).into_bytes(),
         };
-        write_typed(&p, &bytes)?;
+        write_atomic(&p, &bytes)?;
         written.push(p);
     }
     Ok(written)

@@ -77,6 +77,48 @@ pub struct MergedShard {
     pub torn_line_ignored: bool,
 }
 
+impl MergeReport {
+    /// Per device: the shards merged, the jobs measured, the cells missing.
+    pub fn text(&self) -> String {
+        let r = self;
+        let mut out = format!(
+            "merged study `{}` (config {}): {} device(s)\n",
+            r.study,
+            r.config_hash,
+            r.devices.len()
+        );
+        for d in &r.devices {
+            let shards: Vec<String> = d.shards.iter().map(|s| s.index.to_string()).collect();
+            out.push_str(&format!(
+                "{}: shard(s) {} of {}, {} of {} jobs measured",
+                d.device,
+                shards.join(", "),
+                d.shard_count,
+                d.measured_jobs,
+                d.planned_jobs
+            ));
+            if !d.missing_shards.is_empty() {
+                let missing: Vec<String> = d.missing_shards.iter().map(|i| i.to_string()).collect();
+                out.push_str(&format!("; shard(s) {} missing", missing.join(", ")));
+            }
+            out.push('\n');
+            for s in d.shards.iter().filter(|s| s.torn_line_ignored) {
+                out.push_str(&format!(
+                    "  note: the last line of {}/results.jsonl was torn (an interrupted write) and was left out\n",
+                    s.dir.display()
+                ));
+            }
+            if !d.missing.is_empty() {
+                out.push_str(&format!("  missing ({}):\n", d.missing.len()));
+                for k in &d.missing {
+                    out.push_str(&format!("    {k}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Whether study folder `dir` (its `results.jsonl` as `loaded`) was written by a merge: it
 /// holds [`MERGE_FILE`], or its sessions name more than one shard (which one study run
 /// never writes: `--resume` keeps the shard).

@@ -62,6 +62,20 @@ pub enum Event<'a> {
     Run(runner::Event<'a>),
 }
 
+/// A `study --device` label that is empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("give the device a name, e.g. --device jetson-orin")]
+pub struct EmptyDeviceLabel;
+
+/// A device label (`study --device`): any text but an empty one, trimmed.
+pub fn device_label(s: &str) -> std::result::Result<String, EmptyDeviceLabel> {
+    let label = s.trim();
+    if label.is_empty() {
+        return Err(EmptyDeviceLabel);
+    }
+    Ok(label.to_owned())
+}
+
 /// How [`run`] ended.
 #[derive(Debug)]
 pub enum Outcome {

@@ -33,6 +33,17 @@ pub enum SlurmError {
     /// A flag's value that cannot go into a script.
     #[error("{flag}: {message}")]
     Invalid { flag: String, message: String },
+    /// A file named on the command line that is not there (`what`: the flag and the path).
+    #[error("{what}: no such file: {fix}")]
+    NoSuchFile { what: String, fix: &'static str },
+    /// A path that cannot be made absolute, or this binary that cannot be found: an I/O
+    /// failure (its source is the `std::io::Error`).
+    #[error("{what}")]
+    Path {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("sbatch not found ({reason}): run this on a Slurm login node, or leave out --submit and submit {dir}/*.sbatch later")]
     SbatchMissing { reason: String, dir: String },
     /// `sbatch` refused a script or failed; the arrays already submitted were cancelled.
@@ -78,7 +89,7 @@ impl std::str::FromStr for DeviceKind {
             Some((n, p)) => (n.trim(), Some(p)),
             None => (s.trim(), None),
         };
-        check_device_name(name).map_err(|why| bad(&why))?;
+        check_device_name(name).map_err(|why| bad(&why.to_string()))?;
         let mut kind = DeviceKind {
             name: name.to_owned(),
             ..DeviceKind::default()
@@ -140,24 +151,38 @@ fn split_items(p: &str) -> Vec<&str> {
     items
 }
 
+/// Why a device name cannot be a folder name and part of a job name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadDeviceName {
+    #[error("the device name is empty")]
+    Empty,
+    #[error("the device name is longer than 64 characters")]
+    TooLong,
+    #[error("the device name `{0}` starts with `.` or `-`")]
+    Leading(String),
+    #[error("the device name `{name}` has `{c}`: use letters, digits, `.`, `_` and `-`")]
+    Character { name: String, c: char },
+}
+
 /// A device name is a folder name and part of a job name: letters, digits, `.`, `_`, `-`.
-fn check_device_name(name: &str) -> Result<(), String> {
+pub fn check_device_name(name: &str) -> Result<(), BadDeviceName> {
     if name.is_empty() {
-        return Err("the device name is empty".into());
+        return Err(BadDeviceName::Empty);
     }
     if name.len() > 64 {
-        return Err("the device name is longer than 64 characters".into());
+        return Err(BadDeviceName::TooLong);
     }
     if name.starts_with(['.', '-']) {
-        return Err(format!("the device name `{name}` starts with `.` or `-`"));
+        return Err(BadDeviceName::Leading(name.to_owned()));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
-            "the device name `{name}` has `{c}`: use letters, digits, `.`, `_` and `-`"
-        ));
+        return Err(BadDeviceName::Character {
+            name: name.to_owned(),
+            c,
+        });
     }
     Ok(())
 }
@@ -286,7 +311,7 @@ fn check(req: &Request) -> Result<(), SlurmError> {
     }
     let mut seen = std::collections::HashSet::new();
     for d in &req.devices {
-        check_device_name(&d.name).map_err(|m| invalid("--device", m))?;
+        check_device_name(&d.name).map_err(|m| invalid("--device", m.to_string()))?;
         if !seen.insert(d.name.as_str()) {
             return Err(invalid(
                 &format!("--device {}", d.name),
@@ -594,13 +619,7 @@ pub fn parse_parsable(stdout: &str) -> Option<(String, Option<String>)> {
 /// already submitted are cancelled (`scancel` beside `sbatch`), so nothing runs without its
 /// merge.
 pub fn submit(scripts: &Scripts, sbatch: &Path) -> Result<Submitted, SlurmError> {
-    let dir = scripts
-        .merge
-        .path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .display()
-        .to_string();
+    let dir = scripts_dir(scripts);
     let mut arrays: Vec<SubmittedArray> = vec![];
     let mut cluster = None;
     let cancel_all = |arrays: &[SubmittedArray]| -> String {
@@ -720,6 +739,203 @@ fn sbatch_call(
             "its output `{}` is not `JOBID[;CLUSTER]`, what sbatch --parsable prints",
             edgebench_core::error::one_line(&stdout.trim())
         ))
+    })
+}
+
+/// What `edgebench slurm` is given, its paths as typed; [`request`] checks them.
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub config: PathBuf,
+    pub shards: usize,
+    pub max_parallel: Option<usize>,
+    pub partition: Option<String>,
+    pub gres: Option<String>,
+    /// `--device` values, parsed as [`DeviceKind`]s.
+    pub devices: Vec<String>,
+    pub out: PathBuf,
+    /// The binary the nodes run; `None`: this one.
+    pub edgebench: Option<PathBuf>,
+    pub exclusive: bool,
+    /// `edgebench VERSION (COMMIT)`.
+    pub tool: String,
+}
+
+/// The study config `given` names, checked as a file first (a missing one is bad input).
+pub fn load_config(given: &Given) -> crate::Result<edgebench_core::schema::study::StudyConfig> {
+    if !given.config.is_file() {
+        return Err(crate::Error::Invalid(format!(
+            "--config {}: no such file: give the study's TOML config (see examples/study.toml)",
+            given.config.display()
+        )));
+    }
+    crate::config::load(&given.config)
+}
+
+/// The [`Request`] of `given` for the study `cfg`: every path checked and made absolute (the
+/// scripts run from any folder), every `--device` parsed. The request itself is checked by
+/// [`scripts`].
+pub fn request(
+    given: Given,
+    cfg: &edgebench_core::schema::study::StudyConfig,
+) -> Result<Request, SlurmError> {
+    let io = |what: String| move |source| SlurmError::Path { what, source };
+    let config = given
+        .config
+        .canonicalize()
+        .map_err(io(format!("--config {}", given.config.display())))?;
+    let out =
+        std::path::absolute(&given.out).map_err(io(format!("--out {}", given.out.display())))?;
+    let edgebench = match &given.edgebench {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(SlurmError::NoSuchFile {
+                    what: format!("--edgebench {}", p.display()),
+                    fix: "give the path of the edgebench binary the nodes run",
+                });
+            }
+            std::path::absolute(p).map_err(io(format!("--edgebench {}", p.display())))?
+        }
+        None => std::env::current_exe().map_err(io(
+            "cannot find this edgebench binary: give the one the nodes run with --edgebench PATH"
+                .into(),
+        ))?,
+    };
+    let mut devices = given
+        .devices
+        .iter()
+        .map(|d| d.parse::<DeviceKind>())
+        .collect::<Result<Vec<_>, SlurmError>>()?;
+    for d in &mut devices {
+        if let Some(p) = &d.edgebench {
+            if !p.is_file() {
+                return Err(SlurmError::NoSuchFile {
+                    what: format!("--device {}: edgebench:{}", d.name, p.display()),
+                    fix: "give the path of the edgebench binary this device's nodes run",
+                });
+            }
+            d.edgebench = Some(std::path::absolute(p).map_err(io(format!("--device {}", d.name)))?);
+        }
+    }
+    Ok(Request {
+        config,
+        study_name: cfg.name.clone(),
+        units: cfg.models.len() * cfg.batch.len().max(1),
+        shards: given.shards,
+        max_parallel: given.max_parallel,
+        partition: given.partition,
+        gres: given.gres,
+        devices,
+        out,
+        edgebench,
+        exclusive: given.exclusive,
+        tool: given.tool,
+    })
+}
+
+/// `sbatch` on PATH, as a path.
+pub fn find_sbatch(scripts: &Scripts) -> Result<PathBuf, SlurmError> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("sbatch"))
+        .find(|p| p.is_file())
+        .ok_or(SlurmError::SbatchMissing {
+            reason: "not on PATH".into(),
+            dir: scripts_dir(scripts),
+        })
+}
+
+/// The folder of the scripts, as error messages name it.
+fn scripts_dir(scripts: &Scripts) -> String {
+    scripts
+        .merge
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .display()
+        .to_string()
+}
+
+/// What `edgebench slurm` prints: the scripts written, then how to submit them or what was
+/// submitted.
+pub fn summary_text(req: &Request, s: &Scripts, submitted: Option<&Submitted>) -> String {
+    let mut out = String::new();
+    let n = req.shards;
+    let at_once = req
+        .max_parallel
+        .map(|k| format!(", at most {k} at a time"))
+        .unwrap_or_default();
+    for a in &s.arrays {
+        out.push_str(&format!(
+            "wrote {}: device {}, shards 1-{n} of the study `{}`{at_once}\n",
+            a.script.path.display(),
+            a.device,
+            req.study_name
+        ));
+    }
+    out.push_str(&format!(
+        "wrote {}: merges the shards into {}\n",
+        s.merge.path.display(),
+        s.merged.display()
+    ));
+    match submitted {
+        None => {
+            out.push_str("submit them (or run this again with --submit):\n");
+            let mut ids = vec![];
+            for (i, a) in s.arrays.iter().enumerate() {
+                out.push_str(&format!(
+                    "  a{}=$(sbatch --parsable {})\n",
+                    i + 1,
+                    shell_quote(&a.script.path.to_string_lossy())
+                ));
+                ids.push(format!("${{a{}%%;*}}", i + 1));
+            }
+            out.push_str(&format!(
+                "  sbatch --dependency=afterok:{} {}\n",
+                ids.join(":"),
+                shell_quote(&s.merge.path.to_string_lossy())
+            ));
+        }
+        Some(sub) => {
+            for a in &sub.arrays {
+                out.push_str(&format!(
+                    "submitted device {}: job array {} (tasks 1-{n})\n",
+                    a.device, a.job_id
+                ));
+            }
+            let ids: Vec<&str> = sub.arrays.iter().map(|a| a.job_id.as_str()).collect();
+            out.push_str(&format!(
+                "submitted the merge: job {}, once every task of {} has succeeded\n",
+                sub.merge,
+                ids.join(", ")
+            ));
+            out.push_str(&format!(
+                "logs in {}; the merged study will be in {}\n",
+                s.logs.display(),
+                s.merged.display()
+            ));
+        }
+    }
+    out
+}
+
+/// What `edgebench slurm --json` prints.
+pub fn summary_json(
+    req: &Request,
+    s: &Scripts,
+    submitted: Option<&Submitted>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "shards": req.shards,
+        "arrays": s.arrays.iter().map(|a| serde_json::json!({
+            "device": a.device,
+            "script": a.script.path,
+            "shard_dirs": a.shard_dirs,
+        })).collect::<Vec<_>>(),
+        "merge_script": s.merge.path,
+        "merged": s.merged,
+        "logs": s.logs,
+        "submitted": submitted,
     })
 }
 

@@ -488,8 +488,8 @@ impl TrtSession {
             None => {
                 let p = cache.join(format!("{}.onnx", &model.sha256[..16]));
                 if !p.is_file() {
-                    edgebench_core::write_file_atomic(&p, &model.bytes)
-                        .map_err(|e| err(EngineError::Io(e)))?;
+                    edgebench_core::write_atomic(&p, &model.bytes)
+                        .map_err(|e| err(EngineError::Io(e.to_string())))?;
                 }
                 p
             }
@@ -509,8 +509,8 @@ impl TrtSession {
                     ))
                 })?;
                 use prost::Message;
-                edgebench_core::write_file_atomic(&p, &half.encode_to_vec())
-                    .map_err(|e| err(EngineError::Io(e)))?;
+                edgebench_core::write_atomic(&p, &half.encode_to_vec())
+                    .map_err(|e| err(EngineError::Io(e.to_string())))?;
             }
             converted = Some(p.clone());
             p

@@ -1,0 +1,53 @@
+//! `edgebench compare`'s table: a row per variant measured in both runs (A and B, the change,
+//! A/B with its interval, where the interval comes from, the verdict), the noise floor's note
+//! and the variants only one side measured.
+
+use crate::fmt::ms;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use edgebench_core::change::Comparison;
+
+/// The comparison as `edgebench compare` prints it (ends in a newline).
+pub fn text(cmp: &Comparison) -> String {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "variant",
+        "A ms",
+        "B ms",
+        "change",
+        "A/B [95% CI]",
+        "interval from",
+        "verdict",
+    ]);
+    for e in &cmp.entries {
+        let right = |x: String| Cell::new(x).set_alignment(CellAlignment::Right);
+        t.add_row(vec![
+            Cell::new(&e.key),
+            right(ms(e.a_ms)),
+            right(ms(e.b_ms)),
+            right(format!("{:+.1}%", e.change_percent)),
+            right(format!(
+                "{:.2}x [{:.2}, {:.2}]",
+                e.speedup, e.ci95_low, e.ci95_high
+            )),
+            Cell::new(e.interval),
+            Cell::new(if e.regression {
+                format!("{} (beyond {}%)", e.verdict, cmp.threshold_percent)
+            } else {
+                e.verdict.to_string()
+            }),
+        ]);
+    }
+    let mut s = format!("{t}\n");
+    s += &format!(
+        "changes within ±{}% are noise whatever their interval (--noise-floor); \"samples\" intervals come from one round per run and miss run-to-run variation\n",
+        cmp.noise_floor_percent
+    );
+    for k in &cmp.only_in_a {
+        s += &format!("only in A: {k}\n");
+    }
+    for k in &cmp.only_in_b {
+        s += &format!("only in B: {k}\n");
+    }
+    s
+}
