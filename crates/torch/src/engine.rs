@@ -670,7 +670,9 @@ fn dtype_code(d: DType) -> &'static str {
     }
 }
 
-fn to_le_bytes(d: &TensorData) -> (&'static str, Vec<u8>) {
+/// A tensor as the worker (and the quantization script) reads it: its element type's code and
+/// its raw little-endian bytes.
+pub(crate) fn to_le_bytes(d: &TensorData) -> (&'static str, Vec<u8>) {
     fn flat<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
         v.iter().flat_map(|&x| f(x)).collect()
     }

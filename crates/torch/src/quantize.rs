@@ -12,10 +12,11 @@
 //! [`cache_key`]), so a second identical call copies the cached file. What was quantized is
 //! read from the output model itself ([`QdqCounts::of`]), not from what was asked.
 
+use crate::engine::to_le_bytes;
 use crate::worker::shorten;
 use edgebench_core::model::Model;
 use edgebench_core::process::{self, Limits};
-use edgebench_core::tensor::{ConcreteSpec, HostTensor, TensorData};
+use edgebench_core::tensor::{ConcreteSpec, HostTensor};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -322,29 +323,12 @@ pub fn cache_key(model: &Model, opts: &QuantizeOptions, python: &Path) -> String
             field(t.name.as_bytes());
             let shape: Vec<u8> = t.shape.iter().flat_map(|d| d.to_le_bytes()).collect();
             field(&shape);
-            let (code, bytes) = le_bytes(&t.data);
+            let (code, bytes) = to_le_bytes(&t.data);
             field(code.as_bytes());
             field(&bytes);
         }
     }
     hex(&h.finalize())
-}
-
-/// A tensor as the script reads it: its element type's code and its raw little-endian bytes
-/// (the torch worker's encoding of tensors).
-fn le_bytes(d: &TensorData) -> (&'static str, Vec<u8>) {
-    fn flat<T: Copy, const N: usize>(v: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
-        v.iter().flat_map(|&x| f(x)).collect()
-    }
-    match d {
-        TensorData::F32(v) => ("f32", flat(v, f32::to_le_bytes)),
-        TensorData::F64(v) => ("f64", flat(v, f64::to_le_bytes)),
-        TensorData::I64(v) => ("i64", flat(v, i64::to_le_bytes)),
-        TensorData::I32(v) => ("i32", flat(v, i32::to_le_bytes)),
-        TensorData::I8(v) => ("i8", flat(v, i8::to_le_bytes)),
-        TensorData::U8(v) => ("u8", v.clone()),
-        TensorData::Bool(v) => ("bool", v.iter().map(|&b| u8::from(b)).collect()),
-    }
 }
 
 fn hex(b: &[u8]) -> String {
@@ -532,7 +516,7 @@ fn run_quantizer(
         let mut files = vec![];
         for (j, t) in sample.iter().enumerate() {
             let p = d.join(format!("calib-{i:05}-{j}.bin"));
-            write(&p, &le_bytes(&t.data).1)?;
+            write(&p, &to_le_bytes(&t.data).1)?;
             files.push(p);
         }
         samples.push(files);
@@ -544,7 +528,7 @@ fn run_quantizer(
             serde_json::json!({
                 "name": s.name,
                 "shape": t.shape,
-                "dtype": le_bytes(&t.data).0,
+                "dtype": to_le_bytes(&t.data).0,
             })
         })
         .collect();
@@ -807,7 +791,7 @@ mod tests {
         assert_ne!(cache_key(&m, &o, py), k);
         assert_ne!(cache_key(&m, &base, Path::new("/opt/python3")), k);
         let mut o = base.clone();
-        if let TensorData::F32(v) = &mut o.calibration.samples[1][0].data {
+        if let edgebench_core::tensor::TensorData::F32(v) = &mut o.calibration.samples[1][0].data {
             v[0] += 1.0;
         }
         assert_ne!(cache_key(&m, &o, py), k);
