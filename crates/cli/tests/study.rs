@@ -215,7 +215,10 @@ fn config_errors_name_file_line_and_key_and_run_nothing() {
         .code(2);
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("missing.toml") && err.contains("--config"), "{err}");
+    assert!(
+        err.contains("missing.toml") && err.contains("--config"),
+        "{err}"
+    );
     assert!(!out.exists(), "something was written for a missing config");
 }
 
