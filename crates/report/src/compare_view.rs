@@ -51,3 +51,44 @@ pub fn text(cmp: &Comparison) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgebench_core::change::{ChangeVerdict, Entry};
+
+    #[test]
+    fn a_regression_names_the_threshold_and_one_sided_variants_are_listed() {
+        let entry = |key: &str, b_ms: f64, verdict, regression| Entry {
+            key: key.into(),
+            a_ms: 10.0,
+            b_ms,
+            change_percent: (b_ms / 10.0 - 1.0) * 100.0,
+            speedup: 10.0 / b_ms,
+            ci95_low: 10.0 / b_ms - 0.01,
+            ci95_high: 10.0 / b_ms + 0.01,
+            interval: "rounds",
+            verdict,
+            regression,
+        };
+        let cmp = Comparison {
+            a: "a".into(),
+            b: "b".into(),
+            threshold_percent: 5.0,
+            noise_floor_percent: 2.0,
+            entries: vec![
+                entry("resnet18 · ort:all", 12.0, ChangeVerdict::Regressed, true),
+                entry(
+                    "resnet18 · tract:optimized",
+                    10.1,
+                    ChangeVerdict::WithinNoise,
+                    false,
+                ),
+            ],
+            only_in_a: vec!["resnet18 · openvino:f32".into()],
+            only_in_b: vec![],
+            regressions: 1,
+        };
+        insta::assert_snapshot!("compare_view", text(&cmp));
+    }
+}

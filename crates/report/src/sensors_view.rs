@@ -61,3 +61,25 @@ fn value(r: &Reading) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgebench_core::telemetry::Unavailable;
+
+    #[test]
+    fn no_sensor_says_energy_is_na_and_why_each_source_is_missing() {
+        let doc = Readings {
+            channels: vec![],
+            unavailable: vec![Unavailable {
+                source: "nvml".into(),
+                reason: "libnvidia-ml.so.1 not found".into(),
+            }],
+            board: None,
+        };
+        assert_eq!(
+            text(&doc),
+            "no sensor can be read here: energy and throttling will be n/a\nnvml: n/a: libnvidia-ml.so.1 not found\n"
+        );
+    }
+}
