@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use edgebench_core::schema::study::{Shard, StudyConfig};
 use edgebench_report::study_progress;
-use edgebench_study::run::{Event, Outcome, StudyOptions};
+use edgebench_study::run::{Event, StudyOptions, StudyOutcome};
 use edgebench_study::runner::Event as RunEvent;
 use edgebench_study::{config, preset};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,13 +88,13 @@ pub fn run(a: StudyArgs) -> Result<ExitCode> {
     let mut view = Progress::new(a.quiet, &a.out, rounds);
     let outcome = edgebench_study::run::run(cfg, &opts, &mut |ev| view.show(ev))?;
     let done = match outcome {
-        Outcome::DryRun(planned) => {
+        StudyOutcome::DryRun(planned) => {
             for j in planned.jobs() {
                 println!("{}", j.key);
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Outcome::Finished(done) => done,
+        StudyOutcome::Finished(done) => done,
     };
     view.bar.finish_and_clear();
     print!(

@@ -9,7 +9,7 @@ use edgebench_core::engine::EngineSpec;
 use edgebench_core::fmt::ms;
 use edgebench_core::model::ShapeRequest;
 use edgebench_video::export::{read_labels, Outputs};
-use edgebench_video::job::{Event, Job};
+use edgebench_video::job::{VideoEvent, VideoJob};
 use edgebench_video::queue::DropPolicy;
 use edgebench_video::source::{OpenOptions, SourceSpec};
 use std::path::PathBuf;
@@ -150,7 +150,8 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     a.telemetry.check()?;
     // The flag is shared with `bench`, where it lengthens sampling; say so rather than
     // ignore a value someone chose.
-    if a.telemetry.energy_min_time != edgebench_core::telemetry::Settings::default().min_time_s
+    if a.telemetry.energy_min_time
+        != edgebench_core::telemetry::TelemetrySettings::default().min_time_s
         && !a.telemetry.no_telemetry
     {
         eprintln!("edgebench: note: --energy-min-time does not apply to video: the source sets the run's length (use --duration or --max-frames)");
@@ -180,7 +181,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         shapes: a.shapes.clone(),
         batch: Some(1),
     })?;
-    let job = Job {
+    let job = VideoJob {
         engine: engine.as_ref(),
         spec: &spec,
         model: &model,
@@ -214,16 +215,16 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     let (mut done, mut dropped) = (0u64, 0u64);
     let report =
         edgebench_video::job::run(job, &mut || a.telemetry.open(a.quiet), &mut |e| match e {
-            Event::Preparing => {
+            VideoEvent::Preparing => {
                 bar = spinner(a.quiet, &format!("{} on {spec}", model.name));
                 bar.set_message("preparing");
             }
-            Event::WarmingUp => bar.set_message("warming up"),
-            Event::Streaming { paced } => bar.set_message(match paced {
+            VideoEvent::WarmingUp => bar.set_message("warming up"),
+            VideoEvent::Streaming { paced } => bar.set_message(match paced {
                 true => "streaming (paced)",
                 false => "streaming",
             }),
-            Event::Clip(p) => {
+            VideoEvent::Clip(p) => {
                 if p.dropped {
                     dropped += 1;
                 } else {

@@ -11,7 +11,7 @@ use edgebench_core::model::Model;
 use edgebench_core::schema::{BenchReport, Status, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
 use edgebench_report::{write_bench, BenchOutputs};
-use edgebench_telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
+use edgebench_telemetry::{ProbeOptions, Telemetry, TelemetrySettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -154,7 +154,7 @@ pub fn available_variants() -> Result<Vec<Variant>, edgebench_core::Error> {
 
 /// One engine as `edgebench engines` shows it (`--json`: an array of these).
 #[derive(Debug, serde::Serialize)]
-pub struct EngineStatus {
+pub struct EngineListing {
     pub name: &'static str,
     /// `{"status": "available", "version", "devices"}`, `{"status": "unavailable", "reason",
     /// "fix"}` or `{"status": "not_compiled", "feature"}`.
@@ -167,13 +167,13 @@ pub struct EngineStatus {
 }
 
 /// Every engine of [`all`], whether it can run here and why not.
-pub fn statuses() -> Vec<EngineStatus> {
+pub fn statuses() -> Vec<EngineListing> {
     all()
         .iter()
         .map(|e| {
             let availability = e.availability();
             let fix = availability.fix();
-            EngineStatus {
+            EngineListing {
                 name: e.name(),
                 library: library(e.name()),
                 availability,

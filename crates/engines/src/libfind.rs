@@ -31,20 +31,20 @@ pub struct LibSearch {
 
 /// Which rule found the library.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum LibSource {
     Flag(&'static str),
     Env(&'static str),
     Python { module: &'static str },
     System,
 }
 
-impl std::fmt::Display for Source {
+impl std::fmt::Display for LibSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Flag(flag) => write!(f, "from {flag}"),
-            Source::Env(var) => write!(f, "from ${var}"),
-            Source::Python { module } => write!(f, "from the `{module}` Python package"),
-            Source::System => f.write_str("from the system library folders"),
+            LibSource::Flag(flag) => write!(f, "from {flag}"),
+            LibSource::Env(var) => write!(f, "from ${var}"),
+            LibSource::Python { module } => write!(f, "from the `{module}` Python package"),
+            LibSource::System => f.write_str("from the system library folders"),
         }
     }
 }
@@ -53,7 +53,7 @@ impl std::fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub path: PathBuf,
-    pub source: Source,
+    pub source: LibSource,
 }
 
 /// Why no library was found: a one-line reason (the fix is the engine's to give).
@@ -62,16 +62,16 @@ pub struct NotFound {
     pub reason: String,
 }
 
-/// What the search may consult; [`Probe::real`] for the real machine, other values in tests.
-pub struct Probe<'a> {
+/// What the search may consult; [`LibProbe::real`] for the real machine, other values in tests.
+pub struct LibProbe<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// The folder of a Python module, if the Python on PATH has it.
     pub python_module_dir: &'a dyn Fn(&str) -> Option<PathBuf>,
     pub system_dirs: Vec<PathBuf>,
 }
 
-impl Probe<'static> {
-    pub fn real() -> Probe<'static> {
+impl LibProbe<'static> {
+    pub fn real() -> LibProbe<'static> {
         let mut dirs: Vec<PathBuf> = std::env::var("LD_LIBRARY_PATH")
             .unwrap_or_default()
             .split(':')
@@ -87,7 +87,7 @@ impl Probe<'static> {
         ] {
             dirs.push(d.into());
         }
-        Probe {
+        LibProbe {
             env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
             python_module_dir: &python_module_dir,
             system_dirs: dirs,
@@ -97,12 +97,12 @@ impl Probe<'static> {
 
 /// Runs the search. A path given by flag or environment variable that does not hold the
 /// library is an error, never skipped: the user asked for that one.
-pub fn find(s: &LibSearch, probe: &Probe<'_>) -> Result<Found, NotFound> {
+pub fn find(s: &LibSearch, probe: &LibProbe<'_>) -> Result<Found, NotFound> {
     if let Some(p) = &s.flag_value {
         return in_path(p, s.file)
             .map(|path| Found {
                 path,
-                source: Source::Flag(s.flag),
+                source: LibSource::Flag(s.flag),
             })
             .ok_or_else(|| NotFound {
                 reason: format!("{} {}: no {} there", s.flag, p.display(), s.file),
@@ -113,7 +113,7 @@ pub fn find(s: &LibSearch, probe: &Probe<'_>) -> Result<Found, NotFound> {
         return in_path(&p, s.file)
             .map(|path| Found {
                 path,
-                source: Source::Env(s.env_var),
+                source: LibSource::Env(s.env_var),
             })
             .ok_or_else(|| NotFound {
                 reason: format!("${}={v}: no {} there", s.env_var, s.file),
@@ -124,7 +124,7 @@ pub fn find(s: &LibSearch, probe: &Probe<'_>) -> Result<Found, NotFound> {
         if let Some(path) = in_dir(&dir.join(s.python_subdir), s.file) {
             return Ok(Found {
                 path,
-                source: Source::Python {
+                source: LibSource::Python {
                     module: s.python_module,
                 },
             });
@@ -135,7 +135,7 @@ pub fn find(s: &LibSearch, probe: &Probe<'_>) -> Result<Found, NotFound> {
         if let Some(path) = in_dir(&dir, s.file) {
             return Ok(Found {
                 path,
-                source: Source::System,
+                source: LibSource::System,
             });
         }
     }
@@ -248,18 +248,18 @@ mod tests {
         let with_env = move |k: &str| (k == "ORT_DYLIB_PATH").then(|| env_s.clone());
         let py2 = py.clone();
         let with_py = move |_: &str| Some(py2.clone());
-        let probe = Probe {
+        let probe = LibProbe {
             env: &with_env,
             python_module_dir: &with_py,
             system_dirs: vec![sys.clone()],
         };
         let f = find(&search(Some(flag.clone())), &probe).unwrap();
-        assert_eq!((f.path, f.source), (flag, Source::Flag("--ort-lib")));
+        assert_eq!((f.path, f.source), (flag, LibSource::Flag("--ort-lib")));
         let f = find(&search(None), &probe).unwrap();
-        assert_eq!((f.path, f.source), (env, Source::Env("ORT_DYLIB_PATH")));
+        assert_eq!((f.path, f.source), (env, LibSource::Env("ORT_DYLIB_PATH")));
 
         let no_env = |_: &str| None;
-        let probe = Probe {
+        let probe = LibProbe {
             env: &no_env,
             python_module_dir: &with_py,
             system_dirs: vec![sys.clone()],
@@ -272,7 +272,7 @@ mod tests {
         );
 
         let no_py = |_: &str| None;
-        let probe = Probe {
+        let probe = LibProbe {
             env: &no_env,
             python_module_dir: &no_py,
             system_dirs: vec![sys.clone()],
@@ -280,7 +280,7 @@ mod tests {
         let f = find(&search(None), &probe).unwrap();
         assert_eq!(
             (f.path, f.source),
-            (sys.join("libonnxruntime.so.1.20.0"), Source::System)
+            (sys.join("libonnxruntime.so.1.20.0"), LibSource::System)
         );
     }
 
@@ -291,14 +291,14 @@ mod tests {
         touch(&sys.join("libonnxruntime.so"));
         let no = |_: &str| None;
         let no_py = |_: &str| None;
-        let probe = Probe {
+        let probe = LibProbe {
             env: &no,
             python_module_dir: &no_py,
             system_dirs: vec![sys],
         };
         let e = find(&search(Some("/nonexistent/lib.so".into())), &probe).unwrap_err();
         assert!(e.reason.contains("--ort-lib /nonexistent/lib.so"), "{e:?}");
-        let nothing = Probe {
+        let nothing = LibProbe {
             env: &no,
             python_module_dir: &no_py,
             system_dirs: vec![t.path().join("empty")],

@@ -3,7 +3,7 @@
 //! the device choose (bf16 on CPUs with AVX512-BF16 or AMX). The precision that actually ran
 //! is read back from the compiled model and recorded.
 
-use crate::libfind::{self, Found, LibSearch, Probe};
+use crate::libfind::{self, Found, LibProbe, LibSearch};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
@@ -134,7 +134,7 @@ fn runtime() -> std::result::Result<&'static Runtime, &'static EngineError> {
 
 fn load() -> std::result::Result<Runtime, EngineError> {
     let found =
-        libfind::find(&search(), &Probe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
+        libfind::find(&search(), &LibProbe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
     let path = found.path.clone();
     // The crate's own search finds only an unversioned libopenvino_c.so: load the file found.
     crate::catch(|| openvino_sys::library::load_from(path))

@@ -5,7 +5,7 @@
 //! A requested execution provider that cannot run is an error, not a silent fall-back to
 //! the CPU, unless the spec says `fallback`; the session info records the provider that ran.
 
-use crate::libfind::{self, Found, LibSearch, Probe};
+use crate::libfind::{self, Found, LibProbe, LibSearch};
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
 };
@@ -215,7 +215,7 @@ fn runtime() -> std::result::Result<&'static Runtime, &'static EngineError> {
 
 fn load() -> std::result::Result<Runtime, EngineError> {
     let found =
-        libfind::find(&search(), &Probe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
+        libfind::find(&search(), &LibProbe::real()).map_err(|e| EngineError::NotFound(e.reason))?;
     let version = library_version(&found.path)?;
     let minor: u32 = version
         .split('.')

@@ -11,7 +11,7 @@ use edgebench_core::memory::{self, Limit, Run};
 use edgebench_core::model::ShapeRequest;
 use edgebench_core::schema::study::{Job, Plan, Shard, StudyConfig, StudySummary, Task};
 use edgebench_core::schema::ToolInfo;
-use edgebench_core::telemetry::{ProbeOptions, Settings as TelemetrySettings, Telemetry};
+use edgebench_core::telemetry::{ProbeOptions, Telemetry, TelemetrySettings};
 use edgebench_core::tensor::{ConcreteSpec, DType};
 use edgebench_torch::export::{export_cached, input_names, ExportInput};
 use edgebench_torch::TorchSource;
@@ -78,7 +78,7 @@ pub fn device_label(s: &str) -> std::result::Result<String, EmptyDeviceLabel> {
 
 /// How [`run`] ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum StudyOutcome {
     /// `dry_run`: the plan, nothing measured.
     DryRun(Box<Planned>),
     Finished(Box<Finished>),
@@ -119,7 +119,7 @@ pub fn run(
     mut cfg: StudyConfig,
     opts: &StudyOptions,
     on_event: &mut dyn FnMut(Event),
-) -> Result<Outcome> {
+) -> Result<StudyOutcome> {
     let limit = Limit::new(opts.max_memory_gib);
     export_pytorch_models(&mut cfg, &limit, on_event)?;
     let plan = plan::resolve(&cfg)?;
@@ -145,7 +145,7 @@ pub fn run(
         shard: opts.shard,
     });
     let Some(lock) = lock else {
-        return Ok(Outcome::DryRun(Box::new(Planned {
+        return Ok(StudyOutcome::DryRun(Box::new(Planned {
             plan,
             shard: opts.shard,
         })));
@@ -190,7 +190,7 @@ pub fn run(
     let summary = crate::summary::analyse(&loaded, &opts.out.join(crate::results::RESULTS_FILE))?;
     let written = edgebench_report::write_study(&opts.out, &summary)?;
     drop(lock);
-    Ok(Outcome::Finished(Box::new(Finished {
+    Ok(StudyOutcome::Finished(Box::new(Finished {
         summary,
         written,
         elapsed_s,

@@ -47,7 +47,7 @@ pub struct WorkerJob {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobTelemetry {
-    pub settings: edgebench_core::telemetry::Settings,
+    pub settings: edgebench_core::telemetry::TelemetrySettings,
     pub idle: Option<edgebench_core::telemetry::Idle>,
 }
 

@@ -22,7 +22,7 @@ pub mod tegrastats;
 pub mod throttle;
 
 pub use energy::{Energy, Idle};
-pub use sampler::{Recording, Settings, Telemetry, Trace};
+pub use sampler::{Recording, Telemetry, TelemetrySettings, Trace};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

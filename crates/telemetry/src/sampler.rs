@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// How telemetry runs; recorded with the results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
+pub struct TelemetrySettings {
     /// Time between readings.
     pub period_ms: f64,
     /// Idle power is measured for this long before the run (0: not measured).
@@ -22,11 +22,11 @@ pub struct Settings {
     pub grid_gco2_per_kwh: Option<f64>,
 }
 
-impl Default for Settings {
+impl Default for TelemetrySettings {
     /// 50 ms between readings costs well under 1% of a core (see the sampler cost in every
     /// result); 2 s windows let sensors that average over a second settle.
     fn default() -> Self {
-        Settings {
+        TelemetrySettings {
             period_ms: 50.0,
             idle_s: 2.0,
             min_time_s: 2.0,
@@ -62,7 +62,7 @@ impl fmt::Debug for Telemetry {
 impl Telemetry {
     /// Opens every source the machine offers ([`crate::probe`]) with these settings (idle
     /// power is measured separately, by [`Telemetry::measure_idle`]).
-    pub fn open(settings: &Settings, probe: &ProbeOptions) -> Telemetry {
+    pub fn open(settings: &TelemetrySettings, probe: &ProbeOptions) -> Telemetry {
         let mut t = Telemetry::from_probe(
             crate::probe(probe),
             Duration::from_secs_f64(settings.period_ms.max(1.0) / 1e3),
@@ -73,7 +73,7 @@ impl Telemetry {
 
     /// The least sampling time a measurement needs for these sensors: `min_time_s` where
     /// there is a power sensor, else nothing.
-    pub fn min_sampling_s(&self, settings: &Settings) -> f64 {
+    pub fn min_sampling_s(&self, settings: &TelemetrySettings) -> f64 {
         if self.has_power() {
             settings.min_time_s
         } else {

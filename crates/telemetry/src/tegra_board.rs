@@ -64,8 +64,8 @@ pub struct BoardState {
     pub cpus_online: Option<String>,
     /// One entry per CPU cluster (CPUs sharing one clock).
     pub cpu: Vec<CpuCluster>,
-    pub gpu: Option<Clock>,
-    pub emc: Option<Clock>,
+    pub gpu: Option<BoardClock>,
+    pub emc: Option<BoardClock>,
     pub fan: Option<Fan>,
     /// The power mode is a maximum-performance one and jetson_clocks is on; `None` when
     /// neither could be told.
@@ -105,7 +105,7 @@ pub struct ModeRef {
 
 /// A clock and its limits, in MHz.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Clock {
+pub struct BoardClock {
     pub cur_mhz: Option<f64>,
     /// The lower and upper limit the governor works within now.
     pub min_mhz: Option<f64>,
@@ -123,7 +123,7 @@ pub struct CpuCluster {
     /// `0-3`, `4-7`.
     pub cpus: String,
     pub governor: Option<String>,
-    pub clock: Clock,
+    pub clock: BoardClock,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -499,7 +499,7 @@ impl BoardState {
 
     /// The clocks that are not pinned, in words: `CPU 0-3 102-1479 MHz, GPU 76.8-921.6 MHz`.
     fn unlocked(&self) -> String {
-        let range = |c: &Clock| match (c.min_mhz, c.max_mhz) {
+        let range = |c: &BoardClock| match (c.min_mhz, c.max_mhz) {
             (Some(lo), Some(hi)) => format!("{}-{} MHz", mhz(lo), mhz(hi)),
             _ => "not pinned".into(),
         };
@@ -677,7 +677,7 @@ fn cpu_clusters(sys: &Path) -> Vec<CpuCluster> {
         }
         let min = khz(freq.join("scaling_min_freq"));
         let max = khz(freq.join("scaling_max_freq"));
-        let clock = Clock {
+        let clock = BoardClock {
             cur_mhz: khz(freq.join("scaling_cur_freq")),
             min_mhz: min,
             max_mhz: max,
@@ -701,7 +701,7 @@ fn cpu_clusters(sys: &Path) -> Vec<CpuCluster> {
 }
 
 /// The integrated GPU's devfreq device, in Hz -> MHz.
-fn gpu_clock(sys: &Path) -> Option<Clock> {
+fn gpu_clock(sys: &Path) -> Option<BoardClock> {
     let dir = list_dir(&sys.join("class/devfreq"))
         .into_iter()
         .filter(|(name, _)| crate::jetson::is_gpu_name(name))
@@ -715,7 +715,7 @@ fn gpu_clock(sys: &Path) -> Option<Clock> {
             .max()
             .map(|v| v as f64 / 1e6)
     });
-    Some(Clock {
+    Some(BoardClock {
         cur_mhz: hz("cur_freq"),
         min_mhz: min,
         max_mhz: max,
@@ -726,7 +726,7 @@ fn gpu_clock(sys: &Path) -> Option<Clock> {
 
 /// The memory clock from debugfs (root only), in Hz -> MHz; see the module documentation for
 /// the two layouts.
-fn emc_clock(sys: &Path) -> Option<Clock> {
+fn emc_clock(sys: &Path) -> Option<BoardClock> {
     let debug = sys.join("kernel/debug");
     let hz = |p: PathBuf| read_num(&p).map(|v| v as f64 / 1e6);
     let bpmp = debug.join("bpmp/debug/clk/emc");
@@ -740,7 +740,7 @@ fn emc_clock(sys: &Path) -> Option<Clock> {
                 max = Some(cap);
             }
         }
-        return Some(Clock {
+        return Some(BoardClock {
             cur_mhz: Some(cur),
             min_mhz: hz(bpmp.join("min_rate")),
             max_mhz: max,
@@ -751,7 +751,7 @@ fn emc_clock(sys: &Path) -> Option<Clock> {
     let over = debug.join("clk/override.emc");
     let cur = hz(over.join("clk_rate")).or_else(|| hz(debug.join("clk/emc/clk_rate")))?;
     let max = hz(debug.join("tegra_bwmgr/emc_max_rate"));
-    Some(Clock {
+    Some(BoardClock {
         cur_mhz: Some(cur),
         min_mhz: hz(debug.join("tegra_bwmgr/emc_min_rate")),
         max_mhz: max,

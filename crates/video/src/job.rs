@@ -9,7 +9,7 @@ use crate::error::{PrepareError, Result, VideoError};
 use crate::preprocess::{PreprocessConfig, Preprocessor};
 use crate::queue::DropPolicy;
 use crate::report::{analyse, Context, VideoReport, VideoSettings};
-use crate::run::{run_stream, warm_up, Prediction, RunOptions};
+use crate::run::{run_stream, warm_up, Prediction, VideoRunOptions};
 use crate::source::{open, OpenOptions, SourceSpec};
 use edgebench_core::engine::{Engine, EngineSpec, PrepareOptions};
 use edgebench_core::host::HostInfo;
@@ -21,7 +21,7 @@ use edgebench_core::tensor::ConcreteSpec;
 use std::sync::Arc;
 
 /// What to run, with every setting as given or defaulted by the caller.
-pub struct Job<'a> {
+pub struct VideoJob<'a> {
     pub engine: &'a dyn Engine,
     pub spec: &'a EngineSpec,
     pub model: &'a Model,
@@ -53,7 +53,7 @@ pub struct Job<'a> {
 
 /// Where a [`run`] is, for a progress display.
 #[derive(Debug, Clone, Copy)]
-pub enum Event<'p> {
+pub enum VideoEvent<'p> {
     Preparing,
     WarmingUp,
     Streaming { paced: bool },
@@ -65,9 +65,9 @@ pub enum Event<'p> {
 /// run. A stream that ends early is a report with `error` set, not an error: everything
 /// measured before is kept.
 pub fn run(
-    job: Job,
+    job: VideoJob,
     open_telemetry: &mut dyn FnMut() -> Option<Arc<Telemetry>>,
-    on_event: &mut dyn FnMut(Event),
+    on_event: &mut dyn FnMut(VideoEvent),
 ) -> Result<VideoReport> {
     let plan = ModelPlan::from_inputs(&job.inputs)?;
     let pre = PreprocessConfig::for_plan(&plan, job.resize, job.mean, job.std)?;
@@ -95,7 +95,7 @@ pub fn run(
         .deadline_ms
         .unwrap_or(edgebench_core::realtime::deadline_ms(info.fps, stride));
     let (labels, labels_file) = job.labels.map_or((None, None), |(l, f)| (Some(l), Some(f)));
-    let opts = RunOptions {
+    let opts = VideoRunOptions {
         paced: job.paced,
         drop: job.drop,
         queue_depth: job.queue_depth,
@@ -106,7 +106,7 @@ pub fn run(
         telemetry,
     };
 
-    on_event(Event::Preparing);
+    on_event(VideoEvent::Preparing);
     let prepare = PrepareOptions {
         inputs: job.inputs.clone(),
         threads: Some(job.threads),
@@ -121,11 +121,11 @@ pub fn run(
                 source,
             }))
         })?;
-    on_event(Event::WarmingUp);
+    on_event(VideoEvent::WarmingUp);
     let first_run_ms = warm_up(session.as_mut(), &plan, &opts)?;
-    on_event(Event::Streaming { paced: job.paced });
+    on_event(VideoEvent::Streaming { paced: job.paced });
     let mut raw = run_stream(session.as_mut(), source, &pre, &plan, &opts, &mut |p| {
-        on_event(Event::Clip(p))
+        on_event(VideoEvent::Clip(p))
     })?;
     raw.first_run_ms = first_run_ms;
     raw.check_measured(job.input, plan.frames)?;

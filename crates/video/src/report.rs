@@ -136,7 +136,7 @@ pub enum Basis {
 
 /// Does the pipeline keep up with the source, and by how much?
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct PaceVerdict {
     pub keeps_up: bool,
     pub basis: Basis,
     /// Above 1: headroom (how many times faster than needed); below 1: the pipeline must get
@@ -155,7 +155,7 @@ pub struct Verdict {
     pub deadline_ms: f64,
 }
 
-impl fmt::Display for Verdict {
+impl fmt::Display for PaceVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fps = fps_text(self.source_fps);
         if self.predicted == 0 {
@@ -294,7 +294,7 @@ pub struct VideoReport {
     pub stages: Vec<StageStats>,
     pub paced: Option<Paced>,
     pub throughput: Throughput,
-    pub verdict: Verdict,
+    pub verdict: PaceVerdict,
     pub warnings: Vec<VideoWarning>,
     /// False when the stream ended early; `error` says why.
     pub complete: bool,
@@ -420,7 +420,7 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
             && dropped == 0
             && misses as f64 <= MAX_MISS_SHARE * predicted as f64
             && late_frames as f64 <= MAX_MISS_SHARE * raw.frames as f64;
-        Verdict {
+        PaceVerdict {
             keeps_up,
             basis: Basis::Paced,
             factor: if work > 0.0 {
@@ -443,7 +443,7 @@ pub fn analyse(raw: RawRun, ctx: Context) -> VideoReport {
         } else {
             0.0
         };
-        Verdict {
+        PaceVerdict {
             keeps_up: predicted > 0 && factor >= 1.0,
             basis: Basis::Throughput,
             factor,

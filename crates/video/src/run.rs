@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 /// How to run the stream.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub struct VideoRunOptions {
     pub paced: bool,
     pub drop: DropPolicy,
     /// Clips that may wait for inference under [`DropPolicy::Oldest`] (and, unpaced, before
@@ -240,7 +240,7 @@ fn infer(session: &mut dyn Session, input: HostTensor) -> Result<(HostTensor, f6
 
 /// Warms the session up and checks its output against the labels. Returns the first run's
 /// time in ms. Errors here happen before any frame is read.
-pub fn warm_up(session: &mut dyn Session, plan: &ModelPlan, opts: &RunOptions) -> Result<f64> {
+pub fn warm_up(session: &mut dyn Session, plan: &ModelPlan, opts: &VideoRunOptions) -> Result<f64> {
     let mut first = 0.0;
     for i in 0..opts.warmup_runs.max(1) {
         let (out, transfer, run) = infer(session, warmup_tensor(plan))?;
@@ -269,7 +269,7 @@ pub fn run_stream(
     source: Box<dyn FrameSource>,
     pre: &PreprocessConfig,
     plan: &ModelPlan,
-    opts: &RunOptions,
+    opts: &VideoRunOptions,
     on_clip: &mut dyn FnMut(&Prediction),
 ) -> Result<RawRun> {
     let info = source.info().clone();
@@ -408,7 +408,7 @@ fn produce(
     mut preprocessor: Preprocessor,
     pre: &PreprocessConfig,
     plan: &ModelPlan,
-    opts: &RunOptions,
+    opts: &VideoRunOptions,
     queue: &ClipQueue<Clip>,
     start: Instant,
 ) -> ProducerOut {

@@ -81,7 +81,7 @@ impl SourceSpec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SourceKind {
+pub enum FrameSourceKind {
     File,
     Folder,
     Synthetic,
@@ -106,7 +106,7 @@ pub enum FpsOrigin {
 pub struct SourceInfo {
     /// `--input` as given.
     pub input: String,
-    pub kind: SourceKind,
+    pub kind: FrameSourceKind,
     pub width: u32,
     pub height: u32,
     pub fps: f64,
@@ -170,7 +170,7 @@ pub fn open(spec: &SourceSpec, input: &str, opts: &OpenOptions) -> Result<Box<dy
             Ok(Box::new(Synthetic {
                 info: SourceInfo {
                     input: input.to_owned(),
-                    kind: SourceKind::Synthetic,
+                    kind: FrameSourceKind::Synthetic,
                     width: *width,
                     height: *height,
                     fps,
@@ -286,7 +286,7 @@ impl ImageFolder {
         Ok(ImageFolder {
             info: SourceInfo {
                 input: input.to_owned(),
-                kind: SourceKind::Folder,
+                kind: FrameSourceKind::Folder,
                 width: first.width,
                 height: first.height,
                 fps,
@@ -554,7 +554,7 @@ impl Ffmpeg {
         Ok(Ffmpeg {
             info: SourceInfo {
                 input: input.to_owned(),
-                kind: SourceKind::File,
+                kind: FrameSourceKind::File,
                 width,
                 height,
                 fps,

@@ -13,7 +13,7 @@ use edgebench_video::preprocess::{PreprocessConfig, Resize};
 use edgebench_video::queue::DropPolicy;
 use edgebench_video::report::{analyse, Context, VideoReport, VideoSettings};
 use edgebench_video::run::{Prediction, RawRun};
-use edgebench_video::source::{FpsOrigin, SourceInfo, SourceKind};
+use edgebench_video::source::{FpsOrigin, FrameSourceKind, SourceInfo};
 use edgebench_video::{export, view};
 
 const FPS: f64 = 30.0;
@@ -105,7 +105,7 @@ fn report() -> VideoReport {
         },
         source: SourceInfo {
             input: "synthetic:160x120@30".into(),
-            kind: SourceKind::Synthetic,
+            kind: FrameSourceKind::Synthetic,
             width: 160,
             height: 120,
             fps: FPS,

@@ -8,7 +8,7 @@ use edgebench_core::memory::Limit;
 use edgebench_core::model::{Model, ShapeRequest};
 use edgebench_core::schema::ToolInfo;
 use edgebench_core::tensor::{HostTensor, TensorData};
-use edgebench_video::job::{run, Event, Job};
+use edgebench_video::job::{run, VideoEvent, VideoJob};
 use edgebench_video::queue::DropPolicy;
 use edgebench_video::source::{OpenOptions, SourceSpec};
 use edgebench_video::testclip::tiny_clip_model;
@@ -75,14 +75,14 @@ impl Engine for FakeEngine {
     }
 }
 
-fn job<'a>(engine: &'a FakeEngine, spec: &'a EngineSpec, model: &'a Model) -> Job<'a> {
+fn job<'a>(engine: &'a FakeEngine, spec: &'a EngineSpec, model: &'a Model) -> VideoJob<'a> {
     let inputs = model
         .resolve_inputs(&ShapeRequest {
             shapes: vec![],
             batch: Some(1),
         })
         .unwrap();
-    Job {
+    VideoJob {
         engine,
         spec,
         model,
@@ -130,10 +130,10 @@ fn a_run_reports_every_clip_with_its_settings_and_events_in_order() {
         },
         &mut |e| {
             events.push(match e {
-                Event::Preparing => "preparing".to_string(),
-                Event::WarmingUp => "warming up".into(),
-                Event::Streaming { paced } => format!("streaming {paced}"),
-                Event::Clip(p) => format!("clip {}", p.clip),
+                VideoEvent::Preparing => "preparing".to_string(),
+                VideoEvent::WarmingUp => "warming up".into(),
+                VideoEvent::Streaming { paced } => format!("streaming {paced}"),
+                VideoEvent::Clip(p) => format!("clip {}", p.clip),
             })
         },
     )

@@ -10,7 +10,7 @@ use edgebench_core::tensor::{ConcreteSpec, DType, HostTensor, TensorData};
 use edgebench_video::clip::{clip_count, clip_window, ModelPlan};
 use edgebench_video::preprocess::{PreprocessConfig, Preprocessor, Resize, VIDEO_MEAN, VIDEO_STD};
 use edgebench_video::queue::DropPolicy;
-use edgebench_video::run::{run_stream, warm_up, RawRun, RunOptions};
+use edgebench_video::run::{run_stream, warm_up, RawRun, VideoRunOptions};
 use edgebench_video::source::{open, synthetic_frame, FrameSource, OpenOptions, SourceSpec};
 use std::path::Path;
 use std::process::Command;
@@ -83,8 +83,8 @@ fn pre(size: usize) -> PreprocessConfig {
     }
 }
 
-fn options(paced: bool, drop: DropPolicy, stride: usize) -> RunOptions {
-    RunOptions {
+fn options(paced: bool, drop: DropPolicy, stride: usize) -> VideoRunOptions {
+    VideoRunOptions {
         paced,
         drop,
         queue_depth: 1,
@@ -114,7 +114,7 @@ fn run(
     source: Box<dyn FrameSource>,
     t: usize,
     size: usize,
-    opts: &RunOptions,
+    opts: &VideoRunOptions,
 ) -> RawRun {
     let plan = plan(t, size);
     warm_up(session, &plan, opts).unwrap();
