@@ -489,7 +489,7 @@ impl fmt::Display for Note {
         match self {
             Note::ShortRun { ran_s, required_s } => write!(
                 f,
-                "not a compliant run: ran {}s, LoadGen requires {}s (raise --duration)",
+                "not a compliant run: ran {}s, LoadGen requires {}s (raise min_duration_s)",
                 sig(*ran_s),
                 sig(*required_s)
             ),

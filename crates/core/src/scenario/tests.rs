@@ -107,7 +107,7 @@ fn single_stream_percentile_and_early_stopping_by_hand() {
     assert!(!r.validity.compliant);
     assert_eq!(
         r.validity.lines(),
-        vec!["not a compliant run: ran 4.99s, LoadGen requires 600s (raise --duration)"]
+        vec!["not a compliant run: ran 4.99s, LoadGen requires 600s (raise min_duration_s)"]
     );
 }
 
@@ -266,7 +266,7 @@ fn offline_throughput_is_samples_over_time() {
     assert_eq!(
         r.validity.lines(),
         vec![
-            "not a compliant run: ran 1.00s, LoadGen requires 600s (raise --duration)",
+            "not a compliant run: ran 1.00s, LoadGen requires 600s (raise min_duration_s)",
             "not a compliant run: 800 samples, LoadGen requires 24576",
         ]
     );
@@ -630,7 +630,7 @@ fn one_entry_point_runs_each_scenario_and_gives_its_headline() {
     );
     assert_eq!(
         h.notes,
-        vec!["not a compliant run: ran 0.345s, LoadGen requires 600s (raise --duration)"]
+        vec!["not a compliant run: ran 0.345s, LoadGen requires 600s (raise min_duration_s)"]
     );
     let v = serde_json::to_value(&ss).unwrap();
     assert_eq!(v["scenario"], "single-stream");
