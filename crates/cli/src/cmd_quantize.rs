@@ -10,7 +10,7 @@ use edgebench_core::tensor::{ConcreteSpec, HostTensor};
 use edgebench_torch::export::{export, inputs_for, ExportOptions, DEFAULT_OPSET};
 use edgebench_torch::quantize::{
     quantize, Activations, Calibration, CalibrationSource, Method, QuantizeError, QuantizeOptions,
-    QuantizeReport, DEFAULT_SYNTHETIC_SAMPLES,
+    DEFAULT_SYNTHETIC_SAMPLES,
 };
 use edgebench_torch::source::{ModelSource, ZooDefaults};
 use edgebench_torch::worker::Timeouts;
@@ -94,7 +94,7 @@ pub fn run(a: QuantizeArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        print!("{}", report.text());
     }
     // After the result, so that a failure stays one line.
     if report.calibration == CalibrationSource::Synthetic {
@@ -245,69 +245,4 @@ fn video_error(dir: &Path, input: &str, e: VideoError) -> QuantizeError {
         folder: dir.to_owned(),
         reason,
     }
-}
-
-fn render(r: &QuantizeReport) -> String {
-    use edgebench_core::fmt::bytes;
-    let calibration = match &r.calibration {
-        CalibrationSource::Synthetic => format!("{} synthetic samples", r.samples),
-        CalibrationSource::Folder { path } => {
-            format!("{} samples from {}", r.samples, path.display())
-        }
-    };
-    let mut s = format!(
-        "quantized {} to {} ({} {}: activations {}, weights {}; {}{}, {calibration})\n",
-        r.model,
-        r.output.display(),
-        r.format.to_uppercase(),
-        r.precision,
-        r.activations.as_str(),
-        r.weights,
-        r.method.as_str(),
-        if r.per_channel { ", per-channel" } else { "" },
-    );
-    if r.cached {
-        s += &format!(
-            "  from the cache ({}, key {}): made earlier in {:.1} s, copied in {:.2} s\n",
-            edgebench_torch::quantize::cache_dir().display(),
-            &r.cache_key[..12],
-            r.preprocess_s + r.quantize_s,
-            r.elapsed_s
-        );
-    } else {
-        s += &format!(
-            "  quant_pre_process {:.1} s, quantize_static {:.1} s ({:.1} s in all)\n",
-            r.preprocess_s, r.quantize_s, r.elapsed_s
-        );
-    }
-    let c = &r.counts;
-    s += &format!(
-        "  in the output: {} QuantizeLinear, {} DequantizeLinear of {} nodes\n",
-        c.quantize_linear, c.dequantize_linear, c.nodes
-    );
-    if c.quantized_ops.is_empty() {
-        s += "  no operator reads quantized tensors: nothing was quantized\n";
-    } else {
-        let ops: Vec<String> = c
-            .quantized_ops
-            .iter()
-            .map(|(op, n)| format!("{op} x{n}"))
-            .collect();
-        s += &format!("  quantized operators: {}\n", ops.join(", "));
-    }
-    s += &format!(
-        "  size: {} -> {} ({:.2}x)\n",
-        bytes(r.bytes_before),
-        bytes(r.bytes_after),
-        r.bytes_after as f64 / r.bytes_before.max(1) as f64
-    );
-    s += &format!(
-        "  onnxruntime {}, onnx {}, numpy {} (Python {} at {})\n",
-        r.versions.onnxruntime,
-        r.versions.onnx,
-        r.versions.numpy,
-        r.versions.python,
-        r.python_path.display()
-    );
-    s
 }

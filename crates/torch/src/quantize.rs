@@ -689,6 +689,76 @@ fn describe_status(status: std::process::ExitStatus) -> String {
     }
 }
 
+impl QuantizeReport {
+    /// The report as `edgebench quantize` prints it: what was made, from what, and what the
+    /// output holds.
+    pub fn text(&self) -> String {
+        let r = self;
+        use edgebench_core::fmt::bytes;
+        let calibration = match &r.calibration {
+            CalibrationSource::Synthetic => format!("{} synthetic samples", r.samples),
+            CalibrationSource::Folder { path } => {
+                format!("{} samples from {}", r.samples, path.display())
+            }
+        };
+        let mut s = format!(
+            "quantized {} to {} ({} {}: activations {}, weights {}; {}{}, {calibration})\n",
+            r.model,
+            r.output.display(),
+            r.format.to_uppercase(),
+            r.precision,
+            r.activations.as_str(),
+            r.weights,
+            r.method.as_str(),
+            if r.per_channel { ", per-channel" } else { "" },
+        );
+        if r.cached {
+            s += &format!(
+                "  from the cache ({}, key {}): made earlier in {:.1} s, copied in {:.2} s\n",
+                cache_dir().display(),
+                &r.cache_key[..12],
+                r.preprocess_s + r.quantize_s,
+                r.elapsed_s
+            );
+        } else {
+            s += &format!(
+                "  quant_pre_process {:.1} s, quantize_static {:.1} s ({:.1} s in all)\n",
+                r.preprocess_s, r.quantize_s, r.elapsed_s
+            );
+        }
+        let c = &r.counts;
+        s += &format!(
+            "  in the output: {} QuantizeLinear, {} DequantizeLinear of {} nodes\n",
+            c.quantize_linear, c.dequantize_linear, c.nodes
+        );
+        if c.quantized_ops.is_empty() {
+            s += "  no operator reads quantized tensors: nothing was quantized\n";
+        } else {
+            let ops: Vec<String> = c
+                .quantized_ops
+                .iter()
+                .map(|(op, n)| format!("{op} x{n}"))
+                .collect();
+            s += &format!("  quantized operators: {}\n", ops.join(", "));
+        }
+        s += &format!(
+            "  size: {} -> {} ({:.2}x)\n",
+            bytes(r.bytes_before),
+            bytes(r.bytes_after),
+            r.bytes_after as f64 / r.bytes_before.max(1) as f64
+        );
+        s += &format!(
+            "  onnxruntime {}, onnx {}, numpy {} (Python {} at {})\n",
+            r.versions.onnxruntime,
+            r.versions.onnx,
+            r.versions.numpy,
+            r.versions.python,
+            r.python_path.display()
+        );
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
