@@ -10,6 +10,7 @@
 //! Invariants: nothing here prints; user input never panics; frames and clips are processed
 //! in stream order; a run that ends early keeps everything measured before the failure.
 
+pub mod calibration;
 pub mod clip;
 pub mod energy;
 pub mod error;
