@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{edgebench, tiny_model as model, FAST};
+use common::{edgebench, refused_with, tiny_model as model, FAST};
 use serde_json::Value;
 use std::path::Path;
 
@@ -73,13 +73,7 @@ fn fails_with(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let o = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
+    let o = refused_with(&mut cmd, needles);
     assert!(o.stdout.is_empty(), "{args:?}");
 }
 

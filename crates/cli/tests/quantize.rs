@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{edgebench, write_model, FAST};
+use common::{edgebench, refused_with, write_model, FAST};
 use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -217,13 +217,7 @@ fn refused(args: &[&str], out: &Path, env: &[(&str, &str)], needles: &[&str]) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let o = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
-    }
+    refused_with(&mut cmd, needles);
     assert!(!out.exists(), "{args:?} left {}", out.display());
 }
 

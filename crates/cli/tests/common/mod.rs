@@ -39,3 +39,18 @@ pub fn write_model(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 pub fn tiny_model(dir: &Path) -> PathBuf {
     write_model(dir, "tiny.onnx", &tiny_cnn_bytes(&TinyCnn::default()))
 }
+
+/// Runs `cmd` and expects what every refusal of bad input gives: exit 2 and exactly one line
+/// on stderr holding every needle. Returns the output for the caller's own checks (nothing on
+/// stdout, no file written).
+pub fn refused_with(cmd: &mut Command, needles: &[&str]) -> std::process::Output {
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let what = format!("{cmd:?}");
+    assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{what}: `{n}` not in: {err}");
+    }
+    o
+}
