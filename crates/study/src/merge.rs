@@ -256,11 +256,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: &MergeOptions) -> Result<Mer
     }
 
     // results.jsonl: every session line, then every measurement with its device.
+    let results_path = out.join(results::RESULTS_FILE);
     let mut bytes = vec![];
     let mut line = |l: &edgebench_core::schema::study::Line| -> Result<()> {
-        serde_json::to_writer(&mut bytes, l)
-            .map_err(|e| crate::io_err(&out.join(results::RESULTS_FILE), e))?;
-        bytes.push(b'\n');
+        bytes.extend(results::encode(l, &results_path)?);
         Ok(())
     };
     use edgebench_core::schema::study::Line;
@@ -276,7 +275,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path, options: &MergeOptions) -> Result<Mer
             line(&Line::Measurement(Box::new(m)))?;
         }
     }
-    let results_path = out.join(results::RESULTS_FILE);
     // The reports come from the file's bytes as `edgebench report` reads them.
     let merged = results::parse(&bytes, &results_path)?;
     let summary = crate::summary::analyse(&merged, &results_path)?;

@@ -129,8 +129,7 @@ impl Appender {
 
     /// Writes one record; returns its JSON.
     fn write(&mut self, line: &Line) -> Result<Vec<u8>> {
-        let mut record = serde_json::to_vec(line).map_err(|e| io_err(&self.path, e))?;
-        record.push(b'\n');
+        let record = encode(line, &self.path)?;
         self.file
             .write_all(&record)
             .and_then(|_| self.file.sync_data())
@@ -153,6 +152,13 @@ impl Appender {
             format!("a {kind} line written here reads back as another kind of line"),
         )
     }
+}
+
+/// One record of `results.jsonl` (at `path`, named in errors): the line's JSON and its newline.
+pub fn encode(line: &Line, path: &Path) -> Result<Vec<u8>> {
+    let mut record = serde_json::to_vec(line).map_err(|e| io_err(path, e))?;
+    record.push(b'\n');
+    Ok(record)
 }
 
 pub fn now_unix() -> f64 {
