@@ -5,7 +5,7 @@
 //! (which jobs ran, and what was recorded with them).
 
 use edgebench_core::schema::study::{Job, Plan, PlannedModel, Shard, Task};
-use edgebench_core::schema::{Status, ToolInfo};
+use edgebench_core::schema::Status;
 use edgebench_study::lock::StudyLock;
 use edgebench_study::runner::{self, Event, RunOptions};
 use edgebench_study::{config, plan, Error};
@@ -249,11 +249,7 @@ fn options(
         resume,
         worker_exe: s.child.clone(),
         worker_args: vec![],
-        tool: ToolInfo {
-            name: "edgebench".into(),
-            version: "test".into(),
-            git_commit: "test".into(),
-        },
+        tool: edgebench_core::fixtures::tool(),
         telemetry: None,
         min_sampling_s: 0.0,
         shard,
