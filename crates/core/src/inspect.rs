@@ -107,6 +107,55 @@ pub fn inspect(model: &Model, inputs: &[ConcreteSpec]) -> Result<Inspection> {
     })
 }
 
+/// The bytes one inference moves, the denominator of the roofline's arithmetic intensity
+/// (`core::roofline`): every stored weight read once, and every activation written once by the
+/// node that makes it and read once by the nodes that use it (the model's inputs are only read,
+/// its outputs only written). A lower bound on an engine's real traffic where tensors spill
+/// out of cache, an upper bound where it fuses operators and keeps intermediates in registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BytesMoved {
+    /// Initializers and Constant nodes (as [`Inspection::weights_bytes`]).
+    pub weights: u64,
+    /// Activations at the given input shapes, each counted once per write and once per read.
+    pub activations: u64,
+}
+
+impl BytesMoved {
+    pub fn total(&self) -> u64 {
+        self.weights.saturating_add(self.activations)
+    }
+}
+
+/// The bytes one inference of `model` moves at the concrete input shapes `inputs` (see
+/// [`BytesMoved`]), from tract's inferred shapes.
+pub fn bytes_moved(model: &Model, inputs: &[ConcreteSpec]) -> Result<BytesMoved> {
+    let graph = model.proto.graph.as_ref().ok_or_else(|| Error::NotOnnx {
+        path: model.name.clone().into(),
+        reason: "no graph".into(),
+    })?;
+    let weights = stored_tensors(graph)
+        .values()
+        .fold(0u64, |acc, t| acc.saturating_add(t.bytes));
+    let typed = crate::tract_support::typed_model(model, inputs, "tract (used by inspect)")?;
+    let mut activations = 0u64;
+    for node in typed.nodes() {
+        let op = node.op.name();
+        if op == "Const" {
+            continue;
+        }
+        for out in &node.outputs {
+            let bytes = crate::memory::fact_bytes(&out.fact);
+            let written = u64::from(op != "Source");
+            let read = u64::from(!out.successors.is_empty());
+            activations = activations.saturating_add(bytes.saturating_mul(written + read));
+        }
+    }
+    Ok(BytesMoved {
+        weights,
+        activations,
+    })
+}
+
 type CostTotals = (u64, u64, Vec<NodeCost>, (String, u64));
 
 fn costs(model: &Model, inputs: &[ConcreteSpec], typed: &TypedModel) -> Result<CostTotals> {
@@ -271,5 +320,23 @@ mod tests {
         assert_eq!(i.largest_activation_bytes, 8 * 32 * 32 * 4);
         assert_eq!(i.op_histogram.get("Conv"), Some(&2));
         assert_eq!(i.nodes, 8);
+    }
+
+    #[test]
+    fn bytes_moved_counts_each_read_and_write() {
+        let m = Model::from_bytes("add", crate::testmodel::encode(&crate::testmodel::elementwise_roof(1000))).unwrap();
+        let inputs = m.resolve_inputs(&ShapeRequest::default()).unwrap();
+        // two inputs read, one output written, no weights
+        let b = bytes_moved(&m, &inputs).unwrap();
+        assert_eq!((b.weights, b.activations), (0, 3 * 1000 * 4));
+        // tiny CNN: weights as inspect counts them, activations at least its input read once
+        let m = Model::from_bytes("tiny", tiny_cnn_bytes(&TinyCnn::default())).unwrap();
+        let inputs = m.resolve_inputs(&ShapeRequest::default()).unwrap();
+        let b = bytes_moved(&m, &inputs).unwrap();
+        let i = inspect(&m, &inputs).unwrap();
+        assert_eq!(b.weights, i.weights_bytes);
+        // conv1's output (8x32x32 floats) is written once and read once
+        assert!(b.activations >= 3 * 32 * 32 * 4 + 2 * 8 * 32 * 32 * 4);
+        assert_eq!(b.total(), b.weights + b.activations);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod cache;
 pub mod change;
 pub mod engine;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod memory;
 pub mod model;
 pub mod process;
 pub mod realtime;
+pub mod roofline;
 pub mod scenario;
 pub mod schema;
 pub mod stats;

@@ -301,3 +301,38 @@ pub fn cyclic() -> pb::ModelProto {
     };
     model(graph)
 }
+
+/// The compute roof's model (`core::roofline`): one MatMul of two `n` x `n` float inputs,
+/// `2 n³` FLOPs over `3 n²` floats moved, so that from n = 512 on every engine's time goes to
+/// arithmetic. Both operands are inputs, not initializers: no engine can fold them away, and
+/// the file stays a few hundred bytes.
+pub fn matmul_roof(n: usize) -> pb::ModelProto {
+    let graph = pb::GraphProto {
+        name: "roof_matmul".into(),
+        node: vec![node("MatMul", "matmul", &["a", "b"], &["c"], vec![])],
+        input: vec![
+            value_info("a", &[Dim::F(n), Dim::F(n)]),
+            value_info("b", &[Dim::F(n), Dim::F(n)]),
+        ],
+        output: vec![value_info("c", &[Dim::F(n), Dim::F(n)])],
+        ..Default::default()
+    };
+    model(graph)
+}
+
+/// The bandwidth roof's model (`core::roofline`): one Add of two float inputs of `elements`
+/// values each, one FLOP per 12 bytes moved (two read, one written). A single operator, so that
+/// no engine's fusion of an elementwise chain changes the bytes it moves.
+pub fn elementwise_roof(elements: usize) -> pb::ModelProto {
+    let graph = pb::GraphProto {
+        name: "roof_elementwise".into(),
+        node: vec![node("Add", "add", &["x", "y"], &["z"], vec![])],
+        input: vec![
+            value_info("x", &[Dim::F(elements)]),
+            value_info("y", &[Dim::F(elements)]),
+        ],
+        output: vec![value_info("z", &[Dim::F(elements)])],
+        ..Default::default()
+    };
+    model(graph)
+}

@@ -53,24 +53,9 @@ pub fn source_hash() -> String {
         .collect()
 }
 
-/// The cache root: `EDGEBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/edgebench`, else
-/// `~/.cache/edgebench`, else the system's temporary folder.
+/// The cache root (`edgebench_core::cache::root`, shared with the measured roofs).
 pub fn cache_root() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(d) = env("EDGEBENCH_CACHE_DIR") {
-        return d;
-    }
-    if let Some(d) = env("XDG_CACHE_HOME") {
-        return d.join("edgebench");
-    }
-    if let Some(h) = env("HOME") {
-        return h.join(".cache").join("edgebench");
-    }
-    std::env::temp_dir().join("edgebench-cache")
+    edgebench_core::cache::root()
 }
 
 /// Writes the worker package (if the cache does not already hold exactly these files) and
