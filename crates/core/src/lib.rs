@@ -20,6 +20,7 @@ pub mod measure;
 pub mod memory;
 pub mod model;
 pub mod process;
+pub mod race;
 pub mod realtime;
 pub mod roofline;
 pub mod scenario;
