@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::model::ShapeRequest;
-use edgebench_core::schema::{BenchReport, ModelInfo};
+use edgebench_core::schema::BenchReport;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -106,7 +106,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     );
     let report = BenchReport::begin(
         crate::tool_info(),
-        ModelInfo::new(&model, inputs),
+        edgebench_torch::source::describe(&a.model, &model, inputs),
         &specs,
         &opts,
         !a.measure.no_gate,

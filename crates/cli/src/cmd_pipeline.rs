@@ -203,7 +203,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
         crate::tool_info(),
         ModelInfo {
             path: shown,
-            ..ModelInfo::new(&model, inputs)
+            ..edgebench_torch::source::describe(&a.source, &model, inputs)
         },
         &specs,
         &opts,

@@ -185,6 +185,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
         engine: engine.as_ref(),
         spec: &spec,
         model: &model,
+        model_info: edgebench_torch::source::describe(&a.model, &model, inputs.clone()),
         inputs,
         input: &a.input,
         source,

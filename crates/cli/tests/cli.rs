@@ -247,7 +247,7 @@ fn bench_json_has_the_documented_schema() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is pure JSON");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], edgebench_core::SCHEMA_VERSION);
     assert_eq!(v["tool"]["name"], "edgebench");
     assert!(v["host"]["logical_cpus"].as_u64().unwrap() >= 1);
     assert_eq!(v["model"]["sha256"].as_str().unwrap().len(), 64);
@@ -255,6 +255,15 @@ fn bench_json_has_the_documented_schema() {
         v["model"]["inputs"][0]["shape"],
         serde_json::json!([1, 3, 32, 32])
     );
+    // The one `model` object (schema 2): named as a study names a file, with inspect's counts.
+    let model = &v["model"];
+    assert_eq!(model["label"], "m", "{model}");
+    assert_eq!(model["source"], p.to_str().unwrap());
+    assert_eq!(model["path"], p.to_str().unwrap());
+    assert!(model["task"].is_null(), "{model}");
+    let (macs, flops) = (model["macs"].as_u64().unwrap(), model["flops"].as_u64().unwrap());
+    assert!(macs > 0 && flops == 2 * macs, "{model}");
+    assert!(model["params"].as_u64().unwrap() > 0, "{model}");
     assert_eq!(v["settings"]["seed"], 5);
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);

@@ -134,7 +134,7 @@ fn paced_synthetic_run_reports_every_stage_and_the_verdict() {
         s(&csv),
     ]);
     assert_eq!(j["kind"], "video");
-    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["schema_version"], edgebench_core::SCHEMA_VERSION);
     assert_eq!(j["frames"], 50);
     assert_eq!(j["complete"], true);
     let clips = clip_count(50, 4, 4);

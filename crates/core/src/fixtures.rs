@@ -9,10 +9,10 @@ use crate::engine::EngineSpec;
 use crate::gate::{Agreement, GateRule, Tolerance};
 use crate::host::HostInfo;
 use crate::schema::study::{
-    round_key, Job, Loaded, ModelConfig, ModelFacts, Plan, PlannedModel, StudyConfig,
+    round_key, Job, Loaded, ModelConfig, Plan, PlannedModel, StudyConfig,
     StudyMeasurement, StudySession, Task,
 };
-use crate::schema::{Status, ToolInfo, VariantResult};
+use crate::schema::{ModelInfo, Status, ToolInfo, VariantResult};
 use crate::telemetry::energy::{
     DevicePower, Energy, EnergyMethod, SamplerCost, Throttle, ThrottleVerdict, Totals, WindowInfo,
     WindowKind,
@@ -299,11 +299,7 @@ impl Study {
         StudyMeasurement {
             schema_version: crate::SCHEMA_VERSION,
             key: job.key.clone(),
-            model: ModelFacts {
-                label: m.label.clone(),
-                source: m.source.clone(),
-                task: m.task,
-                sha256: None,
+            model: ModelInfo {
                 inputs: vec![ConcreteSpec {
                     name: "input".into(),
                     dtype: DType::F32,
@@ -312,6 +308,7 @@ impl Study {
                 params: Some(1000),
                 macs: Some(flops / 2),
                 flops: Some(flops),
+                ..ModelInfo::unloaded(&m.label, &m.source, Some(m.task))
             },
             batch: job.batch,
             spec: job.spec.clone(),

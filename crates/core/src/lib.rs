@@ -37,4 +37,5 @@ pub use error::Error;
 pub use write::write_atomic;
 
 /// Version of the JSON result schema written by every export. Bump it on any breaking change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: one `model` object in every document ([`schema::ModelInfo`]; `docs/schema.md`).
+pub const SCHEMA_VERSION: u32 = 2;

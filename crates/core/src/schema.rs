@@ -1,4 +1,4 @@
-//! The result document (`schema_version` 1), shared by every export. Documented in
+//! The result document (`schema_version` 2), shared by every export. Documented in
 //! `docs/schema.md`; CSV and Markdown are views of it.
 
 use crate::engine::SessionInfo;
@@ -35,31 +35,134 @@ pub struct ToolInfo {
     pub git_commit: String,
 }
 
+/// The model a document is about: the `model` of a bench, pipeline or video document and of a
+/// study's `results.jsonl` line, one type for all of them. Every document writes every key, in
+/// this order; what a document cannot know is `null`, never left out. Documents of schema
+/// version 1 (a bench document without `label` ... `task` and the counts, a study line without
+/// `path`, `opset`, `load_ms`, `declared_inputs` and `outputs`) still load: the missing counts
+/// and facts are `None`, `path` and `source` stand in for each other and `label` is `path`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ModelInfoKeys")]
 pub struct ModelInfo {
-    /// The path or `zoo:` spec as given.
+    /// What reports call it: a study's label, else the zoo model's name, the PyTorch model's
+    /// short name or the file's stem (`edgebench_torch::source::default_label`).
+    pub label: String,
+    /// The model argument as given (`bench MODEL`, `pipeline SOURCE`, `video MODEL`), or the
+    /// study config's source.
+    pub source: String,
+    /// The study's task of the model; elsewhere the zoo's, `None` for files.
+    pub task: Option<study::Task>,
+    /// The path or `zoo:` spec loaded (`pipeline`: the exported model's).
     pub path: String,
-    pub sha256: String,
-    pub opset: i64,
-    pub load_ms: f64,
+    /// `None` when the model could not be loaded (a failed variant of a study).
+    pub sha256: Option<String>,
+    pub opset: Option<i64>,
+    pub load_ms: Option<f64>,
     /// As declared by the model.
-    pub declared_inputs: Vec<TensorSpec>,
+    pub declared_inputs: Option<Vec<TensorSpec>>,
     /// As run.
     pub inputs: Vec<ConcreteSpec>,
-    pub outputs: Vec<TensorSpec>,
+    pub outputs: Option<Vec<TensorSpec>>,
+    /// Learnable parameters (`inspect`); `None` where tract cannot count them.
+    pub params: Option<u64>,
+    /// Multiply-accumulates per inference (one call, `batch` items).
+    pub macs: Option<u64>,
+    /// 2 x MACs.
+    pub flops: Option<u64>,
 }
 
 impl ModelInfo {
-    /// The description of `model` as run with `inputs`.
+    /// The description of `model` as run with `inputs`, named by the model's own name (the
+    /// argument as given) with no task; its parameters, MACs and FLOPs are counted by
+    /// [`crate::inspect`], `None` where it cannot count them. `edgebench_torch::source::describe`
+    /// names it as a study does.
     pub fn new(model: &crate::model::Model, inputs: Vec<ConcreteSpec>) -> ModelInfo {
+        let counts = crate::inspect::inspect(model, &inputs).ok();
         ModelInfo {
+            label: model.name.clone(),
+            source: model.name.clone(),
+            task: None,
             path: model.name.clone(),
-            sha256: model.sha256.clone(),
-            opset: model.opset(),
-            load_ms: model.load_ms,
-            declared_inputs: model.inputs.clone(),
+            sha256: Some(model.sha256.clone()),
+            opset: Some(model.opset()),
+            load_ms: Some(model.load_ms),
+            declared_inputs: Some(model.inputs.clone()),
             inputs,
-            outputs: model.outputs.clone(),
+            outputs: Some(model.outputs.clone()),
+            params: counts.as_ref().map(|c| c.params),
+            macs: counts.as_ref().map(|c| c.macs),
+            flops: counts.as_ref().map(|c| c.flops),
+        }
+    }
+
+    /// A model that could not be loaded: only where it comes from is known (`path` is its
+    /// source).
+    pub fn unloaded(label: &str, source: &str, task: Option<study::Task>) -> ModelInfo {
+        ModelInfo {
+            label: label.to_owned(),
+            source: source.to_owned(),
+            task,
+            path: source.to_owned(),
+            sha256: None,
+            opset: None,
+            load_ms: None,
+            declared_inputs: None,
+            inputs: vec![],
+            outputs: None,
+            params: None,
+            macs: None,
+            flops: None,
+        }
+    }
+}
+
+/// [`ModelInfo`] as read: every key that one of the two schema-1 documents lacked has a
+/// default.
+#[derive(Deserialize)]
+struct ModelInfoKeys {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    task: Option<study::Task>,
+    #[serde(default)]
+    path: Option<String>,
+    sha256: Option<String>,
+    #[serde(default)]
+    opset: Option<i64>,
+    #[serde(default)]
+    load_ms: Option<f64>,
+    #[serde(default)]
+    declared_inputs: Option<Vec<TensorSpec>>,
+    inputs: Vec<ConcreteSpec>,
+    #[serde(default)]
+    outputs: Option<Vec<TensorSpec>>,
+    #[serde(default)]
+    params: Option<u64>,
+    #[serde(default)]
+    macs: Option<u64>,
+    #[serde(default)]
+    flops: Option<u64>,
+}
+
+impl From<ModelInfoKeys> for ModelInfo {
+    fn from(k: ModelInfoKeys) -> ModelInfo {
+        let path = k.path.or_else(|| k.source.clone()).unwrap_or_default();
+        ModelInfo {
+            label: k.label.unwrap_or_else(|| path.clone()),
+            source: k.source.unwrap_or_else(|| path.clone()),
+            task: k.task,
+            path,
+            sha256: k.sha256,
+            opset: k.opset,
+            load_ms: k.load_ms,
+            declared_inputs: k.declared_inputs,
+            inputs: k.inputs,
+            outputs: k.outputs,
+            params: k.params,
+            macs: k.macs,
+            flops: k.flops,
         }
     }
 }

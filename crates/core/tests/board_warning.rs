@@ -39,15 +39,7 @@ fn report(host: HostInfo) -> BenchReport {
             git_commit: "test".into(),
         },
         host,
-        model: ModelInfo {
-            path: "model.onnx".into(),
-            sha256: "0".into(),
-            opset: 13,
-            load_ms: 1.0,
-            declared_inputs: vec![],
-            inputs: vec![],
-            outputs: vec![],
-        },
+        model: ModelInfo::unloaded("model", "model.onnx", None),
         settings: Settings {
             engines: vec!["tract:reference".into(), "tract:optimized".into()],
             batch: 1,

@@ -90,10 +90,11 @@ pub fn bench_table(report: &BenchReport) -> String {
             }
         }));
     }
+    let sha256 = report.model.sha256.as_deref().unwrap_or_default();
     let mut out = format!(
         "{} ({}), inputs {}, batch {}, {} thread(s)\n",
         report.model.path,
-        &report.model.sha256[..12.min(report.model.sha256.len())],
+        &sha256[..12.min(sha256.len())],
         report
             .model
             .inputs
@@ -201,17 +202,15 @@ pub(crate) mod tests {
             tool: edgebench_core::fixtures::tool(),
             host: edgebench_core::fixtures::host(),
             model: ModelInfo {
-                path: "model.onnx".into(),
-                sha256: "0123456789abcdef".into(),
-                opset: 13,
-                load_ms: 1.0,
-                declared_inputs: vec![],
+                sha256: Some("0123456789abcdef".into()),
+                opset: Some(13),
+                load_ms: Some(1.0),
                 inputs: vec![ConcreteSpec {
                     name: "input".into(),
                     dtype: DType::F32,
                     shape: vec![1, 3, 224, 224],
                 }],
-                outputs: vec![],
+                ..ModelInfo::unloaded("model", "model.onnx", None)
             },
             settings: Settings {
                 engines: vec!["tract:reference".into(), "tract:optimized".into()],

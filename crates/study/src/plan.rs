@@ -349,13 +349,10 @@ fn plan_model(
     let entry = zoo_name
         .as_deref()
         .and_then(|n| zoo.iter().find(|e| e.name == n));
-    let label = m.label.clone().unwrap_or_else(|| match &zoo_name {
-        Some(n) => n.clone(),
-        None => std::path::Path::new(&m.source)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| m.source.clone()),
-    });
+    let label = m
+        .label
+        .clone()
+        .unwrap_or_else(|| edgebench_torch::source::default_label(&m.source));
     let task = m.task.unwrap_or(entry.map_or(Task::Other, |e| e.task));
     PlannedModel {
         label,

@@ -17,9 +17,9 @@ use edgebench_core::host::HostInfo;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::process::spawn_in_group;
 use edgebench_core::schema::study::{
-    Job, Loaded, ModelFacts, Plan, Shard, StudyConfig, StudyMeasurement, StudySession,
+    Job, Loaded, Plan, Shard, StudyConfig, StudyMeasurement, StudySession,
 };
-use edgebench_core::schema::{Status, ToolInfo, VariantResult};
+use edgebench_core::schema::{ModelInfo, Status, ToolInfo, VariantResult};
 use edgebench_core::SCHEMA_VERSION;
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -458,16 +458,7 @@ fn run_job(
     let wall_s = started.elapsed().as_secs_f64();
 
     let spec = EngineSpec::parse(&job.spec)?;
-    let mut facts = ModelFacts {
-        label: model.label.clone(),
-        source: model.source.clone(),
-        task: model.task,
-        sha256: None,
-        inputs: vec![],
-        params: None,
-        macs: None,
-        flops: None,
-    };
+    let mut facts = ModelInfo::unloaded(&model.label, &model.source, Some(model.task));
     let parsed: Option<WorkerResult> = if timed_out {
         None
     } else {

@@ -8,8 +8,8 @@ use edgebench_core::engine::EngineSpec;
 use edgebench_core::measure::{MeasureOptions, Progress};
 use edgebench_core::memory::{self, Limit, Run};
 use edgebench_core::model::{Model, ShapeRequest};
-use edgebench_core::schema::study::{ModelFacts, Task};
-use edgebench_core::schema::VariantResult;
+use edgebench_core::schema::study::Task;
+use edgebench_core::schema::{ModelInfo, VariantResult};
 use edgebench_core::telemetry::{ProbeOptions, Telemetry};
 use edgebench_core::tensor::{HostTensor, TensorData};
 use edgebench_torch::source::{ModelSource, ZooDefaults};
@@ -53,7 +53,7 @@ pub struct JobTelemetry {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerResult {
-    pub model: ModelFacts,
+    pub model: ModelInfo,
     pub result: VariantResult,
 }
 
@@ -119,26 +119,15 @@ mod non_finite_as_text {
 pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(Progress)) -> Result<()> {
     progress(Progress::Loading);
     let spec = EngineSpec::parse(&job.spec)?;
-    let mut facts = ModelFacts {
-        label: job.label.clone(),
-        source: job.source.clone(),
-        task: job.task,
-        sha256: None,
-        inputs: vec![],
-        params: None,
-        macs: None,
-        flops: None,
-    };
+    let mut facts = ModelInfo::unloaded(&job.label, &job.source, Some(job.task));
     let (result, outputs) = match load(job, &spec, limit) {
         Err(e) => (VariantResult::failed(&spec, e.to_string()), vec![]),
         Ok((model, inputs)) => {
-            facts.sha256 = Some(model.sha256.clone());
-            facts.inputs = inputs.clone();
-            if let Ok(i) = edgebench_core::inspect::inspect(&model, &inputs) {
-                facts.params = Some(i.params);
-                facts.macs = Some(i.macs);
-                facts.flops = Some(i.flops);
-            }
+            facts = ModelInfo {
+                label: job.label.clone(),
+                task: Some(job.task),
+                ..edgebench_torch::source::describe(&job.source, &model, inputs.clone())
+            };
             match edgebench_engines::find(&spec.engine) {
                 Err(e) => (VariantResult::failed(&spec, e.to_string()), vec![]),
                 Ok(engine) => {

@@ -5,9 +5,9 @@
 
 use edgebench_core::engine::EngineSpec;
 use edgebench_core::schema::study::{
-    MeasureSettings, ModelFacts, StudyConfig, StudyMeasurement, Task,
+    MeasureSettings, StudyConfig, StudyMeasurement, Task,
 };
-use edgebench_core::schema::{Status, VariantResult};
+use edgebench_core::schema::{ModelInfo, Status, VariantResult};
 use edgebench_study::config;
 use edgebench_study::runner::{round_measure, MIN_ROUND_SAMPLES};
 use edgebench_study::{plan, preset};
@@ -43,16 +43,11 @@ fn first_round(raw: Vec<f64>, wall_s: f64) -> StudyMeasurement {
     StudyMeasurement {
         schema_version: 1,
         key: "k".into(),
-        model: ModelFacts {
-            label: "resnet18".into(),
-            source: "zoo:resnet18?classes=2".into(),
-            task: Task::Classification,
-            sha256: None,
-            inputs: vec![],
-            params: None,
-            macs: None,
-            flops: None,
-        },
+        model: ModelInfo::unloaded(
+            "resnet18",
+            "zoo:resnet18?classes=2",
+            Some(Task::Classification),
+        ),
         batch: 1,
         spec: "tract:reference".into(),
         is_baseline: true,

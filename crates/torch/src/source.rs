@@ -9,7 +9,9 @@
 
 use crate::error::TorchError;
 use edgebench_core::model::Model;
-use edgebench_core::tensor::Dim;
+use edgebench_core::schema::study::Task;
+use edgebench_core::schema::ModelInfo;
+use edgebench_core::tensor::{ConcreteSpec, Dim};
 use edgebench_zoo::ZooSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -563,6 +565,45 @@ pub fn zoo_has_twin(source: &str) -> bool {
         .iter()
         .find(|e| e.name == name)
         .is_some_and(|e| zoo_twin(e, e.default_classes).is_some())
+}
+
+/// The label a study gives a model it is given no label for: the zoo model's name, the PyTorch
+/// model's short name ([`TorchSource::short_name`]), else the file's stem.
+pub fn default_label(source: &str) -> String {
+    let kind = SourceKind::of(source);
+    if let Some(name) = zoo_name(source) {
+        return name.to_owned();
+    }
+    if kind.is_pytorch() {
+        if let Ok(s) = TorchSource::parse(source, None) {
+            return s.short_name();
+        }
+    }
+    Path::new(source)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| source.to_owned())
+}
+
+/// The task a source tells by itself: a zoo model's; `None` for anything else.
+pub fn known_task(source: &str) -> Option<Task> {
+    let name = zoo_name(source)?;
+    edgebench_zoo::list()
+        .iter()
+        .find(|e| e.name == name)
+        .map(|e| e.task)
+}
+
+/// The `model` of a document about `model`, loaded from `source` (the argument as given) and
+/// run with `inputs`: labelled and given its task as a study would ([`default_label`],
+/// [`known_task`]), with its counts ([`ModelInfo::new`]).
+pub fn describe(source: &str, model: &Model, inputs: Vec<ConcreteSpec>) -> ModelInfo {
+    ModelInfo {
+        label: default_label(source),
+        source: source.to_owned(),
+        task: known_task(source),
+        ..ModelInfo::new(model, inputs)
+    }
 }
 
 /// The PyTorch model behind an ONNX model.

@@ -27,6 +27,9 @@ pub struct VideoJob<'a> {
     pub model: &'a Model,
     /// The model's inputs at their concrete shapes (batch 1).
     pub inputs: Vec<ConcreteSpec>,
+    /// The report's `model`: `model` run with `inputs`, named as the caller names it
+    /// (`edgebench_torch::source::describe`, or [`ModelInfo::new`]).
+    pub model_info: ModelInfo,
     /// The source as given (`--input`), for messages and the report.
     pub input: &'a str,
     pub source: SourceSpec,
@@ -135,7 +138,7 @@ pub fn run(
         Context {
             tool: job.tool,
             host: HostInfo::detect(),
-            model: ModelInfo::new(job.model, job.inputs),
+            model: job.model_info,
             session: session.info(),
             source: info,
             settings: VideoSettings {

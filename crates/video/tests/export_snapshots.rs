@@ -84,17 +84,15 @@ fn report() -> VideoReport {
         tool: fixtures::tool(),
         host: fixtures::host(),
         model: ModelInfo {
-            path: "zoo:c3d_small".into(),
-            sha256: "0123456789abcdef".into(),
-            opset: 17,
-            load_ms: 1.0,
-            declared_inputs: vec![],
+            sha256: Some("0123456789abcdef".into()),
+            opset: Some(17),
+            load_ms: Some(1.0),
             inputs: vec![ConcreteSpec {
                 name: "input".into(),
                 dtype: DType::F32,
                 shape,
             }],
-            outputs: vec![],
+            ..ModelInfo::unloaded("c3d_small", "zoo:c3d_small", None)
         },
         session: SessionInfo {
             engine_version: "0.23.9".into(),

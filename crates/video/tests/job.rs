@@ -6,7 +6,7 @@ use edgebench_core::engine::{
 };
 use edgebench_core::memory::Limit;
 use edgebench_core::model::{Model, ShapeRequest};
-use edgebench_core::schema::ToolInfo;
+use edgebench_core::schema::{ModelInfo, ToolInfo};
 use edgebench_core::tensor::{HostTensor, TensorData};
 use edgebench_video::job::{run, VideoEvent, VideoJob};
 use edgebench_video::queue::DropPolicy;
@@ -86,6 +86,7 @@ fn job<'a>(engine: &'a FakeEngine, spec: &'a EngineSpec, model: &'a Model) -> Vi
         engine,
         spec,
         model,
+        model_info: ModelInfo::new(model, inputs.clone()),
         inputs,
         input: "synthetic:64x48@30",
         source: SourceSpec::parse("synthetic:64x48@30").unwrap(),

@@ -156,16 +156,9 @@ mod tests {
             target_fps: 30.0,
             gate_input_sets: 1,
             telemetry: None,
+            scenario: None,
         };
-        let model = ModelInfo {
-            path: "m.onnx".into(),
-            sha256: String::new(),
-            opset: 17,
-            load_ms: 0.0,
-            declared_inputs: vec![],
-            inputs: vec![],
-            outputs: vec![],
-        };
+        let model = ModelInfo::unloaded("m", "m.onnx", None);
         let specs = [EngineSpec::parse("tract:reference").unwrap()];
         BenchReport::begin(
             ToolInfo {

@@ -11,9 +11,8 @@ use crate::gate::Agreement;
 use crate::host::HostInfo;
 use crate::measure::MeasureOptions;
 use crate::realtime::DEFAULT_TARGET_FPS;
-use crate::schema::{Realtime, Speedup, Status, ToolInfo, VariantResult};
+use crate::schema::{ModelInfo, Realtime, Speedup, Status, ToolInfo, VariantResult};
 use crate::telemetry::energy::{ThrottleVerdict, WindowKind};
-use crate::tensor::ConcreteSpec;
 use serde::{Deserialize, Serialize};
 
 // ---- config ----
@@ -461,27 +460,13 @@ impl StudyConfig {
     }
 }
 
-/// What is known about a model, from the worker that loaded it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelFacts {
-    pub label: String,
-    pub source: String,
-    pub task: Task,
-    pub sha256: Option<String>,
-    pub inputs: Vec<ConcreteSpec>,
-    pub params: Option<u64>,
-    /// Multiply-accumulates per inference (one call, `batch` items).
-    pub macs: Option<u64>,
-    /// 2 x MACs.
-    pub flops: Option<u64>,
-}
-
 /// One finished variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyMeasurement {
     pub schema_version: u32,
     pub key: String,
-    pub model: ModelFacts,
+    /// The model as the worker that loaded it saw it (label, source and task from the plan).
+    pub model: ModelInfo,
     pub batch: usize,
     pub spec: String,
     pub is_baseline: bool,
