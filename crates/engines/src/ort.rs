@@ -25,6 +25,25 @@ const LEVELS: &[&str] = &["none", "basic", "extended", "all"];
 const FLAGS: &[&str] = &["fallback", "fp16", "int8"];
 const KEYS: &[&str] = &["ep", "threads", "device", "cache"];
 
+/// The session options edgebench sets on every ONNX Runtime session besides the level, the
+/// thread count and the provider, each to the value ONNX Runtime's Python API runs with when
+/// left alone (`onnxruntime.SessionOptions()`), so that `ort:LEVEL --threads N` measures what
+/// a Python user's `InferenceSession` with that level and `intra_op_num_threads = N` runs.
+/// They are set rather than left to the library's defaults so that the session's record
+/// (`SessionInfo::details`, `session.KEY`) says what ran. `session.*` keys are ONNX Runtime's
+/// session config entries; spinning keeps idle pool threads polling for work for a while
+/// instead of sleeping at once (ONNX Runtime's default, and faster for models of many small
+/// operators, where a sleeping thread would be woken for each one).
+pub const SESSION_OPTIONS: &[(&str, &str)] = &[
+    ("execution_mode", "sequential"),
+    ("enable_mem_pattern", "1"),
+    ("session.intra_op.allow_spinning", "1"),
+    ("session.inter_op.allow_spinning", "1"),
+];
+
+/// How a session's inputs and outputs are handed to ONNX Runtime (recorded as `io_binding`).
+const IO_BINDING: &str = "inputs bound once per input set, outputs preallocated (bound to the CPU where a shape is dynamic); the timed call is RunWithBinding alone";
+
 pub struct Ort;
 
 /// The execution providers edgebench knows how to configure.
@@ -434,26 +453,7 @@ impl Engine for Ort {
             ..cfg.clone()
         };
         let session = crate::catch(|| -> std::result::Result<_, EngineError> {
-            let s = |e: ort::Error<ort::session::builder::SessionBuilder>| {
-                EngineError::Run(e.to_string())
-            };
-            let mut b = ort::session::Session::builder(&rt.env)
-                .map_err(|e| EngineError::Run(e.to_string()))?
-                .with_log_level(ort::logging::LogLevel::Error)
-                .map_err(s)?
-                .with_optimization_level(level)
-                .map_err(s)?;
-            if let Some(n) = threads {
-                b = b.with_intra_threads(n).map_err(s)?;
-            }
-            if let Some(dispatch) = dispatch(&run_cfg) {
-                let dispatch = if run_cfg.fallback {
-                    dispatch
-                } else {
-                    dispatch.error_on_failure()
-                };
-                b = b.with_execution_providers([dispatch]).map_err(s)?;
-            }
+            let mut b = session_builder(rt, level, threads, &run_cfg)?;
             match &model.path {
                 Some(p) => b
                     .commit_from_file(p)
@@ -476,6 +476,23 @@ impl Engine for Ort {
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "onnx runtime default (one per physical core)".into()),
         );
+        for (key, value) in SESSION_OPTIONS {
+            let key = key.trim_start_matches("session.");
+            details.insert(format!("session.{key}"), (*value).into());
+        }
+        if ran == Ep::Cpu {
+            details.insert("ep_selection_policy".into(), "prefer_cpu".into());
+        }
+        details.insert(
+            "thread_affinity".into(),
+            if threads.is_some() {
+                "none (ONNX Runtime pins no thread when the thread count is given)"
+            } else {
+                "ONNX Runtime's default (one thread per physical core, pinned)"
+            }
+            .into(),
+        );
+        details.insert("io_binding".into(), IO_BINDING.into());
         let output_names = session
             .outputs()
             .iter()
@@ -489,7 +506,8 @@ impl Engine for Ort {
             label,
             session,
             inputs: vec![],
-            outputs: vec![],
+            binding: None,
+            ran: false,
             output_names,
             info: SessionInfo {
                 engine_version: rt.version.clone(),
@@ -504,6 +522,51 @@ impl Engine for Ort {
             },
         }))
     }
+}
+
+/// The builder of every session edgebench measures: the level, [`SESSION_OPTIONS`], ONNX
+/// Runtime's own CPU provider for `ep=cpu`, the thread count and the provider of `cfg`.
+fn session_builder(
+    rt: &Runtime,
+    level: ort::session::builder::GraphOptimizationLevel,
+    threads: Option<usize>,
+    cfg: &OrtConfig,
+) -> std::result::Result<ort::session::builder::SessionBuilder, EngineError> {
+    let s = |e: ort::Error<ort::session::builder::SessionBuilder>| EngineError::Run(e.to_string());
+    let mut b = ort::session::Session::builder(&rt.env)
+        .map_err(|e| EngineError::Run(e.to_string()))?
+        .with_log_level(ort::logging::LogLevel::Error)
+        .map_err(s)?
+        .with_optimization_level(level)
+        .map_err(s)?;
+    for (key, value) in SESSION_OPTIONS {
+        b = match *key {
+            "execution_mode" => b.with_parallel_execution(false),
+            "enable_mem_pattern" => b.with_memory_pattern(true),
+            _ => b.with_config_entry(key, value),
+        }
+        .map_err(s)?;
+    }
+    if cfg.ep == Ep::Cpu {
+        // The `ort` crate asks for automatic EP selection (policy MAX_EFFICIENCY, which
+        // prefers an NPU or a GPU where the library offers one); `ep=cpu` means ONNX Runtime's
+        // own CPU provider, as the Python API's `providers=["CPUExecutionProvider"]`.
+        b = b
+            .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)
+            .map_err(s)?;
+    }
+    if let Some(n) = threads {
+        b = b.with_intra_threads(n).map_err(s)?;
+    }
+    if let Some(dispatch) = dispatch(cfg) {
+        let dispatch = if cfg.fallback {
+            dispatch
+        } else {
+            dispatch.error_on_failure()
+        };
+        b = b.with_execution_providers([dispatch]).map_err(s)?;
+    }
+    Ok(b)
 }
 
 fn dispatch(cfg: &OrtConfig) -> Option<ort::ep::ExecutionProviderDispatch> {
@@ -536,7 +599,11 @@ struct OrtSession {
     label: String,
     session: ort::session::Session,
     inputs: Vec<(String, ort::value::DynValue)>,
-    outputs: Vec<ort::value::DynValue>,
+    /// `inputs` and every output, bound once per input set, so that `run` is one call into
+    /// ONNX Runtime with no allocation, name lookup or copy on edgebench's side.
+    binding: Option<ort::session::IoBinding>,
+    /// Whether `run` ran since the inputs were bound: before, the bound outputs hold nothing.
+    ran: bool,
     output_names: Vec<String>,
     info: SessionInfo,
 }
@@ -548,41 +615,85 @@ impl OrtSession {
             reason,
         }
     }
+
+    /// Binds `self.inputs` and every output: an output whose shape the model fixes gets a
+    /// tensor allocated here, which every run writes into; one with a dynamic dimension is
+    /// bound to the CPU, where ONNX Runtime allocates it on the first run and reuses it after.
+    fn bind(&self) -> ort::Result<ort::session::IoBinding> {
+        use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
+        let mut binding = self.session.create_binding()?;
+        for (name, value) in &self.inputs {
+            binding.bind_input(name.as_str(), value)?;
+        }
+        let allocator = Allocator::default();
+        let cpu = MemoryInfo::new(
+            AllocationDevice::CPU,
+            0,
+            AllocatorType::Device,
+            MemoryType::CPUOutput,
+        )?;
+        for outlet in self.session.outputs() {
+            match outlet.dtype() {
+                ort::value::ValueType::Tensor { ty, shape, .. }
+                    if shape.iter().all(|&d| d >= 0) =>
+                {
+                    let tensor = ort::value::DynTensor::new(&allocator, *ty, shape.clone())?;
+                    binding.bind_output(outlet.name(), tensor)?;
+                }
+                _ => binding.bind_output_to_device(outlet.name(), &cpu)?,
+            }
+        }
+        Ok(binding)
+    }
 }
 
 impl Session for OrtSession {
     fn set_inputs(&mut self, inputs: &[HostTensor]) -> Result<()> {
+        // A new binding for each input set: the old one's outputs go with it, so `outputs`
+        // never hands back a result of other inputs.
+        self.binding = None;
+        self.ran = false;
         self.inputs = inputs
             .iter()
             .map(|t| to_value(t).map(|v| (t.name.clone(), v)))
             .collect::<ort::Result<_>>()
             .map_err(|e| self.err(one_line(&e)))?;
+        self.binding = Some(self.bind().map_err(|e| self.err(one_line(&e)))?);
         Ok(())
     }
 
     fn run(&mut self) -> Result<()> {
-        let inputs: Vec<(&str, &ort::value::DynValue)> =
-            self.inputs.iter().map(|(n, v)| (n.as_str(), v)).collect();
-        let result = self.session.run(inputs);
-        match result {
-            Ok(mut out) => {
-                self.outputs.clear();
-                for n in &self.output_names {
-                    if let Some(v) = out.remove(n) {
-                        self.outputs.push(v);
-                    }
-                }
+        use ort::AsPointer as _;
+        let Some(binding) = &self.binding else {
+            return Err(self.err("run before set_inputs".into()));
+        };
+        // SAFETY: the session and the binding are alive (owned by `self`) and the binding was
+        // created on this session; `RunWithBinding` is what `ort`'s `Session::run_binding`
+        // calls, without the wrappers of the outputs it then builds on every run (outputs
+        // are read once, after the timed region, by `outputs`). `result_from_status` takes
+        // the status over and releases it.
+        let status = unsafe {
+            (ort::api().RunWithBinding)(
+                self.session.ptr().cast_mut(),
+                std::ptr::null(),
+                binding.ptr(),
+            )
+        };
+        match unsafe { ort::Error::result_from_status(status) } {
+            Ok(()) => {
+                self.ran = true;
                 Ok(())
             }
-            Err(e) => Err(Error::Engine {
-                engine: self.label.clone(),
-                reason: one_line(&e),
-            }),
+            Err(e) => Err(self.err(one_line(&e))),
         }
     }
 
     fn outputs(&mut self) -> Result<Vec<HostTensor>> {
-        self.outputs
+        let Some(binding) = self.binding.as_ref().filter(|_| self.ran) else {
+            return Ok(vec![]);
+        };
+        bound_outputs(binding)
+            .map_err(|e| self.err(one_line(&e)))?
             .iter()
             .zip(&self.output_names)
             .map(|(v, n)| from_value(n, v))
@@ -592,6 +703,36 @@ impl Session for OrtSession {
 
     fn info(&self) -> SessionInfo {
         self.info.clone()
+    }
+}
+
+/// The values ONNX Runtime holds for a binding's outputs after its last run, in the order
+/// they were bound (the session's output order): the outputs of that run, whichever buffer
+/// ONNX Runtime wrote them to.
+fn bound_outputs(binding: &ort::session::IoBinding) -> ort::Result<Vec<ort::value::DynValue>> {
+    use ort::AsPointer as _;
+    let allocator = ort::memory::Allocator::default();
+    let mut array: *mut *mut ort::sys::OrtValue = std::ptr::null_mut();
+    let mut count = 0usize;
+    // SAFETY: the binding is alive; ONNX Runtime allocates `array` with `allocator` and hands
+    // over one new value per output, each taken over (and released on drop) by
+    // `Value::from_ptr`; the array itself is freed with the same allocator.
+    unsafe {
+        ort::Error::result_from_status((ort::api().GetBoundOutputValues)(
+            binding.ptr(),
+            allocator.ptr().cast_mut(),
+            &mut array,
+            &mut count,
+        ))?;
+        if array.is_null() {
+            return Ok(vec![]);
+        }
+        let values = (0..count)
+            .filter_map(|i| std::ptr::NonNull::new(*array.add(i)))
+            .map(|p| ort::value::Value::from_ptr(p, Some(&allocator)))
+            .collect();
+        allocator.free(array);
+        Ok(values)
     }
 }
 
@@ -713,5 +854,161 @@ mod tests {
         );
         assert!(cfg("ort:all,fallback").unwrap().fallback);
         assert!(cfg("ort:all,ep=cpu").unwrap().provider_options().is_empty());
+    }
+}
+
+/// The bound run path against `ort`'s plain `Session::run` on a session built alike.
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+    use edgebench_core::inputs::random_inputs;
+    use edgebench_core::model::ShapeRequest;
+    use edgebench_core::testing::skip_or_fail;
+    use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
+
+    /// What ONNX Runtime computes for `inputs` through a plain `Session::run` (the path
+    /// edgebench took before binding), on a session built with the same options.
+    fn plain_outputs(rt: &Runtime, model: &Model, inputs: &[HostTensor]) -> Vec<HostTensor> {
+        let cfg = OrtConfig::from_spec(&EngineSpec::parse("ort:all").unwrap(), Some(2)).unwrap();
+        let mut session = session_builder(
+            rt,
+            ort::session::builder::GraphOptimizationLevel::All,
+            Some(2),
+            &cfg,
+        )
+        .unwrap()
+        .commit_from_memory(&model.bytes)
+        .unwrap();
+        let names: Vec<String> = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        let values: Vec<(String, ort::value::DynValue)> = inputs
+            .iter()
+            .map(|t| (t.name.clone(), to_value(t).unwrap()))
+            .collect();
+        let refs: Vec<(&str, &ort::value::DynValue)> =
+            values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let mut out = session.run(refs).unwrap();
+        names
+            .iter()
+            .map(|n| from_value(n, &out.remove(n).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Bit for bit: the same session options must compute the same bits.
+    fn bits(outputs: &[HostTensor]) -> Vec<(String, Vec<usize>, Vec<u32>)> {
+        outputs
+            .iter()
+            .map(|t| match &t.data {
+                TensorData::F32(v) => (
+                    t.name.clone(),
+                    t.shape.clone(),
+                    v.iter().map(|x| x.to_bits()).collect(),
+                ),
+                other => panic!("{}: expected f32, got {other:?}", t.name),
+            })
+            .collect()
+    }
+
+    fn check(model_options: TinyCnn, batch: Option<usize>) {
+        let rt = match runtime() {
+            Ok(rt) => rt,
+            Err(e) => return skip_or_fail("ort", format_args!("ONNX Runtime is not here: {e}")),
+        };
+        let model = Model::from_bytes("tiny_cnn", tiny_cnn_bytes(&model_options)).unwrap();
+        let specs = model
+            .resolve_inputs(&ShapeRequest {
+                shapes: vec![],
+                batch,
+            })
+            .unwrap();
+        let (a, b) = (
+            random_inputs(&specs, 1).unwrap(),
+            random_inputs(&specs, 2).unwrap(),
+        );
+        let mut s = Ort
+            .prepare(
+                &model,
+                &EngineSpec::parse("ort:all").unwrap(),
+                &PrepareOptions {
+                    inputs: specs,
+                    threads: Some(2),
+                },
+            )
+            .unwrap();
+        let (want_a, want_b) = (plain_outputs(rt, &model, &a), plain_outputs(rt, &model, &b));
+        assert_ne!(bits(&want_a), bits(&want_b), "two input sets, one output");
+
+        s.set_inputs(&a).unwrap();
+        assert!(s.outputs().unwrap().is_empty(), "outputs before a run");
+        for _ in 0..3 {
+            s.run().unwrap();
+        }
+        assert_eq!(bits(&s.outputs().unwrap()), bits(&want_a));
+        // New inputs: the outputs read after the runs are the last run's, not the first set's.
+        s.set_inputs(&b).unwrap();
+        assert!(s.outputs().unwrap().is_empty(), "outputs of the old inputs after set_inputs");
+        s.run().unwrap();
+        assert_eq!(bits(&s.outputs().unwrap()), bits(&want_b));
+        s.set_inputs(&a).unwrap();
+        s.run().unwrap();
+        assert_eq!(bits(&s.outputs().unwrap()), bits(&want_a));
+
+        let info = s.info();
+        let d = &info.details;
+        for (key, value) in [
+            ("session.execution_mode", "sequential"),
+            ("session.enable_mem_pattern", "1"),
+            ("session.intra_op.allow_spinning", "1"),
+            ("session.inter_op.allow_spinning", "1"),
+            ("ep_selection_policy", "prefer_cpu"),
+            ("intra_op_threads", "2"),
+            ("optimization_level", "all"),
+            ("execution_provider", "CPUExecutionProvider"),
+        ] {
+            assert_eq!(d.get(key).map(String::as_str), Some(value), "{key} in {d:?}");
+        }
+        assert!(d["io_binding"].contains("RunWithBinding"), "{d:?}");
+        assert!(d["thread_affinity"].starts_with("none"), "{d:?}");
+        assert_eq!(info.threads, Some(2));
+    }
+
+    #[test]
+    fn bound_outputs_of_fixed_shapes_equal_plain_runs_bit_for_bit() {
+        check(TinyCnn::default(), None);
+    }
+
+    #[test]
+    fn bound_outputs_of_dynamic_shapes_equal_plain_runs_bit_for_bit() {
+        check(
+            TinyCnn {
+                dynamic_batch: true,
+                ..TinyCnn::default()
+            },
+            Some(3),
+        );
+    }
+
+    #[test]
+    fn run_before_inputs_is_an_error_not_a_panic() {
+        if let Err(e) = runtime() {
+            return skip_or_fail("ort", format_args!("ONNX Runtime is not here: {e}"));
+        }
+        let model = Model::from_bytes("tiny_cnn", tiny_cnn_bytes(&TinyCnn::default())).unwrap();
+        let specs = model.resolve_inputs(&ShapeRequest::default()).unwrap();
+        let mut s = Ort
+            .prepare(
+                &model,
+                &EngineSpec::parse("ort:all").unwrap(),
+                &PrepareOptions {
+                    inputs: specs,
+                    threads: Some(1),
+                },
+            )
+            .unwrap();
+        let e = s.run().unwrap_err().to_string();
+        assert!(e.contains("set_inputs"), "{e}");
     }
 }
