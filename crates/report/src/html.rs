@@ -116,7 +116,7 @@ impl Heads {
     }
 
     /// A section's heading (`text` is markup: escape what it holds).
-    fn section(&self, id: &str, text: &str) -> String {
+    pub(crate) fn section(&self, id: &str, text: &str) -> String {
         format!(
             "<{t} id=\"{}{id}\">{text}</{t}>\n",
             self.prefix,
@@ -162,6 +162,8 @@ fn sections(o: &mut String, s: &StudySummary, hd: &Heads) {
     energy_section(o, s, hd);
     trend_section(o, s, hd);
     latency_section(o, s, hd);
+    let roofs = crate::roofline_chart::study_roofs(s, &Default::default());
+    crate::roofline_chart::html_section(o, s, &roofs, hd);
     table_section(o, s, hd);
 }
 
@@ -650,7 +652,7 @@ fn axis_x_log(svg: &mut Svg, x: &LogAxis, top: f64, bottom: f64, title: &str) {
     axis_x_log_with(svg, x, top, bottom, title, tick_label)
 }
 
-fn axis_x_log_with(
+pub(crate) fn axis_x_log_with(
     svg: &mut Svg,
     x: &LogAxis,
     top: f64,

@@ -12,6 +12,7 @@ pub mod fmt;
 pub mod html;
 pub mod inspect_view;
 pub mod markdown;
+pub mod roofline_chart;
 pub mod sensors_view;
 pub mod study_csv;
 pub mod study_md;

@@ -592,6 +592,9 @@ pub(crate) fn body(o: &mut String, s: &StudySummary, h: &str) {
         }
     }
 
+    let roofs = crate::roofline_chart::study_roofs(s, &Default::default());
+    o.push_str(&crate::roofline_chart::markdown_section(s, &roofs, h));
+
     let warned = warned_rows(s);
     if !warned.is_empty() {
         o.push_str(&format!("\n{h} Warnings\n\n"));
