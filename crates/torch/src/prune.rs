@@ -78,7 +78,7 @@ pub struct PruneOptions {
     pub source: TorchSource,
     /// The model's one image input (N x 3 x H x W).
     pub input: ExportInput,
-    /// The output folder (created if missing).
+    /// The output folder (created with its first file if missing).
     pub dir: PathBuf,
     pub ratios: Vec<f64>,
     /// Fine-tune each pruned model on a labelled folder.
@@ -145,7 +145,7 @@ pub struct PruneBenchReport {
 }
 
 /// What `prune` did; also written as `prune.json` in the output folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PruneReport {
     /// The source as edgebench names it.
     pub model: String,
@@ -195,7 +195,7 @@ impl Engine for FixedModel<'_> {
     fn variants(&self) -> Vec<VariantInfo> {
         self.engine.variants()
     }
-    fn validate(&self, spec: &EngineSpec) -> edgebench_core::Result<()> {
+    fn validate(&self, spec: &EngineSpec) -> edgebench_core::error::Result<()> {
         self.engine.validate(spec)
     }
     fn prepare(
@@ -203,7 +203,7 @@ impl Engine for FixedModel<'_> {
         _model: &Model,
         spec: &EngineSpec,
         opts: &PrepareOptions,
-    ) -> edgebench_core::Result<Box<dyn Session>> {
+    ) -> edgebench_core::error::Result<Box<dyn Session>> {
         self.engine.prepare(self.model, spec, opts)
     }
 }
@@ -248,7 +248,6 @@ pub fn prune(
         return Err(werr(&opts.dir, &"it is a file; give a folder for the pruned models"));
     }
     let python = tuning::python()?;
-    std::fs::create_dir_all(&opts.dir).map_err(|e| werr(&opts.dir, &e))?;
     let scratch = tempfile::Builder::new()
         .prefix("edgebench-prune-")
         .tempdir()
@@ -354,6 +353,8 @@ pub fn prune(
             .map_err(|e| bad(e.to_string()))?;
         model.path = Some(target.clone());
         let counts = counts_of(&target, &model)?;
+        // Created with the first file, so that a run that fails early leaves nothing.
+        std::fs::create_dir_all(&opts.dir).map_err(|e| werr(&opts.dir, &e))?;
         edgebench_core::write::write_atomic(&target, &encoded)
             .map_err(|e| werr(&target, &e))?;
         match ratio.filter(|_| event == "pruned") {
@@ -377,7 +378,9 @@ pub fn prune(
     };
     let answer = {
         let report = &mut report;
-        tuning::run_script(&python.path, &script, &request, &mut |v| take(v, report))?
+        tuning::run_script(&python.path, &script, &request, &mut |v| {
+            take(v, &mut *report)
+        })?
     };
     if let Value::Object(m) = &answer {
         for k in ["python", "torch", "torchvision", "torch_pruning"] {
