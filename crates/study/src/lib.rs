@@ -15,6 +15,7 @@ pub mod compare;
 pub mod config;
 pub mod lock;
 pub mod merge;
+pub mod optimize;
 pub mod plan;
 pub mod preset;
 pub mod results;

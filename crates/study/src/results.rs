@@ -24,7 +24,48 @@ pub fn load(path: &Path) -> Result<Loaded> {
 
 /// [`load`] on bytes already read.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
-    let mut out = Loaded::default();
+    let records = parse_records::<Line>(bytes, path, "a study record")?;
+    let mut out = Loaded {
+        torn: records.torn,
+        valid_len: records.valid_len,
+        ..Loaded::default()
+    };
+    for l in records.records {
+        match l {
+            Line::Session(mut s) => {
+                s.plan.fill_defaults();
+                out.sessions.push(*s)
+            }
+            Line::Measurement(m) => out.measurements.push(*m),
+        }
+    }
+    Ok(out)
+}
+
+/// The records of a JSON-lines file written through an [`Appender`] (the study's
+/// `results.jsonl`, `optimize`'s search log), with [`load`]'s rule for a torn last line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Records<T> {
+    pub records: Vec<T>,
+    /// A torn last line was found (and ignored).
+    pub torn: bool,
+    /// Length in bytes of the valid part, for [`Appender::open`].
+    pub valid_len: u64,
+}
+
+/// Reads every line of `bytes` as a `T` (`what` names it in the error of a line that is not
+/// one): every complete line must parse, except the last, which is a torn write when it does
+/// not parse or has no newline.
+pub fn parse_records<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    what: &str,
+) -> Result<Records<T>> {
+    let mut out = Records {
+        records: vec![],
+        torn: false,
+        valid_len: 0,
+    };
     let mut pos = 0usize;
     let mut lineno = 0usize;
     while pos < bytes.len() {
@@ -42,22 +83,16 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Loaded> {
             }
             continue;
         }
-        match serde_json::from_str::<Line>(&text) {
+        match serde_json::from_str::<T>(&text) {
             Ok(l) if complete => {
-                match l {
-                    Line::Session(mut s) => {
-                        s.plan.fill_defaults();
-                        out.sessions.push(*s)
-                    }
-                    Line::Measurement(m) => out.measurements.push(*m),
-                }
+                out.records.push(l);
                 out.valid_len = next as u64;
             }
             Err(e) if !is_last => {
                 return Err(Error::CorruptResults {
                     path: path.display().to_string(),
                     line: lineno,
-                    reason: format!("not a study record ({e})"),
+                    reason: format!("not {what} ({e})"),
                 })
             }
             // The last line, cut short or without its newline: a torn write.
@@ -106,6 +141,12 @@ impl Appender {
         self.write(line).map(drop)
     }
 
+    /// Appends any one-line JSON record (another JSON-lines file than `results.jsonl`, read
+    /// back with [`parse_records`]).
+    pub fn append_record<T: serde::Serialize>(&mut self, record: &T) -> Result<()> {
+        self.write(record).map(drop)
+    }
+
     /// Appends a session line and returns the session as [`load`] reads it back.
     pub fn append_session(&mut self, session: StudySession) -> Result<StudySession> {
         let record = self.write(&Line::Session(Box::new(session)))?;
@@ -128,7 +169,7 @@ impl Appender {
     }
 
     /// Writes one record; returns its JSON.
-    fn write(&mut self, line: &Line) -> Result<Vec<u8>> {
+    fn write<T: serde::Serialize>(&mut self, line: &T) -> Result<Vec<u8>> {
         let record = encode(line, &self.path)?;
         self.file
             .write_all(&record)
@@ -155,7 +196,7 @@ impl Appender {
 }
 
 /// One record of `results.jsonl` (at `path`, named in errors): the line's JSON and its newline.
-pub fn encode(line: &Line, path: &Path) -> Result<Vec<u8>> {
+pub fn encode<T: serde::Serialize>(line: &T, path: &Path) -> Result<Vec<u8>> {
     let mut record = serde_json::to_vec(line).map_err(|e| io_err(path, e))?;
     record.push(b'\n');
     Ok(record)
