@@ -357,6 +357,7 @@ fn gate_outputs(
     session: &mut dyn crate::engine::Session,
     opts: &BenchOptions,
 ) -> crate::error::Result<Vec<Vec<HostTensor>>> {
+    session.read_back();
     let mut outputs = vec![session.outputs()?];
     for i in 1..opts.gate_input_sets.max(1) {
         session.set_inputs(&random_inputs(
@@ -458,6 +459,7 @@ fn summarize_samples(
             detail: e.throttle.detail.clone(),
         });
     }
+    warnings.extend(r.session.iter().flat_map(crate::precision::warnings));
     r.per_item_ms = Some(summary.median / batch);
     r.throughput_per_s = Some(batch * 1e3 / summary.median);
     r.realtime = crate::realtime::judge(&r.raw_ms, target_fps, frames_per_inference);

@@ -186,6 +186,11 @@ pub trait Session {
     /// The outputs of the last `run`, for the accuracy gate.
     fn outputs(&mut self) -> Result<Vec<HostTensor>>;
     fn info(&self) -> SessionInfo;
+    /// Called once after measurement, outside the timed region: an engine that reads back
+    /// what ran from the engine itself (a profiled extra run, performance counters; see
+    /// `core::precision`) does it here, and `info` reports it from then on. A read-back that
+    /// fails is recorded in `info`, never an error of the variant.
+    fn read_back(&mut self) {}
     /// Engines that must time themselves (a worker process, a vendor tool) run the whole
     /// warm-up and sampling procedure of `opts` on their side and return the raw measurement;
     /// the statistics are then computed exactly as for every other engine. `None` (the

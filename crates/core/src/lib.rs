@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod measure;
 pub mod memory;
 pub mod model;
+pub mod precision;
 pub mod process;
 pub mod race;
 pub mod realtime;

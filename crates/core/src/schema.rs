@@ -456,6 +456,21 @@ pub enum Warning {
         /// The commands that fix it: `sudo nvpmodel -m 0 && sudo jetson_clocks`.
         fix: String,
     },
+    /// The spec asked for a precision (`quant=int8`, `dtype=fp16`, `openvino:f16`) that the
+    /// engine did not run, or ran in fewer than `core::precision::MIN_SHARE` of its compute
+    /// kernels, as read from the engine itself (`core::precision`).
+    PrecisionNotRun {
+        asked: String,
+        /// What most compute kernels ran in (`unknown` when the engine could not say).
+        ran: String,
+        /// Share of the compute kernels that ran in `asked`, in percent.
+        share_pct: f64,
+        /// The counts and where they come from.
+        detail: String,
+    },
+    /// The variant's model was quantized with synthetic (random) calibration inputs: its
+    /// speed is real, its accuracy on real data unknown.
+    SyntheticCalibration,
 }
 
 /// Lag-1 autocorrelation above which samples are flagged as dependent. Independent samples of
@@ -501,6 +516,21 @@ impl fmt::Display for Warning {
             Warning::BoardNotAtMaxPerformance { detail, fix } => write!(
                 f,
                 "the board is not in its maximum-performance mode ({detail}): its numbers are below what it can do; run `{fix}` and rerun"
+            ),
+            Warning::PrecisionNotRun { asked, ran, share_pct, detail } => {
+                if asked == ran {
+                    write!(f, "{asked} was asked but ran in only {share_pct:.0}% of the compute kernels")?;
+                } else {
+                    write!(f, "{asked} was asked but {ran} ran ({share_pct:.0}% of the compute kernels in {asked})")?;
+                }
+                write!(
+                    f,
+                    " ({detail}): the figures are not {asked}'s; check that the engine has {asked} kernels for these operators on this device, or use another engine"
+                )
+            }
+            Warning::SyntheticCalibration => write!(
+                f,
+                "quantized with synthetic calibration (random inputs): the activation ranges say nothing about accuracy on real data; give calib=DIR with images like the ones the model will see"
             ),
         }
     }

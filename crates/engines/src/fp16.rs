@@ -1,6 +1,7 @@
-//! float32 -> float16 conversion of an ONNX model, for TensorRT 11, which builds strongly
-//! typed networks only: the precision comes from the model, so `tensorrt:fp16` of a float32
-//! model builds this converted copy.
+//! float32 -> float16 conversion of an ONNX model, for the engines whose fp16 variant runs a
+//! float16 model: TensorRT 11, which builds strongly typed networks only (the precision comes
+//! from the model, so `tensorrt:fp16` of a float32 model builds this converted copy), and ONNX
+//! Runtime's `dtype=fp16`.
 //!
 //! It does what onnxconverter-common's `convert_float_to_float16(model, keep_io_types=True)`
 //! does for the graphs it accepts: float initializers and constants become float16, the

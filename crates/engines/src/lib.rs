@@ -9,7 +9,10 @@ use edgebench_core::engine::{
 };
 pub use edgebench_core::error::EngineError;
 
+pub mod fp16;
 pub mod libfind;
+pub mod lowp;
+pub mod proof;
 #[cfg(feature = "openvino")]
 pub mod openvino;
 #[cfg(feature = "ort")]

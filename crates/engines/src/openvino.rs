@@ -1,7 +1,12 @@
 //! OpenVINO through the `openvino` crate with run-time linking: `openvino:f32`,
 //! `openvino:bf16`, `openvino:f16` set the inference precision hint; `openvino:native` lets
-//! the device choose (bf16 on CPUs with AVX512-BF16 or AMX). The precision that actually ran
-//! is read back from the compiled model and recorded.
+//! the device choose (bf16 on CPUs with AVX512-BF16 or AMX). `quant=int8[,calib=DIR]` runs
+//! the model quantized to QDQ int8 (`crate::lowp`, in `prepare`).
+//!
+//! The precision that ran is read from OpenVINO itself: at prepare, the compiled model's
+//! inference precision; after measurement (`Session::read_back`), one run of a second compile
+//! with performance counters on, whose executed primitives name their precision
+//! (`crate::proof::openvino_counters`). The counters are what is recorded.
 
 use crate::libfind::{self, Found, LibProbe, LibSearch};
 use edgebench_core::engine::{
@@ -22,7 +27,7 @@ pub const TESTED_VERSION: &str = "2026.4.1";
 pub const FIX: &str = "install it with `python3 -m pip install openvino==2026.4.1` (or give --openvino-lib PATH / OPENVINO_LIB)";
 
 const VARIANTS: &[&str] = &["f32", "bf16", "f16", "native"];
-const KEYS: &[&str] = &["device", "hint", "threads", "streams"];
+const KEYS: &[&str] = &["device", "hint", "threads", "streams", "quant", "calib"];
 const DEVICES: &[&str] = &["CPU", "GPU", "NPU", "AUTO"];
 
 pub struct OpenVino;
@@ -37,6 +42,8 @@ pub struct OvConfig {
     pub hint: &'static str,
     pub threads: Option<usize>,
     pub streams: Option<usize>,
+    /// `quant=int8[,calib=DIR]`: run the model quantized to QDQ int8.
+    pub quant: Option<crate::lowp::QuantRequest>,
 }
 
 impl OvConfig {
@@ -85,6 +92,7 @@ impl OvConfig {
             hint,
             threads: positive("threads")?.or(threads),
             streams: positive("streams")?,
+            quant: crate::lowp::quant_request(spec)?,
         })
     }
 
@@ -252,6 +260,25 @@ impl Engine for OpenVino {
             engine: label.clone(),
             reason: format!("cannot prepare {}: {}", model.name, one_line(&reason)),
         };
+        // The variant's model: quantized here, so that it counts in prepare_ms.
+        let transformed = match &cfg.quant {
+            Some(q) => Some(crate::lowp::quantize(
+                model,
+                &opts.inputs,
+                q,
+                edgebench_torch::quantize::Activations::U8,
+            )?),
+            None => None,
+        };
+        let mut details = BTreeMap::new();
+        if let Some(p) = cfg.precision {
+            details.insert(edgebench_core::precision::ASKED.into(), p.to_owned());
+        }
+        if let Some(t) = &transformed {
+            details.extend(t.details.clone());
+        }
+        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
+        let model = &model;
         let inputs = opts.inputs.clone();
         let prepared = crate::catch(|| -> std::result::Result<_, EngineError> {
             let s = |e: openvino::InferenceError| EngineError::Run(e.to_string());
@@ -300,18 +327,22 @@ impl Engine for OpenVino {
                 })
                 .collect::<Vec<_>>();
             let request = compiled.create_infer_request().map_err(s)?;
-            Ok((request, output_names, precision, threads, streams))
+            let recipe = CountersRecipe {
+                core,
+                model: ov_model,
+                device: cfg.device.clone(),
+            };
+            Ok((request, output_names, precision, threads, streams, recipe))
         })
         .and_then(|r| r)
         .map_err(|e| err(e.to_string()))?;
-        let (request, output_names, precision, threads, streams) = prepared;
+        let (request, output_names, precision, threads, streams, recipe) = prepared;
 
         let ran = precision
             .as_deref()
             .map(normalize_precision)
             .unwrap_or("f32")
             .to_owned();
-        let mut details = BTreeMap::new();
         details.insert("library".into(), rt.found.path.display().to_string());
         details.insert("performance_hint".into(), cfg.hint.into());
         details.insert(
@@ -329,6 +360,8 @@ impl Engine for OpenVino {
             label,
             request,
             output_names,
+            inputs: vec![],
+            counters: Some(recipe),
             info: SessionInfo {
                 engine_version: rt.version.clone(),
                 // 0 means "all the cores OpenVINO chose"; record what was asked then.
@@ -355,7 +388,77 @@ struct OvSession {
     label: String,
     request: InferRequest,
     output_names: Vec<String>,
+    /// The measured inputs, for the read-back's run.
+    inputs: Vec<HostTensor>,
+    /// What `read_back` compiles again with performance counters on; taken when it runs.
+    counters: Option<CountersRecipe>,
     info: SessionInfo,
+}
+
+/// The core (with the variant's properties set) and the reshaped model of a session.
+struct CountersRecipe {
+    core: Core,
+    model: openvino::Model,
+    device: String,
+}
+
+// `openvino` 0.11.1 (pinned: `=0.11.1`) keeps an `InferRequest`'s C handle private and has no
+// wrapper for `ov_infer_request_get_profiling_info`; the struct is that one pointer.
+const _: () = assert!(
+    std::mem::size_of::<InferRequest>()
+        == std::mem::size_of::<*mut openvino_sys::ov_infer_request_t>()
+);
+
+/// OpenVINO's performance counters of one run of `recipe`'s model, compiled again with
+/// `PERF_COUNT` on (so that the measured compile never pays for the counters).
+fn perf_counters(
+    recipe: &mut CountersRecipe,
+    inputs: &[HostTensor],
+) -> std::result::Result<Vec<crate::proof::OvCounter>, EngineError> {
+    let e = |e: openvino::InferenceError| EngineError::Run(e.to_string());
+    let device = DeviceType::from(recipe.device.as_str()).to_owned();
+    recipe
+        .core
+        .set_property(&device, &RwPropertyKey::EnableProfiling, "YES")
+        .map_err(e)?;
+    let mut compiled = recipe.core.compile_model(&recipe.model, device).map_err(e)?;
+    let mut request = compiled.create_infer_request().map_err(e)?;
+    for t in inputs {
+        request.set_tensor(&t.name, &to_tensor(t)?).map_err(e)?;
+    }
+    request.infer().map_err(e)?;
+    // SAFETY: `InferRequest` is its handle (size checked above); the handle stays valid while
+    // `request` lives, and the list is freed by OpenVINO's own function after it is copied.
+    unsafe {
+        let handle = *(std::ptr::addr_of!(request) as *const *const openvino_sys::ov_infer_request_t);
+        let mut list = openvino_sys::ov_profiling_info_list_t {
+            profiling_infos: std::ptr::null_mut(),
+            size: 0,
+        };
+        let status = openvino_sys::ov_infer_request_get_profiling_info(handle, &mut list);
+        if status != openvino_sys::ov_status_e::OK || list.profiling_infos.is_null() {
+            return Err(EngineError::Run(format!(
+                "ov_infer_request_get_profiling_info failed ({status:?})"
+            )));
+        }
+        let text = |p: *const std::os::raw::c_char| {
+            if p.is_null() {
+                String::new()
+            } else {
+                std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
+        let counters = std::slice::from_raw_parts(list.profiling_infos, list.size)
+            .iter()
+            .map(|i| crate::proof::OvCounter {
+                node_type: text(i.node_type),
+                exec_type: text(i.exec_type),
+                executed: i.status == openvino_sys::ov_profiling_info_t_Status::EXECUTED,
+            })
+            .collect();
+        openvino_sys::ov_profiling_info_list_free(&mut list);
+        Ok(counters)
+    }
 }
 
 impl OvSession {
@@ -369,6 +472,9 @@ impl OvSession {
 
 impl Session for OvSession {
     fn set_inputs(&mut self, inputs: &[HostTensor]) -> Result<()> {
+        if self.counters.is_some() {
+            self.inputs = inputs.to_vec();
+        }
         for t in inputs {
             let tensor = to_tensor(t).map_err(|e| self.err(format!("input `{}`: {e}", t.name)))?;
             self.request
@@ -400,6 +506,30 @@ impl Session for OvSession {
 
     fn info(&self) -> SessionInfo {
         self.info.clone()
+    }
+
+    fn read_back(&mut self) {
+        let Some(mut recipe) = self.counters.take() else {
+            return;
+        };
+        let inputs = std::mem::take(&mut self.inputs);
+        let done = crate::catch(|| perf_counters(&mut recipe, &inputs))
+            .and_then(|r| r)
+            .and_then(|c| {
+                crate::proof::openvino_counters(
+                    &c,
+                    "openvino performance counters of one run after measurement (the model compiled again with PERF_COUNT)",
+                )
+            });
+        match done {
+            Ok(evidence) => evidence.record(&mut self.info),
+            Err(e) => {
+                self.info.details.insert(
+                    edgebench_core::precision::PROOF.into(),
+                    format!("the counted run failed: {}", one_line(&e)),
+                );
+            }
+        }
     }
 }
 

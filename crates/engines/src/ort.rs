@@ -4,6 +4,11 @@
 //!
 //! A requested execution provider that cannot run is an error, not a silent fall-back to
 //! the CPU, unless the spec says `fallback`; the session info records the provider that ran.
+//!
+//! `quant=int8[,calib=DIR]` runs the model quantized to QDQ int8 and `dtype=fp16` runs its
+//! float16 conversion (`crate::lowp`, in `prepare`). After measurement one extra run of a
+//! profiling session (`Session::read_back`) counts the kernels that ran by precision
+//! (`crate::proof::ort_profile`), which is the precision recorded.
 
 use crate::libfind::{self, Found, LibProbe, LibSearch};
 use edgebench_core::engine::{
@@ -23,7 +28,7 @@ pub const FIX: &str = "install it with `python3 -m pip install onnxruntime==1.24
 
 const LEVELS: &[&str] = &["none", "basic", "extended", "all"];
 const FLAGS: &[&str] = &["fallback", "fp16", "int8"];
-const KEYS: &[&str] = &["ep", "threads", "device", "cache"];
+const KEYS: &[&str] = &["ep", "threads", "device", "cache", "quant", "calib", "dtype"];
 
 /// The session options edgebench sets on every ONNX Runtime session besides the level, the
 /// thread count and the provider, each to the value ONNX Runtime's Python API runs with when
@@ -99,6 +104,10 @@ pub struct OrtConfig {
     /// TensorRT engine and timing cache, or OpenVINO's model cache.
     pub cache: Option<PathBuf>,
     pub fallback: bool,
+    /// `quant=int8[,calib=DIR]`: run the model quantized to QDQ int8.
+    pub quant: Option<crate::lowp::QuantRequest>,
+    /// `dtype=fp16`: run the model converted to float16.
+    pub half: bool,
 }
 
 impl OrtConfig {
@@ -149,6 +158,21 @@ impl OrtConfig {
                 "cache=DIR applies to ep=tensorrt (engine and timing cache) or ep=openvino".into(),
             ));
         }
+        let quant = crate::lowp::quant_request(spec)?;
+        let half = match spec.options.get("dtype").map(String::as_str) {
+            None | Some("fp32") => false,
+            Some("fp16") => true,
+            Some(d) => {
+                return Err(bad(format!(
+                    "dtype={d}: valid are fp32 (the default) and fp16 (the model converted to float16); int8 is quant=int8"
+                )))
+            }
+        };
+        if half && quant.is_some() {
+            return Err(bad(
+                "dtype=fp16 and quant=int8 are two variants: give one of them".into(),
+            ));
+        }
         Ok(OrtConfig {
             level,
             ep,
@@ -158,6 +182,8 @@ impl OrtConfig {
             int8,
             cache,
             fallback: has("fallback"),
+            quant,
+            half,
         })
     }
 
@@ -441,6 +467,26 @@ impl Engine for Ort {
             }
         }
 
+        // The variant's model: quantized or converted here, so that it counts in prepare_ms.
+        let transformed = match (&cfg.quant, cfg.half) {
+            (Some(q), _) => {
+                // TensorRT's explicit quantization needs signed activations.
+                let act = if ran == Ep::TensorRt {
+                    edgebench_torch::quantize::Activations::S8
+                } else {
+                    edgebench_torch::quantize::Activations::U8
+                };
+                Some(crate::lowp::quantize(model, &opts.inputs, q, act)?)
+            }
+            (None, true) => Some(crate::lowp::to_fp16(model, &label)?),
+            (None, false) => None,
+        };
+        if let Some(t) = &transformed {
+            details.extend(t.details.clone());
+        }
+        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
+        let model = &model;
+
         let level = match cfg.level {
             "none" => ort::session::builder::GraphOptimizationLevel::Disable,
             "basic" => ort::session::builder::GraphOptimizationLevel::Level1,
@@ -509,6 +555,12 @@ impl Engine for Ort {
             binding: None,
             ran: false,
             output_names,
+            profile: Some(ProfileRecipe {
+                model: model.clone(),
+                level,
+                threads,
+                cfg: run_cfg,
+            }),
             info: SessionInfo {
                 engine_version: rt.version.clone(),
                 threads,
@@ -605,7 +657,70 @@ struct OrtSession {
     /// Whether `run` ran since the inputs were bound: before, the bound outputs hold nothing.
     ran: bool,
     output_names: Vec<String>,
+    /// How to build the profiling session of `read_back`; taken when it runs.
+    profile: Option<ProfileRecipe>,
     info: SessionInfo,
+}
+
+/// The measured session's model and settings, for a second session with profiling on.
+struct ProfileRecipe {
+    model: Model,
+    level: ort::session::builder::GraphOptimizationLevel,
+    threads: Option<usize>,
+    cfg: OrtConfig,
+}
+
+/// One run of `recipe`'s model on `inputs` in a session with profiling on; the profile's
+/// kernels counted by precision. The profile file goes to a scratch folder that is removed.
+fn profiled_run(
+    rt: &Runtime,
+    recipe: &ProfileRecipe,
+    inputs: &[(String, ort::value::DynValue)],
+) -> std::result::Result<edgebench_core::precision::PrecisionEvidence, EngineError> {
+    let scratch = tempfile::Builder::new()
+        .prefix("edgebench-ort-profile-")
+        .tempdir()
+        .map_err(|e| EngineError::Io(format!("a scratch folder for the profile: {e}")))?;
+    let json = crate::catch(|| -> std::result::Result<String, EngineError> {
+        let s = |e: ort::Error<ort::session::builder::SessionBuilder>| {
+            EngineError::Run(e.to_string())
+        };
+        let mut b = ort::session::Session::builder(&rt.env)
+            .map_err(|e| EngineError::Run(e.to_string()))?
+            .with_log_level(ort::logging::LogLevel::Error)
+            .map_err(s)?
+            .with_optimization_level(recipe.level)
+            .map_err(s)?
+            .with_profiling(scratch.path().join("profile"))
+            .map_err(s)?;
+        if let Some(n) = recipe.threads {
+            b = b.with_intra_threads(n).map_err(s)?;
+        }
+        if let Some(dispatch) = dispatch(&recipe.cfg) {
+            b = b
+                .with_execution_providers([dispatch.error_on_failure()])
+                .map_err(s)?;
+        }
+        let mut session = match &recipe.model.path {
+            Some(p) => b.commit_from_file(p),
+            None => b.commit_from_memory(&recipe.model.bytes),
+        }
+        .map_err(|e| EngineError::ModelRefused(e.to_string()))?;
+        let refs: Vec<(&str, &ort::value::DynValue)> =
+            inputs.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        drop(
+            session
+                .run(refs)
+                .map_err(|e| EngineError::Run(e.to_string()))?,
+        );
+        let path = session
+            .end_profiling()
+            .map_err(|e| EngineError::Run(e.to_string()))?;
+        std::fs::read_to_string(&path)
+            .map_err(|e| EngineError::Io(format!("the profile {path}: {e}")))
+    })
+    .and_then(|r| r)?;
+    crate::proof::ort_profile(&json, "onnx runtime profile of one run after measurement")
 }
 
 impl OrtSession {
@@ -703,6 +818,24 @@ impl Session for OrtSession {
 
     fn info(&self) -> SessionInfo {
         self.info.clone()
+    }
+
+    fn read_back(&mut self) {
+        let Some(recipe) = self.profile.take() else {
+            return;
+        };
+        let done = runtime()
+            .map_err(|e| e.clone())
+            .and_then(|rt| profiled_run(rt, &recipe, &self.inputs));
+        match done {
+            Ok(evidence) => evidence.record(&mut self.info),
+            Err(e) => {
+                self.info.details.insert(
+                    edgebench_core::precision::PROOF.into(),
+                    format!("the profiled run failed: {}", one_line(&e)),
+                );
+            }
+        }
     }
 }
 

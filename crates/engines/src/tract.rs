@@ -1,6 +1,10 @@
 //! tract, the pure-Rust engine: `tract:reference` runs the decluttered graph with tract's
 //! plain interpreter; `tract:optimized` runs tract's hardware-specific optimized plan
-//! (kernel selection for this CPU, fused operators, packed weights).
+//! (kernel selection for this CPU, fused operators, packed weights). `quant=int8[,calib=DIR]`
+//! runs the model quantized to QDQ int8 (`crate::lowp`, in `prepare`).
+//!
+//! The precision recorded is read from the plan that runs: every node's input types, counted
+//! by precision (`core::precision`), not the request.
 
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
@@ -46,7 +50,8 @@ impl Engine for Tract {
     }
 
     fn validate(&self, spec: &EngineSpec) -> Result<()> {
-        check_spec(spec, VARIANTS, &[], &[])
+        check_spec(spec, VARIANTS, &[], crate::lowp::QUANT_KEYS)?;
+        crate::lowp::quant_request(spec).map(|_| ())
     }
 
     fn prepare(
@@ -70,6 +75,22 @@ impl Engine for Tract {
         };
         tract_linalg::multithread::set_default_executor(executor);
 
+        // The variant's model: quantized here, so that it counts in prepare_ms.
+        let transformed = match crate::lowp::quant_request(spec)? {
+            Some(q) => Some(crate::lowp::quantize(
+                model,
+                &opts.inputs,
+                &q,
+                edgebench_torch::quantize::Activations::U8,
+            )?),
+            None => None,
+        };
+        let details = transformed
+            .as_ref()
+            .map(|t| t.details.clone())
+            .unwrap_or_default();
+        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
+        let model = &model;
         let m = inference_model(model, &opts.inputs, label)?;
         let typed = guard(|| m.into_typed()).map_err(|r| shape_rejected(model, &opts.inputs, r))?;
         let engine_err = |reason: TractFailure| Error::Engine {
@@ -85,6 +106,7 @@ impl Engine for Tract {
             typed.into_runnable()
         })
         .map_err(engine_err)?;
+        let evidence = plan_precision(plan.model(), optimized);
         let state = guard(|| TypedSimpleState::new(&plan)).map_err(engine_err)?;
         Ok(Box::new(TractSession {
             label,
@@ -92,6 +114,8 @@ impl Engine for Tract {
             inputs: tvec![],
             outputs: tvec![],
             threads,
+            details,
+            evidence,
         }))
     }
 }
@@ -102,6 +126,52 @@ struct TractSession {
     inputs: TVec<TValue>,
     outputs: TVec<TValue>,
     threads: usize,
+    /// What the variant's model transformation recorded (`quant=int8`).
+    details: std::collections::BTreeMap<String, String>,
+    /// The plan's nodes by precision.
+    evidence: Option<edgebench_core::precision::PrecisionEvidence>,
+}
+
+/// edgebench's precision of a tract datum type; `None` for shapes, indices and booleans.
+fn precision_of(dt: DatumType) -> Option<&'static str> {
+    Some(match dt.unquantized() {
+        DatumType::F32 => "f32",
+        DatumType::F16 => "f16",
+        DatumType::F64 => "f64",
+        DatumType::I8 | DatumType::U8 => "int8",
+        _ => return None,
+    })
+}
+
+/// The nodes of the plan that runs, counted by the precision of their first input with one
+/// (the plan's own types: what tract's kernels compute in).
+fn plan_precision(
+    model: &TypedModel,
+    optimized: bool,
+) -> Option<edgebench_core::precision::PrecisionEvidence> {
+    let mut e = edgebench_core::precision::PrecisionEvidence::default();
+    let mut n = 0;
+    for node in model.nodes() {
+        let Some(p) = node
+            .inputs
+            .iter()
+            .filter_map(|i| model.outlet_fact(*i).ok())
+            .find_map(|f| precision_of(f.datum_type))
+        else {
+            continue;
+        };
+        n += 1;
+        *e.kernels.entry(p.to_owned()).or_default() += 1;
+        let op = node.op.name();
+        if crate::proof::is_compute(&op) || op.contains("EinSum") {
+            *e.compute.entry(p.to_owned()).or_default() += 1;
+        }
+    }
+    e.source = format!(
+        "tract's {} plan: {n} nodes by their input type",
+        if optimized { "optimized" } else { "decluttered" }
+    );
+    (n > 0).then_some(e)
 }
 
 impl Session for TractSession {
@@ -179,13 +249,18 @@ impl Session for TractSession {
             }
             .into(),
         );
-        SessionInfo {
+        details.extend(self.details.clone());
+        let mut info = SessionInfo {
             engine_version: TRACT_VERSION.into(),
             threads: Some(self.threads),
             device: "cpu".into(),
             precision: "f32".into(),
             details,
+        };
+        if let Some(e) = &self.evidence {
+            e.record(&mut info);
         }
+        info
     }
 }
 

@@ -358,6 +358,27 @@ pub fn quantize(
 ) -> Result<QuantizeReport, QuantizeError> {
     let start = Instant::now();
     check_output(&opts.output)?;
+    let (mut report, bytes) = quantize_in_memory(model, inputs, opts)?;
+    edgebench_core::write::write_atomic(&opts.output, &bytes).map_err(|e| match e {
+        edgebench_core::Error::Write { path, reason } => QuantizeError::Write { path, reason },
+        other => QuantizeError::Write {
+            path: opts.output.clone(),
+            reason: other.to_string(),
+        },
+    })?;
+    report.elapsed_s = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// [`quantize`] without the output file: the quantized model's bytes (from the cache when it
+/// has them, else made and cached) and the report, for an engine that quantizes a variant's
+/// model in its prepare (`quant=int8`). `opts.output` only names the model in the report.
+pub fn quantize_in_memory(
+    model: &Model,
+    inputs: &[ConcreteSpec],
+    opts: &QuantizeOptions,
+) -> Result<(QuantizeReport, Vec<u8>), QuantizeError> {
+    let start = Instant::now();
     if opts.calibration.samples.is_empty() {
         return Err(QuantizeError::Invalid(
             "no calibration samples: give --samples 1 or more".into(),
@@ -406,14 +427,7 @@ pub fn quantize(
         reason: e.to_string(),
     })?;
     let counts = QdqCounts::of(&proto);
-    edgebench_core::write::write_atomic(&opts.output, &bytes).map_err(|e| match e {
-        edgebench_core::Error::Write { path, reason } => QuantizeError::Write { path, reason },
-        other => QuantizeError::Write {
-            path: opts.output.clone(),
-            reason: other.to_string(),
-        },
-    })?;
-    Ok(QuantizeReport {
+    let report = QuantizeReport {
         model: model.name.clone(),
         model_sha256: model.sha256.clone(),
         output: opts.output.clone(),
@@ -436,7 +450,8 @@ pub fn quantize(
         preprocess_s: entry.preprocess_s,
         quantize_s: entry.quantize_s,
         elapsed_s: start.elapsed().as_secs_f64(),
-    })
+    };
+    Ok((report, bytes))
 }
 
 /// The output must be a file name in a folder that exists.

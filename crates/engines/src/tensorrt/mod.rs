@@ -24,7 +24,7 @@
 //! a one-line reason.
 
 pub mod args;
-pub mod fp16;
+pub use crate::fp16;
 pub mod report;
 pub mod sampling;
 pub mod standin;
@@ -313,15 +313,13 @@ fn has_qdq(model: &Model) -> bool {
 }
 
 /// What a strongly typed TensorRT (11 and later) cannot do with the precision asked for.
-pub fn strongly_typed_refusal(precision: Precision, model: &Model) -> Option<String> {
+pub fn strongly_typed_refusal(precision: Precision, _model: &Model) -> Option<String> {
     match precision {
         Precision::Fp32 => None,
         // A float32 model is converted to float16 first (`fp16`).
         Precision::Fp16 => None,
-        Precision::Int8 if has_qdq(model) => None,
-        Precision::Int8 => Some(
-            "TensorRT 11 builds strongly typed networks only (no --int8): give a model with QuantizeLinear/DequantizeLinear nodes, e.g. from ONNX Runtime's quantize_static with QuantFormat.QDQ".into(),
-        ),
+        // A float32 model is quantized to Q/DQ first (`crate::lowp`, signed activations).
+        Precision::Int8 => None,
         Precision::Best => Some(
             "TensorRT 11 builds strongly typed networks only (no --best): the model's own types decide; use tensorrt:fp32 with an fp16 or Q/DQ model".into(),
         ),
@@ -466,6 +464,27 @@ impl TrtSession {
                 return Err(err(EngineError::Unsupported(why)));
             }
         }
+        // TensorRT 11's int8 is a Q/DQ model's: a float32 model is quantized first (signed
+        // activations, synthetic calibration; in prepare_ms), from the quantizer's cache.
+        let quantized = if version.strongly_typed_only()
+            && cfg.precision == Precision::Int8
+            && !has_qdq(model)
+        {
+            Some(crate::lowp::quantize(
+                model,
+                &opts.inputs,
+                &crate::lowp::QuantRequest { calib: None },
+                edgebench_torch::quantize::Activations::S8,
+            )?)
+        } else {
+            None
+        };
+        let quant_details = quantized
+            .as_ref()
+            .map(|q| q.details.clone())
+            .unwrap_or_default();
+        let quantized = quantized.map(|q| q.model);
+        let model = quantized.as_ref().unwrap_or(model);
         let gpu = gpu_of(&trtexec, cfg.device, cfg.limit(PROBE_TIMEOUT)).map_err(err)?;
         let gpu_name = gpu.clone().unwrap_or_else(|| "unknown GPU".into());
         let dynamic: Vec<ConcreteSpec> = dynamic_inputs(model, &opts.inputs)
@@ -575,6 +594,7 @@ impl TrtSession {
             if cached { "hit" } else { "built" }.into(),
         );
         details.insert("requested_precision".into(), cfg.precision.name().into());
+        details.extend(quant_details);
         if let Some(p) = converted {
             details.insert("converted_to_fp16".into(), p.display().to_string());
         }
@@ -627,6 +647,14 @@ impl TrtSession {
                 self.info
                     .details
                     .insert("layer_precisions".into(), p.describe());
+                // The same counts as every engine's evidence (`core::precision`).
+                self.info
+                    .details
+                    .insert(edgebench_core::precision::KERNELS.into(), p.describe());
+                self.info.details.insert(
+                    edgebench_core::precision::PROOF.into(),
+                    "trtexec --exportLayerInfo of the built engine".into(),
+                );
             }
             Ok(None) => {
                 self.info.details.insert(
