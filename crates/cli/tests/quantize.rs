@@ -409,3 +409,167 @@ fn a_pytorch_source_is_exported_then_quantized() {
     assert_eq!(r["model"], "tv:squeezenet1_1", "named by its source: {r}");
     assert_quantized(&r);
 }
+
+// --- quantization-aware training (--qat) -------------------------------------------------
+
+/// `python/tests/tiny_model.py:make`: Conv(3->8), BatchNorm, ReLU, pool, Linear(8->5).
+fn tiny_factory() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/tests/tiny_model.py");
+    format!("{}:make", p.display())
+}
+
+/// A labelled folder: two classes (`red`, `blue`) of `n` PNGs each, 40x48, noisy.
+fn write_labelled(dir: &Path, n: usize) {
+    for (c, (r, b)) in [("red", (200u32, 20u32)), ("blue", (20, 200))] {
+        let d = dir.join(c);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n {
+            let img = image::RgbImage::from_fn(48, 40, |x, y| {
+                let noise = (x * 7 + y * 13 + i as u32 * 31) % 40;
+                image::Rgb([(r + noise) as u8, 30, (b + noise) as u8])
+            });
+            img.save(d.join(format!("{i}.png"))).unwrap();
+        }
+    }
+}
+
+/// Whether edgebench finds a Python with torch and torchvision; else skip (or fail under
+/// EDGEBENCH_REQUIRE=torch).
+fn torch_here() -> bool {
+    match edgebench_torch::python::discover_with(None) {
+        Ok(info) if info.hello.torchvision.is_some() => true,
+        Ok(info) => {
+            edgebench_core::testing::skip_or_fail(
+                "torch",
+                format_args!("{} has no torch and torchvision", info.path.display()),
+            );
+            false
+        }
+        Err(e) => {
+            edgebench_core::testing::skip_or_fail("torch", e);
+            false
+        }
+    }
+}
+
+#[test]
+fn qat_trains_a_tiny_cnn_and_its_qdq_model_runs_on_onnx_runtime() {
+    if !torch_here() || !quantizer_here() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = dir.path().join("train");
+    write_labelled(&imgs, 3);
+    let out = dir.path().join("tiny.qat.onnx");
+    let (r, err) = quantize(
+        &dir.path().join("cache"),
+        &[
+            &tiny_factory(),
+            "--qat",
+            "--train",
+            imgs.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--batch",
+            "2",
+            "--shape",
+            "1x3x32x32",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r["mode"], "fx", "{r}");
+    assert_eq!(r["classes"], serde_json::json!(["blue", "red"]), "{r}");
+    assert_eq!(r["images"], 6);
+    let epochs = r["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2, "{r}");
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        assert_eq!(e["images"], 6);
+        assert!(e["loss"].as_f64().unwrap().is_finite(), "{e}");
+        let acc = e["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{e}");
+    }
+    // --json keeps the epochs off stdout; nothing but the report there.
+    assert!(!err.contains("qat epoch"), "{err}");
+    // The counts are read from the file, and the file has them.
+    let c = &r["counts"];
+    assert_eq!(
+        c["quantize_linear"].as_u64().unwrap() as usize,
+        count_ops(&out, "QuantizeLinear")
+    );
+    assert!(count_ops(&out, "QuantizeLinear") > 0 && count_ops(&out, "DequantizeLinear") > 0);
+    assert!(c["quantized_ops"]["Conv"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["per_channel_quantizers"].as_u64().unwrap() > 0, "{r}");
+    // Full-range activations: no Clip(0, 127) between Q and DQ.
+    assert_eq!(count_ops(&out, "Clip"), 0);
+
+    // The QDQ file runs on ONNX Runtime through bench.
+    let o = edgebench()
+        .arg("bench")
+        .arg(&out)
+        .args(["-e", "ort:all", "--no-gate", "--json"])
+        .args(FAST)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "bench of the QAT model: {text}");
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["results"][0]["status"], "ok", "{doc}");
+}
+
+#[test]
+fn qat_bad_input_gets_one_line_exit_2_and_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    let imgs = dir.path().join("train");
+    write_labelled(&imgs, 1);
+    let train = imgs.to_str().unwrap();
+    let qat = |args: &[&str], needles: &[&str]| {
+        let mut cmd = edgebench();
+        cmd.arg("quantize")
+            .args(args)
+            .args(["--qat", "-o"])
+            .arg(&out)
+            .env("EDGEBENCH_CACHE_DIR", dir.path().join("cache"));
+        refused_with(&mut cmd, needles);
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+    };
+    // Not a PyTorch source.
+    qat(
+        &["zoo:squeezenet1_1", "--train", train],
+        &["zoo:squeezenet1_1", "--qat needs a PyTorch source"],
+    );
+    let onnx = write_model(dir.path(), "m.onnx", &tiny_cnn_bytes(&TinyCnn::default()));
+    qat(
+        &[onnx.to_str().unwrap(), "--train", train],
+        &["--qat needs a PyTorch source"],
+    );
+    let src = tiny_factory();
+    // An empty folder, a folder of images without class subfolders, one class only.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let flat = dir.path().join("flat");
+    write_pngs(&flat, 2, 40, 40);
+    let one = dir.path().join("one");
+    write_pngs(&one.join("only"), 2, 40, 40);
+    for (folder, needle) in [
+        (&empty, "empty (no class subfolders)"),
+        (&flat, "2 images but no class subfolders"),
+        (&one, "only 1 class subfolder"),
+    ] {
+        qat(
+            &[&src, "--shape", "1x3x32x32", "--train", folder.to_str().unwrap()],
+            &["--train", needle],
+        );
+    }
+    qat(
+        &[&src, "--shape", "1x3x32x32", "--train", train, "--epochs", "0"],
+        &["--epochs 0"],
+    );
+    // A model whose input is not an image batch.
+    qat(
+        &[&src, "--shape", "1x8", "--train", train],
+        &["Nx3xHxW"],
+    );
+}
