@@ -17,6 +17,7 @@ mod cmd_merge;
 mod cmd_pipeline;
 mod cmd_quantize;
 mod cmd_report;
+mod cmd_roofline;
 mod cmd_sensors;
 mod cmd_slurm;
 mod cmd_study;
@@ -78,6 +79,9 @@ enum Command {
     /// Write (or submit) a study as Slurm job arrays, one shard per task, and the job that
     /// merges the shards once every task has succeeded.
     Slurm(cmd_slurm::SlurmArgs),
+    /// The compute and bandwidth roofs of engine variants on this host, measured through each
+    /// variant and cached: the ceilings every result's roofline is drawn against.
+    Roofline(cmd_roofline::RooflineArgs),
     /// Real-time video recognition from a stream to a label, every stage measured.
     Video(cmd_video::VideoArgs),
     /// Run one job of a study (started by `edgebench study`).
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => cmd_compare::run(a),
         Command::Merge(a) => cmd_merge::run(a),
         Command::Slurm(a) => cmd_slurm::run(a),
+        Command::Roofline(a) => cmd_roofline::run(a),
         Command::Video(a) => cmd_video::run(a),
         Command::Worker(a) => cmd_worker::run(a),
     };

@@ -353,6 +353,7 @@ pub fn conclude(
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);
     } else {
         print!("{}", edgebench_report::table::bench_table(&outcome.report));
+        print!("{}", edgebench_report::roofline_chart::bench_roofline(&outcome.report));
     }
     let problems = outcome.problems();
     for p in &problems {
