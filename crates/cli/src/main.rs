@@ -14,6 +14,7 @@ mod cmd_engines;
 mod cmd_export;
 mod cmd_inspect;
 mod cmd_merge;
+mod cmd_optimize;
 mod cmd_pipeline;
 mod cmd_quantize;
 mod cmd_report;
@@ -69,6 +70,9 @@ enum Command {
     Quantize(cmd_quantize::QuantizeArgs),
     /// Run a matrix of models x engine variants and write a study folder with its reports.
     Study(cmd_study::StudyArgs),
+    /// Search engines, precisions, threads, batch sizes and engine options for the fastest
+    /// configuration that passes the accuracy gate, racing candidates on confidence intervals.
+    Optimize(cmd_optimize::OptimizeArgs),
     /// Rebuild a study's reports from its results.jsonl, without measuring again.
     Report(cmd_report::ReportArgs),
     /// Compare two studies (or two bench JSON files) variant by variant.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Zoo(a) => cmd_zoo::run(a),
         Command::Quantize(a) => cmd_quantize::run(a),
         Command::Study(a) => cmd_study::run(a),
+        Command::Optimize(a) => cmd_optimize::run(a),
         Command::Report(a) => cmd_report::run(a),
         Command::Compare(a) => cmd_compare::run(a),
         Command::Merge(a) => cmd_merge::run(a),
