@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use edgebench_torch::export::{
-    export, inputs_for, parse_input_shape, ExportInput, ExportOptions, ExportReport, DEFAULT_OPSET,
+    export, inputs_for, parse_input_shape, ExportOptions, DEFAULT_OPSET,
 };
 use edgebench_torch::python;
 use edgebench_torch::TorchSource;
@@ -60,54 +60,7 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report));
+        print!("{}", report.text());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn render(r: &ExportReport) -> String {
-    use edgebench_core::tensor::shape_string;
-    let list = |v: &[ExportInput]| {
-        v.iter()
-            .map(|i| format!("{} {}", i.name, shape_string(&i.shape)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut s = format!(
-        "exported {} to {} ({}, sha256 {})\n",
-        r.source,
-        r.output.display(),
-        edgebench_report::fmt::bytes(r.bytes),
-        &r.sha256[..12.min(r.sha256.len())]
-    );
-    s += &format!(
-        "  torch {} ({}), {}, opset {}, seed {}, {:.1} s\n",
-        r.torch_version,
-        r.python.display(),
-        r.exporter,
-        r.opset,
-        r.seed,
-        r.export_ms / 1e3
-    );
-    s += &format!(
-        "  inputs: {}\n  outputs: {}\n",
-        list(&r.inputs),
-        list(&r.outputs)
-    );
-    s += &format!(
-        "  parameters: {}\n  onnx.checker: {}\n",
-        edgebench_report::fmt::si(r.parameters as f64),
-        r.onnx_checker
-    );
-    if r.unsupported.is_empty() {
-        s += "  tract runs every operator of this model\n";
-    } else {
-        for u in &r.unsupported {
-            s += &format!(
-                "  {} cannot run operator {} (node {}): use another engine for this model\n",
-                u.engine, u.op, u.node
-            );
-        }
-    }
-    s
 }

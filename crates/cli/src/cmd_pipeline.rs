@@ -155,27 +155,7 @@ pub fn run(a: PipelineArgs) -> Result<ExitCode> {
             bar.finish_and_clear();
             let (report, model) = exported?;
             if !a.output.quiet {
-                let tract = if report.unsupported.is_empty() {
-                    "tract runs every operator".to_string()
-                } else {
-                    format!(
-                        "tract cannot run {}",
-                        report
-                            .unsupported
-                            .iter()
-                            .map(|u| u.op.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                eprintln!(
-                    "edgebench: exported {} with torch {} (opset {}, {:.1} s; onnx.checker {}; {tract})",
-                    report.source,
-                    report.torch_version,
-                    report.opset,
-                    report.export_ms / 1e3,
-                    report.onnx_checker
-                );
+                eprintln!("edgebench: {}", report.summary());
             }
             let shown = match &a.onnx {
                 Some(p) => p.display().to_string(),

@@ -1,6 +1,7 @@
 //! `edgebench study`: run a matrix of models x engine variants and write the study folder.
 
-use crate::shared::{progress_text, spinner, TelemetryArgs};
+use crate::shared::{spinner, TelemetryArgs};
+use edgebench_report::bench_progress::progress_text;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use edgebench_core::schema::study::{Shard, StudyConfig};

@@ -6,7 +6,6 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use edgebench_core::bench::default_threads;
 use edgebench_core::engine::EngineSpec;
-use edgebench_core::fmt::ms;
 use edgebench_core::model::ShapeRequest;
 use edgebench_video::export::{read_labels, Outputs};
 use edgebench_video::job::{VideoEvent, VideoJob};
@@ -231,13 +230,7 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
                 } else {
                     done += 1;
                 }
-                bar.set_message(format!(
-                    "clip {}: {done} predicted, {dropped} dropped{}",
-                    p.clip,
-                    p.latency_ms
-                        .map(|l| format!(", last {} ms end to end", ms(l)))
-                        .unwrap_or_default()
-                ));
+                bar.set_message(edgebench_video::view::clip_progress(p, done, dropped));
             }
         });
     bar.finish_and_clear();
@@ -253,18 +246,8 @@ pub fn run(a: VideoArgs) -> Result<ExitCode> {
     } else {
         print!("{}", edgebench_video::view::terminal(&report));
     }
-    if let Some(e) = &report.error {
-        let written: Vec<String> = outputs.paths().map(|p| p.display().to_string()).collect();
-        bail!(
-            "{e}; the run stopped after {} frames and {} predictions{}",
-            report.frames,
-            report.predicted,
-            if written.is_empty() {
-                String::new()
-            } else {
-                format!(", written to {}", written.join(", "))
-            }
-        );
+    if let Some(e) = edgebench_video::view::stopped(&report, &outputs) {
+        bail!("{e}");
     }
     if a.fail_if_slow && !report.verdict.keeps_up {
         eprintln!(

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use edgebench_torch::source::{write_zoo, zoo_export_spec};
 use edgebench_zoo::{MAX_BATCH, MAX_CLASSES};
 use std::path::PathBuf;
@@ -62,41 +61,7 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         emit(&format!("{}\n", serde_json::to_string_pretty(&entries)?))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(vec![
-        "model",
-        "task",
-        "input",
-        "classes",
-        "params",
-        "GMACs",
-        "PyTorch twin",
-    ]);
-    for e in &entries {
-        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
-        t.add_row(vec![
-            Cell::new(e.name),
-            Cell::new(e.task.name()),
-            Cell::new(shape(&e.input_shape)),
-            right(e.default_classes.to_string()),
-            right(e.params.to_string()),
-            right(format!("{:.2}", e.macs as f64 / 1e9)),
-            Cell::new(
-                e.torchvision
-                    .map(|b| format!("tv:{b}"))
-                    .or_else(|| e.edgebench_twin.map(|b| format!("edgebench:{b}")))
-                    .unwrap_or_else(|| "-".into()),
-            ),
-        ]);
-    }
-    let mut out = format!(
-        "{t}\nParameters and MACs at the default classes and batch 1. PyTorch twin: what the torch engine runs for zoo:NAME, with the zoo's weights (tv: a torchvision builder, edgebench: edgebench's own definition in its worker).\nSources:\n"
-    );
-    for e in &entries {
-        out.push_str(&format!("  {}: {}\n", e.name, e.source));
-    }
-    emit(&out)?;
+    emit(&edgebench_torch::source::zoo_list_text())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,14 +3,15 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use edgebench_core::bench::{run_variants, BenchOptions, RoundProgress, VariantRun};
+use edgebench_core::bench::{run_variants, BenchOptions, VariantRun};
 use edgebench_core::engine::{Engine, EngineSpec};
 use edgebench_core::gate::ToleranceOverride;
-use edgebench_core::measure::{MeasureOptions, Progress};
+use edgebench_core::measure::MeasureOptions;
 use edgebench_core::model::Model;
-use edgebench_core::schema::{BenchReport, Status, VariantResult};
+use edgebench_core::schema::{BenchReport, VariantResult};
 use edgebench_core::tensor::ConcreteSpec;
-use edgebench_report::{write_bench, BenchOutputs};
+use edgebench_report::bench_progress::round_progress;
+use edgebench_report::{write_bench, BenchOutputs, PartialBench};
 use edgebench_telemetry::{ProbeOptions, Telemetry, TelemetrySettings};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -284,55 +285,25 @@ pub fn measure_variants(
         .zip(specs.iter())
         .collect();
     let bar = spinner(output.quiet, "");
-    let n = specs.len();
-    let mut export_error = None;
     // Partial results are only built when there is an export to keep them in.
     let outputs = output.outputs();
-    let exports = outputs.any();
-    let mut write_partial = |results: &[VariantResult]| {
-        if export_error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
-            return;
-        }
-        let mut partial = report.clone();
-        partial.results = results.to_vec();
-        if let Err(e) = write_bench(&partial, &outputs) {
-            export_error = Some(e);
-        }
-    };
+    let mut partial = PartialBench::new(report, &outputs);
+    let mut write_partial = |results: &[VariantResult]| partial.write(results);
     let runs = run_variants(
         &variants,
         model,
         opts,
-        &mut |p| match p {
-            RoundProgress::Preparing { variant } => {
-                bar.set_prefix(format!("[{}/{n}] {}", variant + 1, specs[variant]));
-                bar.set_message("preparing");
-            }
-            RoundProgress::Measuring {
-                variant,
-                round,
-                rounds,
-                progress,
-            } => {
-                bar.set_prefix(format!(
-                    "round {}/{rounds} [{}/{n}] {}",
-                    round + 1,
-                    variant + 1,
-                    specs[variant]
-                ));
-                bar.set_message(progress_text(progress));
-            }
-            RoundProgress::CheckingOutputs { variant } => {
-                bar.set_prefix(format!("[{}/{n}] {}", variant + 1, specs[variant]));
-                bar.set_message("outputs for the accuracy gate");
-            }
+        &mut |p| {
+            let (prefix, message) = round_progress(&p, specs);
+            bar.set_prefix(prefix);
+            bar.set_message(message);
         },
-        exports.then_some(&mut write_partial as &mut dyn FnMut(&[VariantResult])),
+        outputs
+            .any()
+            .then_some(&mut write_partial as &mut dyn FnMut(&[VariantResult])),
     );
     bar.finish_and_clear();
-    if let Some(e) = export_error {
-        return Err(e.into());
-    }
+    partial.finish()?;
     Ok(runs)
 }
 
@@ -401,24 +372,4 @@ pub fn spinner(quiet: bool, label: &str) -> ProgressBar {
     bar.set_prefix(label.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
-}
-
-/// A run's progress in a few words, as every progress display shows it (bench, pipeline and
-/// the study's children).
-pub fn progress_text(p: Progress) -> String {
-    match p {
-        Progress::Loading => "loading".into(),
-        Progress::Preparing => "preparing".into(),
-        Progress::WarmingUp { runs, elapsed_s } => {
-            format!("warming up: {runs} runs, {elapsed_s:.1} s")
-        }
-        Progress::Sampling {
-            samples,
-            elapsed_s,
-            rel_ci,
-        } => format!(
-            "sampling: {samples} samples, {elapsed_s:.1} s, CI ±{:.2}%",
-            rel_ci * 100.0
-        ),
-    }
 }

@@ -8,6 +8,7 @@ pub mod csv_export;
 pub mod energy;
 pub mod engines_view;
 pub mod fleet;
+pub mod bench_progress;
 pub mod fmt;
 pub mod html;
 pub mod inspect_view;
@@ -22,4 +23,4 @@ pub mod table;
 pub mod tables;
 pub mod write;
 
-pub use write::{write_atomic, write_bench, write_study, BenchOutputs};
+pub use write::{write_atomic, write_bench, write_study, BenchOutputs, PartialBench};

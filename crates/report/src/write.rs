@@ -41,6 +41,43 @@ pub fn write_bench(report: &BenchReport, outputs: &BenchOutputs) -> Result<(), E
     Ok(())
 }
 
+/// A bench run's exports rewritten after each round, so that an interrupted run keeps what it
+/// measured: [`PartialBench::write`] puts the results so far into `report` and writes them
+/// (nothing while every variant failed, and nothing more after the first failure, which
+/// [`PartialBench::finish`] returns).
+pub struct PartialBench<'a> {
+    report: &'a BenchReport,
+    outputs: &'a BenchOutputs,
+    error: Option<Error>,
+}
+
+impl<'a> PartialBench<'a> {
+    pub fn new(report: &'a BenchReport, outputs: &'a BenchOutputs) -> Self {
+        PartialBench {
+            report,
+            outputs,
+            error: None,
+        }
+    }
+
+    pub fn write(&mut self, results: &[edgebench_core::schema::VariantResult]) {
+        use edgebench_core::schema::Status;
+        if self.error.is_some() || results.iter().all(|r| r.status == Status::Failed) {
+            return;
+        }
+        let mut partial = self.report.clone();
+        partial.results = results.to_vec();
+        if let Err(e) = write_bench(&partial, self.outputs) {
+            self.error = Some(e);
+        }
+    }
+
+    /// The first failure to write, if any.
+    pub fn finish(self) -> Result<(), Error> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
 /// Writes into study folder `dir` the report files its config asks for
 /// (`[output] formats`), each atomically, and returns their paths in that order.
 pub fn write_study(dir: &Path, s: &StudySummary) -> Result<Vec<PathBuf>, Error> {

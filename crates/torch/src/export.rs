@@ -75,6 +75,82 @@ pub struct ExportReport {
     pub export_ms: f64,
 }
 
+impl ExportReport {
+    /// What `edgebench export` prints: the file, the torch that wrote it, the inputs and
+    /// outputs, the parameters, the checker's verdict and the operators tract cannot run.
+    pub fn text(&self) -> String {
+        use edgebench_core::fmt::{bytes, si};
+        use edgebench_core::tensor::shape_string;
+        let list = |v: &[ExportInput]| {
+            v.iter()
+                .map(|i| format!("{} {}", i.name, shape_string(&i.shape)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut s = format!(
+            "exported {} to {} ({}, sha256 {})\n",
+            self.source,
+            self.output.display(),
+            bytes(self.bytes),
+            &self.sha256[..12.min(self.sha256.len())]
+        );
+        s += &format!(
+            "  torch {} ({}), {}, opset {}, seed {}, {:.1} s\n",
+            self.torch_version,
+            self.python.display(),
+            self.exporter,
+            self.opset,
+            self.seed,
+            self.export_ms / 1e3
+        );
+        s += &format!(
+            "  inputs: {}\n  outputs: {}\n",
+            list(&self.inputs),
+            list(&self.outputs)
+        );
+        s += &format!(
+            "  parameters: {}\n  onnx.checker: {}\n",
+            si(self.parameters as f64),
+            self.onnx_checker
+        );
+        if self.unsupported.is_empty() {
+            s += "  tract runs every operator of this model\n";
+        } else {
+            for u in &self.unsupported {
+                s += &format!(
+                    "  {} cannot run operator {} (node {}): use another engine for this model\n",
+                    u.engine, u.op, u.node
+                );
+            }
+        }
+        s
+    }
+
+    /// The export in one line, as `edgebench pipeline` notes it on stderr.
+    pub fn summary(&self) -> String {
+        let tract = if self.unsupported.is_empty() {
+            "tract runs every operator".to_string()
+        } else {
+            format!(
+                "tract cannot run {}",
+                self.unsupported
+                    .iter()
+                    .map(|u| u.op.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        format!(
+            "exported {} with torch {} (opset {}, {:.1} s; onnx.checker {}; {tract})",
+            self.source,
+            self.torch_version,
+            self.opset,
+            self.export_ms / 1e3,
+            self.onnx_checker
+        )
+    }
+}
+
 /// Exports `opts.source` to `opts.output` (written atomically) and returns the report and
 /// the loaded model.
 pub fn export(

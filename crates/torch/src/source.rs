@@ -567,6 +567,49 @@ pub fn zoo_has_twin(source: &str) -> bool {
         .is_some_and(|e| zoo_twin(e, e.default_classes).is_some())
 }
 
+/// What `edgebench zoo list` prints: a row per zoo model (task, input, classes, parameters,
+/// GMACs, its PyTorch twin), then where each architecture comes from.
+pub fn zoo_list_text() -> String {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+    let entries = edgebench_zoo::list();
+    let shape = |s: &[usize]| s.iter().map(usize::to_string).collect::<Vec<_>>().join("x");
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "model",
+        "task",
+        "input",
+        "classes",
+        "params",
+        "GMACs",
+        "PyTorch twin",
+    ]);
+    for e in &entries {
+        let right = |s: String| Cell::new(s).set_alignment(CellAlignment::Right);
+        t.add_row(vec![
+            Cell::new(e.name),
+            Cell::new(e.task.name()),
+            Cell::new(shape(&e.input_shape)),
+            right(e.default_classes.to_string()),
+            right(e.params.to_string()),
+            right(format!("{:.2}", e.macs as f64 / 1e9)),
+            Cell::new(
+                e.torchvision
+                    .map(|b| format!("{TORCHVISION_PREFIX}{b}"))
+                    .or_else(|| e.edgebench_twin.map(|b| format!("edgebench:{b}")))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+        ]);
+    }
+    let mut out = format!(
+        "{t}\nParameters and MACs at the default classes and batch 1. PyTorch twin: what the torch engine runs for zoo:NAME, with the zoo's weights (tv: a torchvision builder, edgebench: edgebench's own definition in its worker).\nSources:\n"
+    );
+    for e in &entries {
+        out.push_str(&format!("  {}: {}\n", e.name, e.source));
+    }
+    out
+}
+
 /// The label a study gives a model it is given no label for: the zoo model's name, the PyTorch
 /// model's short name ([`TorchSource::short_name`]), else the file's stem.
 pub fn default_label(source: &str) -> String {

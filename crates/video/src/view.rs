@@ -305,3 +305,32 @@ pub fn markdown_table(runs: &[VideoReport]) -> String {
     }
     o
 }
+
+/// The progress display's message after clip `p`: the clips predicted and dropped so far, and
+/// the last end-to-end latency.
+pub fn clip_progress(p: &crate::run::Prediction, predicted: u64, dropped: u64) -> String {
+    format!(
+        "clip {}: {predicted} predicted, {dropped} dropped{}",
+        p.clip,
+        p.latency_ms
+            .map(|l| format!(", last {} ms end to end", ms(l)))
+            .unwrap_or_default()
+    )
+}
+
+/// Why a run ended early (`r.error`), with how far it got and the files that hold what it
+/// measured; `None` for a run that finished.
+pub fn stopped(r: &VideoReport, outputs: &crate::export::Outputs) -> Option<String> {
+    let e = r.error.as_ref()?;
+    let written: Vec<String> = outputs.paths().map(|p| p.display().to_string()).collect();
+    Some(format!(
+        "{e}; the run stopped after {} frames and {} predictions{}",
+        r.frames,
+        r.predicted,
+        if written.is_empty() {
+            String::new()
+        } else {
+            format!(", written to {}", written.join(", "))
+        }
+    ))
+}
