@@ -19,7 +19,10 @@
 # folder for every side's JSON; a new temporary folder by default), BARE (a built
 # `ort_loop` example, target/release/examples/ort_loop, to add its two bare Rust loops to every
 # pair: edgebench's session without edgebench's harness, and the `ort` crate's plain
-# `Session::run`; see crates/engines/examples/ort_loop.rs).
+# `Session::run`; see crates/engines/examples/ort_loop.rs), CPUS (a CPU list for `taskset -c`,
+# e.g. 2,3: every side runs on those CPUs alone, so that where the scheduler puts a process's
+# threads, which can move a 2-thread median by a third on a many-core host, is the same for
+# all sides; unset: no pinning).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,6 +43,12 @@ positive THREADS "$THREADS"
 positive RUNS "$RUNS"
 [[ $WARMUP =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "WARMUP=$WARMUP must be a number of seconds, e.g. 1"
 case $LEVEL in none | basic | extended | all) ;; *) fail "LEVEL=$LEVEL must be none, basic, extended or all" ;; esac
+pin=()
+if [ -n "${CPUS:-}" ]; then
+    command -v taskset >/dev/null || fail "CPUS=$CPUS needs taskset (util-linux)"
+    taskset -c "$CPUS" true 2>/dev/null || fail "CPUS=$CPUS is not a CPU list this machine can run on (see \`lscpu -e\`)"
+    pin=(taskset -c "$CPUS")
+fi
 case $TELEMETRY in on) telemetry=() ;; off) telemetry=(--no-telemetry) ;; *) fail "TELEMETRY=$TELEMETRY must be on or off" ;; esac
 [ -x "$EDGEBENCH" ] || fail "$EDGEBENCH is not an executable; build it with \`cargo build --release -p edgebench\` or set EDGEBENCH"
 lib=$("$PYTHON" -c 'import glob, os, numpy, onnxruntime as o; print(sorted(glob.glob(os.path.join(os.path.dirname(o.__file__), "capi", "libonnxruntime.so*")))[-1])' 2>/dev/null) ||
@@ -54,15 +63,15 @@ else
     "$EDGEBENCH" zoo export "$model" -o "$file" >/dev/null || fail "cannot export zoo model \`$model\` (see \`edgebench zoo list\`)"
 fi
 
-eb=("$EDGEBENCH" --ort-lib "$lib" bench "$file" -e "ort:$LEVEL" --threads "$THREADS" --json
+eb=("${pin[@]}" "$EDGEBENCH" --ort-lib "$lib" bench "$file" -e "ort:$LEVEL" --threads "$THREADS" --json
     --rounds 1 --warmup "$WARMUP" --min-warmup-runs 3 --min-samples "$RUNS" --max-samples "$RUNS"
     --max-time 100000 --gate-inputs 1 "${telemetry[@]}")
 if [ -n "${BARE:-}" ]; then
     [ -x "$BARE" ] || fail "BARE=$BARE is not an executable; build it with \`cargo build --release -p edgebench-engines --example ort_loop\`"
-    bare=("$BARE" "$file" --lib "$lib" --threads "$THREADS" --level "$LEVEL" --warmup "$WARMUP"
+    bare=("${pin[@]}" "$BARE" "$file" --lib "$lib" --threads "$THREADS" --level "$LEVEL" --warmup "$WARMUP"
           --min-warmup-runs 3 --runs "$RUNS")
 fi
-py=("$PYTHON" "$here/loop.py" "$file" --threads "$THREADS" --level "$LEVEL" --warmup "$WARMUP"
+py=("${pin[@]}" "$PYTHON" "$here/loop.py" "$file" --threads "$THREADS" --level "$LEVEL" --warmup "$WARMUP"
     --min-warmup-runs 3 --runs "$RUNS")
 {
     echo "edgebench: ${eb[*]}"
