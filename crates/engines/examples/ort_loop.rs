@@ -187,7 +187,12 @@ fn measure(a: &Args) -> Result<String, String> {
                 values.iter().map(|(n, v)| (n.as_str(), v)).collect();
             session.run(refs).map(drop).map_err(|e| e.to_string())
         })?;
-        (f, w, s, serde_json::json!({ "threads": a.threads, "level": a.level }))
+        (
+            f,
+            w,
+            s,
+            serde_json::json!({ "threads": a.threads, "level": a.level }),
+        )
     };
     let mut sorted = samples.clone();
     sorted.sort_by(f64::total_cmp);
