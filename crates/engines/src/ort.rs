@@ -1082,7 +1082,10 @@ mod binding_tests {
         assert_eq!(bits(&s.outputs().unwrap()), bits(&want_a));
         // New inputs: the outputs read after the runs are the last run's, not the first set's.
         s.set_inputs(&b).unwrap();
-        assert!(s.outputs().unwrap().is_empty(), "outputs of the old inputs after set_inputs");
+        assert!(
+            s.outputs().unwrap().is_empty(),
+            "outputs of the old inputs after set_inputs"
+        );
         s.run().unwrap();
         assert_eq!(bits(&s.outputs().unwrap()), bits(&want_b));
         s.set_inputs(&a).unwrap();
@@ -1101,7 +1104,11 @@ mod binding_tests {
             ("optimization_level", "all"),
             ("execution_provider", "CPUExecutionProvider"),
         ] {
-            assert_eq!(d.get(key).map(String::as_str), Some(value), "{key} in {d:?}");
+            assert_eq!(
+                d.get(key).map(String::as_str),
+                Some(value),
+                "{key} in {d:?}"
+            );
         }
         assert!(d["io_binding"].contains("RunWithBinding"), "{d:?}");
         assert!(d["thread_affinity"].starts_with("none"), "{d:?}");
