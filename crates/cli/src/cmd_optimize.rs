@@ -2,7 +2,7 @@
 //! by racing candidates on confidence intervals (`edgebench_study::optimize`).
 
 use crate::shared::{spinner, TelemetryArgs};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 use edgebench_study::optimize::{self, Event, Objective, OptimizeRequest};
 use std::path::PathBuf;
@@ -14,8 +14,8 @@ pub struct OptimizeArgs {
     pub model: String,
     /// What to minimize: latency (ms per inference at batch 1), throughput (ms per item over
     /// batch sizes), energy (mJ per item) or fps-per-watt (its inverse; needs a power sensor).
-    #[arg(long, default_value = "latency", value_parser = parse_objective)]
-    pub objective: Objective,
+    #[arg(long, default_value = "latency", value_name = "OBJECTIVE")]
+    pub objective: String,
     /// The whole search's time in seconds, preparing, screening and the final run included.
     #[arg(
         long,
@@ -55,22 +55,20 @@ pub struct OptimizeArgs {
     pub telemetry: TelemetryArgs,
 }
 
-fn parse_objective(s: &str) -> Result<Objective, String> {
-    Objective::parse(s).ok_or_else(|| {
-        format!(
-            "valid objectives: {}",
-            Objective::ALL.map(Objective::as_str).join(", ")
-        )
-    })
-}
-
 pub fn run(a: OptimizeArgs) -> Result<ExitCode> {
     a.telemetry.check()?;
+    let Some(objective) = Objective::parse(&a.objective) else {
+        bail!(
+            "--objective {}: valid objectives are {}",
+            a.objective,
+            Objective::ALL.map(Objective::as_str).join(", ")
+        );
+    };
     let quiet = a.quiet || a.json;
     let telemetry = a.telemetry.open(quiet);
     let req = OptimizeRequest {
         model: a.model.clone(),
-        objective: a.objective,
+        objective,
         budget_s: a.budget,
         max_accuracy_drop: a.max_accuracy_drop,
         out: a.out.clone(),
