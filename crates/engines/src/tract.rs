@@ -1,10 +1,10 @@
 //! tract, the pure-Rust engine: `tract:reference` runs the decluttered graph with tract's
 //! plain interpreter; `tract:optimized` runs tract's hardware-specific optimized plan
-//! (kernel selection for this CPU, fused operators, packed weights). `quant=int8[,calib=DIR]`
-//! runs the model quantized to QDQ int8 (`crate::lowp`, in `prepare`).
+//! (kernel selection for this CPU, fused operators, packed weights).
 //!
 //! The precision recorded is read from the plan that runs: every node's input types, counted
-//! by precision (`core::precision`), not the request.
+//! by precision (`core::precision`), not the request. `quant=int8` is refused: tract 0.23.9
+//! runs a QDQ model's convolutions in float32 (see [`QUANT_REFUSED`]).
 
 use edgebench_core::engine::{
     check_spec, Availability, Engine, EngineSpec, PrepareOptions, Session, SessionInfo, VariantInfo,
@@ -19,6 +19,13 @@ use tract_onnx::prelude::*;
 pub const TRACT_VERSION: &str = "0.23.9";
 
 pub struct Tract;
+
+/// Why `tract:...,quant=int8` is refused. Tried on the zoo's squeezenet1_1 quantized by
+/// `edgebench quantize` (QDQ, per-channel): tract's optimized plan held no int8 node among its
+/// 43 convolutions and matrix products (dequantize, then float32 kernels), ran slower than the
+/// float model (35.2 against 26.6 ms median, 2 threads, this repository's 2-core VM) and failed
+/// the float32 gate.
+pub const QUANT_REFUSED: &str = "tract 0.23.9 runs a QDQ model's convolutions in float32 (dequantize, then float kernels), so it has no int8 variant; use ort:all,quant=int8 or openvino:f32,quant=int8, or bench the file of `edgebench quantize` as a model of its own";
 
 const VARIANTS: &[&str] = &["reference", "optimized"];
 
@@ -51,7 +58,12 @@ impl Engine for Tract {
 
     fn validate(&self, spec: &EngineSpec) -> Result<()> {
         check_spec(spec, VARIANTS, &[], crate::lowp::QUANT_KEYS)?;
-        crate::lowp::quant_request(spec).map(|_| ())
+        if spec.options.contains_key("quant") || spec.options.contains_key("calib") {
+            return Err(Error::InvalidArgument(format!(
+                "--engine {spec}: {QUANT_REFUSED}"
+            )));
+        }
+        Ok(())
     }
 
     fn prepare(
@@ -75,22 +87,6 @@ impl Engine for Tract {
         };
         tract_linalg::multithread::set_default_executor(executor);
 
-        // The variant's model: quantized here, so that it counts in prepare_ms.
-        let transformed = match crate::lowp::quant_request(spec)? {
-            Some(q) => Some(crate::lowp::quantize(
-                model,
-                &opts.inputs,
-                &q,
-                edgebench_torch::quantize::Activations::U8,
-            )?),
-            None => None,
-        };
-        let details = transformed
-            .as_ref()
-            .map(|t| t.details.clone())
-            .unwrap_or_default();
-        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
-        let model = &model;
         let m = inference_model(model, &opts.inputs, label)?;
         let typed = guard(|| m.into_typed()).map_err(|r| shape_rejected(model, &opts.inputs, r))?;
         let engine_err = |reason: TractFailure| Error::Engine {
@@ -114,7 +110,6 @@ impl Engine for Tract {
             inputs: tvec![],
             outputs: tvec![],
             threads,
-            details,
             evidence,
         }))
     }
@@ -126,8 +121,6 @@ struct TractSession {
     inputs: TVec<TValue>,
     outputs: TVec<TValue>,
     threads: usize,
-    /// What the variant's model transformation recorded (`quant=int8`).
-    details: std::collections::BTreeMap<String, String>,
     /// The plan's nodes by precision.
     evidence: Option<edgebench_core::precision::PrecisionEvidence>,
 }
@@ -249,7 +242,6 @@ impl Session for TractSession {
             }
             .into(),
         );
-        details.extend(self.details.clone());
         let mut info = SessionInfo {
             engine_version: TRACT_VERSION.into(),
             threads: Some(self.threads),
