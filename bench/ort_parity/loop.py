@@ -35,11 +35,18 @@ DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int
           "tensor(bool)": np.bool_}
 
 
+
+def fail(msg):
+    """Bad input: one line on stderr, exit code 2."""
+    print(msg, file=sys.stderr)
+    sys.exit(2)
+
+
 def random_input(meta, rng):
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in meta.shape]
     dtype = DTYPES.get(meta.type)
     if dtype is None:
-        sys.exit("loop.py: input `%s` has type %s, which this loop does not generate" % (meta.name, meta.type))
+        fail("loop.py: input `%s` has type %s, which this loop does not generate" % (meta.name, meta.type))
     if dtype in (np.float32, np.float64):
         x = rng.uniform(-1.0, 1.0, size=shape)
         x = np.where(np.abs(x) < 1e-3, np.copysign(1e-3, x), x)
@@ -69,9 +76,9 @@ def main():
                    "(default: leave it unset, as a Python user does)")
     a = p.parse_args()
     if not os.path.isfile(a.model):
-        sys.exit("loop.py: %s: no such file; export one with `edgebench zoo export efficientnet_b0 -o FILE`" % a.model)
+        fail("loop.py: %s: no such file; export one with `edgebench zoo export efficientnet_b0 -o FILE`" % a.model)
     if a.threads < 1 or a.runs < 1:
-        sys.exit("loop.py: --threads and --runs must be positive")
+        fail("loop.py: --threads and --runs must be positive")
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads

@@ -20,6 +20,13 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
        10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
 
 
+
+def fail(msg):
+    """Bad input: one line on stderr, exit code 2."""
+    print(msg, file=sys.stderr)
+    sys.exit(2)
+
+
 def t95(df):
     return next((T95[k] for k in sorted(T95) if k >= df), 1.96)
 
@@ -29,7 +36,7 @@ def pair(out, i):
         doc = json.load(f)
     res = doc["results"][0]
     if res.get("status") != "ok":
-        sys.exit("summarize.py: pair %d: edgebench's variant did not run: %s" % (i, res.get("error")))
+        fail("summarize.py: pair %d: edgebench's variant did not run: %s" % (i, res.get("error")))
     with open(os.path.join(out, "pair%d.python.json" % i)) as f:
         py = json.loads(f.read().strip().splitlines()[-1])
     e = statistics.median(res["raw_ms"])
@@ -77,7 +84,7 @@ def main():
                                            for p in glob.glob(os.path.join(out, "pair*.edgebench.json"))) if m)
     rows = [pair(out, i) for i in ids if os.path.exists(os.path.join(out, "pair%d.python.json" % i))]
     if not rows:
-        sys.exit("summarize.py: no complete pair in %s" % out)
+        fail("summarize.py: no complete pair in %s" % out)
     for r in rows:
         print(line(r))
     ratios = [r["ratio"] for r in rows]
