@@ -8,7 +8,6 @@ use anyhow::{bail, Result};
 use clap::Args;
 use edgebench_core::schema::study::StudySummary;
 use edgebench_report::study_progress;
-use edgebench_study::lock::StudyLock;
 use edgebench_study::summary;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,12 +36,6 @@ pub struct ReportArgs {
     pub video: Vec<PathBuf>,
 }
 
-/// The study folder form of `report`.
-struct StudyReport {
-    dir: PathBuf,
-    json: bool,
-}
-
 pub fn run(a: ReportArgs) -> Result<ExitCode> {
     if !a.bench.is_empty() || !a.video.is_empty() {
         return tables::files(&a.bench, &a.video);
@@ -53,19 +46,18 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
     if a.markdown {
         return tables::study(&dir);
     }
-    let a = StudyReport { dir, json: a.json };
-    let path = summary::results_in(&a.dir)?;
-    // The reports are written into the folder: not while a study writes it.
-    let lock = StudyLock::acquire(&a.dir, "edgebench report")?;
-    let (summary, torn) = summary::rebuild(&path)?;
+    let summary::Rebuilt {
+        summary,
+        results,
+        torn,
+        written,
+    } = summary::report(&dir)?;
     if torn {
         eprintln!(
             "edgebench: note: the last line of {} is torn (an interrupted write) and was ignored",
-            path.display()
+            results.display()
         );
     }
-    let written = edgebench_report::write_study(&a.dir, &summary)?;
-    drop(lock);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -75,7 +67,7 @@ pub fn run(a: ReportArgs) -> Result<ExitCode> {
         eprintln!(
             "edgebench: {} of the study's jobs are not measured yet: `edgebench study --resume --out {}` with the same config finishes them",
             summary.pending.len(),
-            a.dir.display()
+            dir.display()
         );
     }
     eprintln!("edgebench: wrote {}", study_progress::paths(&written));

@@ -1,10 +1,10 @@
 //! `edgebench study`: run a matrix of models x engine variants and write the study folder.
 
 use crate::shared::{spinner, TelemetryArgs};
-use edgebench_report::bench_progress::progress_text;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use edgebench_core::schema::study::{Shard, StudyConfig};
+use edgebench_report::bench_progress::progress_text;
 use edgebench_report::study_progress;
 use edgebench_study::run::{Event, StudyOptions, StudyOutcome};
 use edgebench_study::runner::Event as RunEvent;

@@ -261,7 +261,10 @@ fn bench_json_has_the_documented_schema() {
     assert_eq!(model["source"], p.to_str().unwrap());
     assert_eq!(model["path"], p.to_str().unwrap());
     assert!(model["task"].is_null(), "{model}");
-    let (macs, flops) = (model["macs"].as_u64().unwrap(), model["flops"].as_u64().unwrap());
+    let (macs, flops) = (
+        model["macs"].as_u64().unwrap(),
+        model["flops"].as_u64().unwrap(),
+    );
     assert!(macs > 0 && flops == 2 * macs, "{model}");
     assert!(model["params"].as_u64().unwrap() > 0, "{model}");
     assert_eq!(v["settings"]["seed"], 5);

@@ -9,8 +9,8 @@ use crate::engine::EngineSpec;
 use crate::gate::{Agreement, GateRule, Tolerance};
 use crate::host::HostInfo;
 use crate::schema::study::{
-    round_key, Job, Loaded, ModelConfig, Plan, PlannedModel, StudyConfig,
-    StudyMeasurement, StudySession, Task,
+    round_key, Job, Loaded, ModelConfig, Plan, PlannedModel, StudyConfig, StudyMeasurement,
+    StudySession, Task,
 };
 use crate::schema::{ModelInfo, Status, ToolInfo, VariantResult};
 use crate::telemetry::energy::{

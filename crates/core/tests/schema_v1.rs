@@ -51,7 +51,15 @@ fn a_loaded_and_an_unloaded_model_write_the_same_keys_in_the_same_order() {
     assert_eq!(keys_in_order(&loaded), KEYS);
     assert_eq!(keys_in_order(&unloaded), KEYS);
     let v = serde_json::to_value(&unloaded).unwrap();
-    for k in ["sha256", "opset", "load_ms", "declared_inputs", "outputs", "params", "flops"] {
+    for k in [
+        "sha256",
+        "opset",
+        "load_ms",
+        "declared_inputs",
+        "outputs",
+        "params",
+        "flops",
+    ] {
         assert!(v[k].is_null(), "{k}: {v}");
     }
     assert_eq!(v["path"], "zoo:resnet18");
@@ -81,8 +89,14 @@ fn a_schema_1_bench_document_still_loads() {
     let m = &r.model;
     assert_eq!(m.path, old["model"]["path"].as_str().unwrap());
     // What the old document could not say is unknown, and the names stand in for each other.
-    assert_eq!((m.source.as_str(), m.label.as_str()), (m.path.as_str(), m.path.as_str()));
-    assert_eq!((m.task, m.params, m.macs, m.flops), (None, None, None, None));
+    assert_eq!(
+        (m.source.as_str(), m.label.as_str()),
+        (m.path.as_str(), m.path.as_str())
+    );
+    assert_eq!(
+        (m.task, m.params, m.macs, m.flops),
+        (None, None, None, None)
+    );
     assert_eq!(m.sha256.as_deref(), old["model"]["sha256"].as_str());
     assert_eq!(m.opset, old["model"]["opset"].as_i64());
     assert!(m.outputs.as_ref().is_some_and(|o| !o.is_empty()));
@@ -108,7 +122,12 @@ fn a_schema_1_study_line_still_loads() {
         assert_eq!(model.flops, old["model"]["flops"].as_u64());
         assert!(model.flops.is_some());
         assert_eq!(
-            (model.opset, model.load_ms, &model.declared_inputs, &model.outputs),
+            (
+                model.opset,
+                model.load_ms,
+                &model.declared_inputs,
+                &model.outputs
+            ),
             (None, None, &None, &None)
         );
         assert_eq!(keys_in_order(model), KEYS);

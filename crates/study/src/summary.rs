@@ -35,3 +35,30 @@ pub fn analyse(loaded: &Loaded, path: &Path) -> Result<StudySummary> {
         ))
     })
 }
+
+/// What `edgebench report DIR` did: the summary rebuilt from the folder's results file, the
+/// report files written into the folder, and whether the results' last line was torn (an
+/// interrupted write, ignored).
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub summary: StudySummary,
+    pub results: PathBuf,
+    pub torn: bool,
+    pub written: Vec<PathBuf>,
+}
+
+/// Rebuilds study folder `dir`'s summary from its `results.jsonl` alone and rewrites the
+/// reports its config asks for, under the folder's lock (not while a study writes it).
+pub fn report(dir: &Path) -> Result<Rebuilt> {
+    let results = results_in(dir)?;
+    let lock = crate::lock::StudyLock::acquire(dir, "edgebench report")?;
+    let (summary, torn) = rebuild(&results)?;
+    let written = edgebench_report::write_study(dir, &summary)?;
+    drop(lock);
+    Ok(Rebuilt {
+        summary,
+        results,
+        torn,
+        written,
+    })
+}
