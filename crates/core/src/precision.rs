@@ -83,7 +83,11 @@ impl PrecisionEvidence {
     /// The evidence an engine recorded in `info`, if any.
     pub fn from_info(info: &SessionInfo) -> Option<PrecisionEvidence> {
         let kernels = parse(info.details.get(KERNELS)?);
-        let compute = info.details.get(COMPUTE).map(|s| parse(s)).unwrap_or_default();
+        let compute = info
+            .details
+            .get(COMPUTE)
+            .map(|s| parse(s))
+            .unwrap_or_default();
         Some(PrecisionEvidence {
             kernels,
             compute,

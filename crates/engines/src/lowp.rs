@@ -38,7 +38,7 @@ pub fn quant_request(spec: &EngineSpec) -> Result<Option<QuantRequest>> {
     match spec.options.get("quant").map(String::as_str) {
         None => match calib {
             Some(_) => Err(bad(
-                "calib=DIR calibrates a quantization: add quant=int8".into(),
+                "calib=DIR calibrates a quantization: add quant=int8".into()
             )),
             None => Ok(None),
         },
@@ -125,7 +125,10 @@ pub fn quantize(
             report.counts.quantize_linear,
             report.counts.dequantize_linear,
             if report.cached {
-                format!(", from the quantizer's cache (key {})", &report.cache_key[..12])
+                format!(
+                    ", from the quantizer's cache (key {})",
+                    &report.cache_key[..12]
+                )
             } else {
                 format!(", made in {:.1} s", report.elapsed_s)
             }

@@ -277,7 +277,9 @@ impl Engine for OpenVino {
         if let Some(t) = &transformed {
             details.extend(t.details.clone());
         }
-        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
+        let model = transformed
+            .map(|t| t.model)
+            .unwrap_or_else(|| model.clone());
         let model = &model;
         let inputs = opts.inputs.clone();
         let prepared = crate::catch(|| -> std::result::Result<_, EngineError> {
@@ -421,7 +423,10 @@ fn perf_counters(
         .core
         .set_property(&device, &RwPropertyKey::EnableProfiling, "YES")
         .map_err(e)?;
-    let mut compiled = recipe.core.compile_model(&recipe.model, device).map_err(e)?;
+    let mut compiled = recipe
+        .core
+        .compile_model(&recipe.model, device)
+        .map_err(e)?;
     let mut request = compiled.create_infer_request().map_err(e)?;
     for t in inputs {
         request.set_tensor(&t.name, &to_tensor(t)?).map_err(e)?;
@@ -430,7 +435,8 @@ fn perf_counters(
     // SAFETY: `InferRequest` is its handle (size checked above); the handle stays valid while
     // `request` lives, and the list is freed by OpenVINO's own function after it is copied.
     unsafe {
-        let handle = *(std::ptr::addr_of!(request) as *const *const openvino_sys::ov_infer_request_t);
+        let handle =
+            *(std::ptr::addr_of!(request) as *const *const openvino_sys::ov_infer_request_t);
         let mut list = openvino_sys::ov_profiling_info_list_t {
             profiling_infos: std::ptr::null_mut(),
             size: 0,

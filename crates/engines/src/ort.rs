@@ -28,7 +28,9 @@ pub const FIX: &str = "install it with `python3 -m pip install onnxruntime==1.24
 
 const LEVELS: &[&str] = &["none", "basic", "extended", "all"];
 const FLAGS: &[&str] = &["fallback", "fp16", "int8"];
-const KEYS: &[&str] = &["ep", "threads", "device", "cache", "quant", "calib", "dtype"];
+const KEYS: &[&str] = &[
+    "ep", "threads", "device", "cache", "quant", "calib", "dtype",
+];
 
 /// The session options edgebench sets on every ONNX Runtime session besides the level, the
 /// thread count and the provider, each to the value ONNX Runtime's Python API runs with when
@@ -484,7 +486,9 @@ impl Engine for Ort {
         if let Some(t) = &transformed {
             details.extend(t.details.clone());
         }
-        let model = transformed.map(|t| t.model).unwrap_or_else(|| model.clone());
+        let model = transformed
+            .map(|t| t.model)
+            .unwrap_or_else(|| model.clone());
         let model = &model;
 
         let level = match cfg.level {
@@ -682,9 +686,8 @@ fn profiled_run(
         .tempdir()
         .map_err(|e| EngineError::Io(format!("a scratch folder for the profile: {e}")))?;
     let json = crate::catch(|| -> std::result::Result<String, EngineError> {
-        let s = |e: ort::Error<ort::session::builder::SessionBuilder>| {
-            EngineError::Run(e.to_string())
-        };
+        let s =
+            |e: ort::Error<ort::session::builder::SessionBuilder>| EngineError::Run(e.to_string());
         let mut b = ort::session::Session::builder(&rt.env)
             .map_err(|e| EngineError::Run(e.to_string()))?
             .with_log_level(ort::logging::LogLevel::Error)

@@ -14,9 +14,16 @@ use std::collections::BTreeMap;
 /// the kernels whose precision decides the speed. Quantize/dequantize, casts, pooling and
 /// reorders are counted among all kernels only.
 pub fn is_compute(op: &str) -> bool {
-    ["Conv", "MatMul", "Gemm", "Attention", "FullyConnected", "Convolution"]
-        .iter()
-        .any(|k| op.contains(k))
+    [
+        "Conv",
+        "MatMul",
+        "Gemm",
+        "Attention",
+        "FullyConnected",
+        "Convolution",
+    ]
+    .iter()
+    .any(|k| op.contains(k))
 }
 
 #[derive(Deserialize)]
@@ -77,10 +84,7 @@ pub fn ort_profile(json: &str, source: &str) -> Result<PrecisionEvidence, Engine
         ));
     }
     let providers: Vec<String> = providers.iter().map(|(p, n)| format!("{p} {n}")).collect();
-    evidence.source = format!(
-        "{source}: {n} kernel events ({})",
-        providers.join(", ")
-    );
+    evidence.source = format!("{source}: {n} kernel events ({})", providers.join(", "));
     Ok(evidence)
 }
 

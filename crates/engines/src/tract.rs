@@ -162,7 +162,11 @@ fn plan_precision(
     }
     e.source = format!(
         "tract's {} plan: {n} nodes by their input type",
-        if optimized { "optimized" } else { "decluttered" }
+        if optimized {
+            "optimized"
+        } else {
+            "decluttered"
+        }
     );
     (n > 0).then_some(e)
 }

@@ -104,7 +104,12 @@ fn ort_profile_of_a_quantized_model_counts_int8_kernels() {
     assert_eq!(e.kernels.get("f32"), Some(&1), "{e:?}");
     assert_eq!(e.kernels.get("int8"), Some(&7), "{e:?}");
     assert_eq!(e.ran(), Some("int8"));
-    assert!(e.source.contains("8 kernel events (CPUExecutionProvider 8)"), "{}", e.source);
+    assert!(
+        e.source
+            .contains("8 kernel events (CPUExecutionProvider 8)"),
+        "{}",
+        e.source
+    );
 }
 
 #[test]
@@ -121,7 +126,10 @@ fn ort_int8_ran_and_is_recorded() {
     assert!(e.source.contains("onnx runtime profile"), "{}", e.source);
     assert!(info.details["quant.model"].contains("QuantizeLinear"));
     // Synthetic calibration, and nothing else, is worth a warning.
-    assert_eq!(precision::warnings(&info), vec![Warning::SyntheticCalibration]);
+    assert_eq!(
+        precision::warnings(&info),
+        vec![Warning::SyntheticCalibration]
+    );
     // The float model on the same engine: float32 kernels, no warning.
     let f32 = ran(ort.as_ref(), "ort:all");
     assert_eq!(f32.precision, "f32", "{f32:?}");
@@ -163,7 +171,10 @@ fn openvino_int8_ran_and_is_recorded() {
     let e = evidence(&info);
     assert!(e.compute.get("int8").copied().unwrap_or(0) >= 3, "{e:?}");
     assert!(e.source.contains("performance counters"), "{}", e.source);
-    assert_eq!(precision::warnings(&info), vec![Warning::SyntheticCalibration]);
+    assert_eq!(
+        precision::warnings(&info),
+        vec![Warning::SyntheticCalibration]
+    );
 }
 
 #[test]

@@ -466,19 +466,18 @@ impl TrtSession {
         }
         // TensorRT 11's int8 is a Q/DQ model's: a float32 model is quantized first (signed
         // activations, synthetic calibration; in prepare_ms), from the quantizer's cache.
-        let quantized = if version.strongly_typed_only()
-            && cfg.precision == Precision::Int8
-            && !has_qdq(model)
-        {
-            Some(crate::lowp::quantize(
-                model,
-                &opts.inputs,
-                &crate::lowp::QuantRequest { calib: None },
-                edgebench_torch::quantize::Activations::S8,
-            )?)
-        } else {
-            None
-        };
+        let quantized =
+            if version.strongly_typed_only() && cfg.precision == Precision::Int8 && !has_qdq(model)
+            {
+                Some(crate::lowp::quantize(
+                    model,
+                    &opts.inputs,
+                    &crate::lowp::QuantRequest { calib: None },
+                    edgebench_torch::quantize::Activations::S8,
+                )?)
+            } else {
+                None
+            };
         let quant_details = quantized
             .as_ref()
             .map(|q| q.details.clone())
