@@ -264,7 +264,7 @@ pub fn prune(
         "weights": weights_req,
         "input": opts.input,
         "ratios": opts.ratios,
-        "finetune": opts.finetune,
+        "finetune": opts.finetune.as_ref().map(TrainSettings::absolute),
         "original": d.join("original.onnx"),
         "outputs": d,
         "opset": PRUNE_OPSET,

@@ -154,7 +154,7 @@ pub fn qat(
         "weights": weights_req,
         "input": opts.input,
         "train": {
-            "folder": opts.train.folder,
+            "folder": opts.train.absolute().folder,
             "epochs": opts.train.epochs,
             "lr": opts.train.lr,
             "batch": opts.train.batch,

@@ -79,6 +79,15 @@ impl TrainSettings {
         }
         labelled_folder(&self.folder, flag)
     }
+
+    /// The settings with an absolute folder: the scripts run in a scratch folder, where a
+    /// relative path would name nothing.
+    pub fn absolute(&self) -> TrainSettings {
+        TrainSettings {
+            folder: std::path::absolute(&self.folder).unwrap_or_else(|_| self.folder.clone()),
+            ..self.clone()
+        }
+    }
 }
 
 const FOLDER_FIX: &str =
