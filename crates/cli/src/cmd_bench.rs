@@ -47,11 +47,14 @@ pub struct BenchArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub memory: crate::memory_args::MemoryArgs,
+    #[command(flatten)]
+    pub scenario: crate::scenario_args::ScenarioArgs,
 }
 
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
     a.measure.check()?;
     a.telemetry.check()?;
+    let scenario = a.scenario.settings()?;
     // Everything that can be checked before measuring is checked first.
     let specs = a
         .engines
@@ -92,7 +95,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
     })?;
     let limit = a.memory.limit();
     edgebench_core::memory::check_bench(&model, &inputs, &specs, a.measure.gate_inputs, &limit)?;
-    let opts = bench_options(
+    let mut opts = bench_options(
         &a.measure,
         &a.telemetry,
         a.output.quiet || a.output.json,
@@ -104,6 +107,7 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
         ),
         a.seed,
     );
+    opts.scenario = scenario;
     let report = BenchReport::begin(
         crate::tool_info(),
         edgebench_torch::source::describe(&a.model, &model, inputs),

@@ -26,6 +26,7 @@ mod cmd_video;
 mod cmd_worker;
 mod cmd_zoo;
 mod memory_args;
+mod scenario_args;
 mod shared;
 mod source;
 

@@ -3,6 +3,7 @@
 //! across variants. Returns data; the CLI renders it.
 
 pub mod outcome;
+pub mod scenario;
 
 pub use outcome::{conclude, leave_out_unavailable, NothingRan, Outcome};
 
@@ -40,6 +41,9 @@ pub struct BenchOptions {
     pub gate_input_sets: usize,
     /// The device's telemetry, sampled during every measurement; `None` turns it off.
     pub telemetry: Option<Arc<Telemetry>>,
+    /// An MLPerf scenario each variant runs after its measurement and gate outputs
+    /// ([`scenario`]); `None` runs none.
+    pub scenario: Option<crate::scenario::ScenarioSettings>,
 }
 
 /// Random input sets the accuracy gate compares unless told (the measured one included).
@@ -86,7 +90,20 @@ pub fn run_variant(
             progress,
         )?;
         let outputs = gate_outputs(session.as_mut(), opts)?;
-        let result = build_result(spec, &session.info(), prepare_ms, &[m], energy, opts)?;
+        let self_timed = scenario::timed_itself(std::slice::from_ref(&m));
+        let mut result = build_result(spec, &session.info(), prepare_ms, &[m], energy, opts)?;
+        if let Some(settings) = &opts.scenario {
+            let s = scenario::run_on_session(
+                session.as_mut(),
+                &result.spec,
+                settings,
+                opts.batch,
+                &inputs,
+                self_timed,
+                &mut |_| {},
+            );
+            result = scenario::attach(result, s);
+        }
         Ok(VariantRun { result, outputs })
     };
     run().unwrap_or_else(|e| VariantRun {
@@ -112,6 +129,11 @@ pub enum RoundProgress {
     },
     CheckingOutputs {
         variant: usize,
+    },
+    /// The variant's MLPerf scenario ([`BenchOptions::scenario`]), between queries.
+    Scenario {
+        variant: usize,
+        progress: crate::scenario::RunProgress,
     },
 }
 
@@ -222,6 +244,11 @@ pub fn run_variants(
             on_round(&snapshot(&live));
         }
     }
+    // With a scenario (long runs), the exports are rewritten after each variant's scenario.
+    let mut partial = match (&opts.scenario, on_round.is_some()) {
+        (Some(_), true) => snapshot(&live),
+        _ => vec![],
+    };
     live.iter_mut()
         .zip(variants)
         .enumerate()
@@ -239,7 +266,7 @@ pub fn run_variants(
                 })?;
                 progress(RoundProgress::CheckingOutputs { variant: i });
                 let outputs = gate_outputs(session.as_mut(), opts)?;
-                let result = build_result(
+                let mut result = build_result(
                     spec,
                     &session.info(),
                     l.prepare_ms,
@@ -247,6 +274,23 @@ pub fn run_variants(
                     l.energy.take(),
                     opts,
                 )?;
+                if let (Some(settings), Ok(inputs)) = (&opts.scenario, &inputs) {
+                    let s = scenario::run_on_session(
+                        session.as_mut(),
+                        &result.spec,
+                        settings,
+                        opts.batch,
+                        inputs,
+                        scenario::timed_itself(&l.rounds),
+                        &mut |p| {
+                            progress(RoundProgress::Scenario {
+                                variant: i,
+                                progress: p,
+                            })
+                        },
+                    );
+                    result = scenario::attach(result, s);
+                }
                 Ok(VariantRun { result, outputs })
             };
             let run = done().unwrap_or_else(|e| VariantRun {
@@ -258,6 +302,10 @@ pub fn run_variants(
             });
             // Sessions hold engine memory (and GPU contexts): free each as soon as it is done.
             l.session = None;
+            if let (Some(slot), Some(on_round)) = (partial.get_mut(i), on_round.as_mut()) {
+                *slot = run.result.clone();
+                on_round(&partial);
+            }
             run
         })
         .collect()

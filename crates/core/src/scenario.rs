@@ -130,6 +130,16 @@ pub enum ScenarioError {
         value: String,
         expected: &'static str,
     },
+    #[error("{flag} applies to --scenario {applies_to} only, not {given}: drop it or use --scenario {applies_to}")]
+    OtherScenario {
+        flag: &'static str,
+        given: Scenario,
+        applies_to: Scenario,
+    },
+    #[error("{flag} is a setting of --scenario: add --scenario NAME (single-stream, multi-stream, offline or server) or drop it")]
+    NoScenario { flag: &'static str },
+    #[error("--scenario server needs --target-qps Q: the arrival rate in queries per second (with --find-peak, the first rate tried)")]
+    NoRate,
     #[error(transparent)]
     Session(#[from] crate::Error),
 }
@@ -154,7 +164,7 @@ fn check(
 fn check_duration(s: f64) -> Result<(), ScenarioError> {
     check(
         s.is_finite() && s >= 0.0,
-        "--duration",
+        "--scenario-duration",
         s,
         "give the minimum duration in seconds, 0 or more (LoadGen's is 600)",
     )
@@ -256,7 +266,7 @@ impl MultiStreamSettings {
         check_duration(self.min_duration_s)?;
         check(
             self.samples_per_query >= 1,
-            "samples per query",
+            "--samples-per-query",
             self.samples_per_query,
             "give 1 or more (LoadGen's is 8)",
         )?;
@@ -489,7 +499,7 @@ impl fmt::Display for Note {
         match self {
             Note::ShortRun { ran_s, required_s } => write!(
                 f,
-                "not a compliant run: ran {}s, LoadGen requires {}s (raise min_duration_s)",
+                "not a compliant run: ran {}s, LoadGen requires {}s (raise --scenario-duration)",
                 sig(*ran_s),
                 sig(*required_s)
             ),
@@ -1102,6 +1112,136 @@ impl ScenarioSettings {
             ScenarioSettings::Offline(s) => s.validate(),
             ScenarioSettings::Server { server, .. } => server.validate(),
         }
+    }
+}
+
+/// A scenario as a user asks for it: `bench --scenario NAME` and its flags, or the study's
+/// `[scenario]` table (the same keys). Only what differs from LoadGen is given; the rest is
+/// LoadGen's. [`ScenarioRequest::settings`] checks it as a whole, so that both places refuse
+/// the same things with the same words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRequest {
+    pub scenario: Scenario,
+    /// Server: the arrival rate (with `find_peak`, the first rate tried). Required there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_qps: Option<f64>,
+    /// Server: the bound of the 99th percentile (default LoadGen's 100 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_bound_ms: Option<f64>,
+    /// LoadGen's `min_duration`, in seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// LoadGen's `min_query_count` (offline: samples); default LoadGen's for the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_query_count: Option<u64>,
+    /// Multi-stream: samples per query (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples_per_query: Option<u64>,
+    /// Server: search the highest rate that keeps the bound (LoadGen's
+    /// `FindPeakPerformance` mode) instead of one run at `target_qps`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub find_peak: bool,
+}
+
+impl ScenarioRequest {
+    /// LoadGen's settings for `scenario`, nothing changed (a server run still needs its
+    /// rate).
+    pub fn new(scenario: Scenario) -> ScenarioRequest {
+        ScenarioRequest {
+            scenario,
+            target_qps: None,
+            latency_bound_ms: None,
+            duration_s: None,
+            min_query_count: None,
+            samples_per_query: None,
+            find_peak: false,
+        }
+    }
+
+    /// The settings to run, checked: a setting of another scenario, a server run without a
+    /// rate, and every number a run cannot use are refused, naming the flag and the fix.
+    /// Multi-stream and offline run at batch 1 here; the caller sets the session's batch.
+    pub fn settings(&self) -> Result<ScenarioSettings, ScenarioError> {
+        let only = |given: bool, flag: &'static str, scenario: Scenario| {
+            if given && self.scenario != scenario {
+                Err(ScenarioError::OtherScenario {
+                    flag,
+                    given: self.scenario,
+                    applies_to: scenario,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        only(self.target_qps.is_some(), "--target-qps", Scenario::Server)?;
+        only(
+            self.latency_bound_ms.is_some(),
+            "--latency-bound-ms",
+            Scenario::Server,
+        )?;
+        only(self.find_peak, "--find-peak", Scenario::Server)?;
+        only(
+            self.samples_per_query.is_some(),
+            "--samples-per-query",
+            Scenario::MultiStream,
+        )?;
+        let settings = match self.scenario {
+            Scenario::SingleStream => {
+                let d = SingleStreamSettings::default();
+                ScenarioSettings::SingleStream(SingleStreamSettings {
+                    min_duration_s: self.duration_s.unwrap_or(d.min_duration_s),
+                    min_query_count: self.min_query_count.unwrap_or(d.min_query_count),
+                    ..d
+                })
+            }
+            Scenario::MultiStream => {
+                let d = MultiStreamSettings::default();
+                ScenarioSettings::MultiStream(MultiStreamSettings {
+                    min_duration_s: self.duration_s.unwrap_or(d.min_duration_s),
+                    min_query_count: self.min_query_count.unwrap_or(d.min_query_count),
+                    samples_per_query: self.samples_per_query.unwrap_or(d.samples_per_query),
+                    ..d
+                })
+            }
+            Scenario::Offline => {
+                let d = OfflineSettings::default();
+                ScenarioSettings::Offline(OfflineSettings {
+                    min_duration_s: self.duration_s.unwrap_or(d.min_duration_s),
+                    min_sample_count: self.min_query_count.unwrap_or(d.min_sample_count),
+                    ..d
+                })
+            }
+            Scenario::Server => {
+                let d = ServerSettings::default();
+                let target_qps = self.target_qps.ok_or(ScenarioError::NoRate)?;
+                ScenarioSettings::Server {
+                    server: ServerSettings {
+                        target_qps,
+                        latency_bound_ms: self.latency_bound_ms.unwrap_or(d.latency_bound_ms),
+                        min_duration_s: self.duration_s.unwrap_or(d.min_duration_s),
+                        min_query_count: self.min_query_count.unwrap_or(d.min_query_count),
+                        ..d
+                    },
+                    search: self.find_peak.then(RateSearchSettings::default),
+                }
+            }
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+impl ScenarioSettings {
+    /// The same settings for a session that processes `batch` samples per run (multi-stream
+    /// and offline count samples; the others run one query per run).
+    pub fn with_batch(mut self, batch: u64) -> ScenarioSettings {
+        match &mut self {
+            ScenarioSettings::MultiStream(s) => s.batch = batch.max(1),
+            ScenarioSettings::Offline(s) => s.batch = batch.max(1),
+            _ => {}
+        }
+        self
     }
 }
 

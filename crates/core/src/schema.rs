@@ -235,6 +235,10 @@ pub struct VariantResult {
     /// Empty means one round.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<usize>,
+    /// The MLPerf scenario run after the measurement (`bench --scenario`,
+    /// `docs/scenarios.md`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<crate::scenario::ScenarioResult>,
 }
 
 impl VariantResult {
@@ -264,6 +268,7 @@ impl VariantResult {
             energy: None,
             raw_ms: vec![],
             rounds: vec![],
+            scenario: None,
         }
     }
 

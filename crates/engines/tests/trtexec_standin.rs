@@ -68,6 +68,7 @@ fn options(m: &Model, batch: Option<usize>) -> BenchOptions {
         target_fps: 30.0,
         gate_input_sets: 2,
         telemetry: None,
+        scenario: None,
     }
 }
 

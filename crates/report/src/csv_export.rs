@@ -71,7 +71,13 @@ impl<W> From<csv::IntoInnerError<W>> for CsvError {
 /// One row per variant under [`COLUMNS`].
 pub fn bench_csv(report: &BenchReport) -> Result<String, CsvError> {
     let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(COLUMNS)?;
+    let scenario = crate::scenario_view::any(&report.results);
+    let extra: &[&str] = if scenario {
+        &crate::scenario_view::CSV_COLUMNS
+    } else {
+        &[]
+    };
+    w.write_record(COLUMNS.iter().chain(extra))?;
     let f = |x: Option<f64>| x.map(|v| format!("{v}")).unwrap_or_default();
     for r in &report.results {
         let s = r.latency_ms.as_ref();
@@ -83,7 +89,7 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, CsvError> {
             Status::Failed => "failed",
             Status::Unverified => "unverified",
         };
-        let rec: Vec<String> = vec![
+        let mut rec: Vec<String> = vec![
             report.model.path.clone(),
             r.engine.clone(),
             r.variant.clone(),
@@ -140,6 +146,9 @@ pub fn bench_csv(report: &BenchReport) -> Result<String, CsvError> {
                 .unwrap_or_default(),
             na_reason(r).unwrap_or_default(),
         ];
+        if scenario {
+            rec.extend(crate::scenario_view::csv_cells(r));
+        }
         w.write_record(&rec)?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

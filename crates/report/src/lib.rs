@@ -14,6 +14,7 @@ pub mod html;
 pub mod inspect_view;
 pub mod markdown;
 pub mod roofline_chart;
+pub mod scenario_view;
 pub mod sensors_view;
 pub mod study_csv;
 pub mod study_md;

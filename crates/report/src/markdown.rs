@@ -38,6 +38,7 @@ pub fn bench_markdown(report: &BenchReport) -> String {
             out.push_str(&format!("- {}\n", escape(line)));
         }
     }
+    out.push_str(&crate::scenario_view::markdown(&report.results));
     out
 }
 

@@ -116,6 +116,7 @@ pub fn bench_table(report: &BenchReport) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
     out.push_str(&notes(report));
+    out.push_str(&crate::scenario_view::table(report));
     out
 }
 

@@ -148,6 +148,7 @@ pub fn run(job: &WorkerJob, limit: &Limit, progress: &mut dyn FnMut(Progress)) -
                             tel.idle = t.idle.clone();
                             Arc::new(tel)
                         }),
+                        scenario: None,
                     };
                     progress(Progress::Preparing);
                     let run = run_variant(engine.as_ref(), &model, &spec, &opts, progress);

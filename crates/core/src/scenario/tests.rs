@@ -107,7 +107,7 @@ fn single_stream_percentile_and_early_stopping_by_hand() {
     assert!(!r.validity.compliant);
     assert_eq!(
         r.validity.lines(),
-        vec!["not a compliant run: ran 4.99s, LoadGen requires 600s (raise min_duration_s)"]
+        vec!["not a compliant run: ran 4.99s, LoadGen requires 600s (raise --scenario-duration)"]
     );
 }
 
@@ -266,7 +266,7 @@ fn offline_throughput_is_samples_over_time() {
     assert_eq!(
         r.validity.lines(),
         vec![
-            "not a compliant run: ran 1.00s, LoadGen requires 600s (raise min_duration_s)",
+            "not a compliant run: ran 1.00s, LoadGen requires 600s (raise --scenario-duration)",
             "not a compliant run: 800 samples, LoadGen requires 24576",
         ]
     );
@@ -527,7 +527,10 @@ fn bad_settings_are_one_line_naming_the_setting() {
         &mut |_| {},
     )
     .unwrap_err();
-    assert!(e.to_string().starts_with("--duration NaN: "), "{e}");
+    assert!(
+        e.to_string().starts_with("--scenario-duration NaN: "),
+        "{e}"
+    );
     assert_eq!(s.runs, 0, "nothing runs on bad settings");
     assert_eq!("server".parse::<Scenario>().unwrap(), Scenario::Server);
     let e = "streaming".parse::<Scenario>().unwrap_err().to_string();
@@ -630,7 +633,7 @@ fn one_entry_point_runs_each_scenario_and_gives_its_headline() {
     );
     assert_eq!(
         h.notes,
-        vec!["not a compliant run: ran 0.345s, LoadGen requires 600s (raise min_duration_s)"]
+        vec!["not a compliant run: ran 0.345s, LoadGen requires 600s (raise --scenario-duration)"]
     );
     let v = serde_json::to_value(&ss).unwrap();
     assert_eq!(v["scenario"], "single-stream");
