@@ -358,7 +358,16 @@ pub(crate) fn html_section(o: &mut String, s: &StudySummary, roofs: &[RoofEntry]
         return;
     }
     o.push_str(&hd.section("roofline", "Roofline"));
-    let _ = writeln!(o, "<p>{}</p>", esc(INTRO));
+    // INTRO's `code` spans as <code>: the odd pieces between backticks.
+    let intro: String = INTRO
+        .split('`')
+        .enumerate()
+        .map(|(i, t)| match i % 2 {
+            1 => format!("<code>{}</code>", esc(t)),
+            _ => esc(t),
+        })
+        .collect();
+    let _ = writeln!(o, "<p>{intro}</p>");
     for spec in missing(s, roofs) {
         let _ = writeln!(
             o,
