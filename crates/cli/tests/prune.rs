@@ -90,7 +90,10 @@ fn a_tiny_cnn_pruned_at_half_has_fewer_macs_and_benches_with_tract() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let pruned = &r["pruned"][0];
     let file = out.join("tiny_model_make-prune0.5.onnx");
-    assert_eq!(pruned["path"], "pruned/tiny_model_make-prune0.5.onnx", "{r}");
+    assert_eq!(
+        pruned["path"], "pruned/tiny_model_make-prune0.5.onnx",
+        "{r}"
+    );
     assert!(file.is_file() && out.join("tiny_model_make.onnx").is_file());
     let before = r["original"]["macs"].as_u64().unwrap();
     let after = pruned["macs"].as_u64().unwrap();

@@ -559,17 +559,28 @@ fn qat_bad_input_gets_one_line_exit_2_and_no_output_file() {
         (&one, "only 1 class subfolder"),
     ] {
         qat(
-            &[&src, "--shape", "1x3x32x32", "--train", folder.to_str().unwrap()],
+            &[
+                &src,
+                "--shape",
+                "1x3x32x32",
+                "--train",
+                folder.to_str().unwrap(),
+            ],
             &["--train", needle],
         );
     }
     qat(
-        &[&src, "--shape", "1x3x32x32", "--train", train, "--epochs", "0"],
+        &[
+            &src,
+            "--shape",
+            "1x3x32x32",
+            "--train",
+            train,
+            "--epochs",
+            "0",
+        ],
         &["--epochs 0"],
     );
     // A model whose input is not an image batch.
-    qat(
-        &[&src, "--shape", "1x8", "--train", train],
-        &["Nx3xHxW"],
-    );
+    qat(&[&src, "--shape", "1x8", "--train", train], &["Nx3xHxW"]);
 }

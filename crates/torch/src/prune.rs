@@ -245,7 +245,10 @@ pub fn prune(
         reason: e.to_string(),
     };
     if opts.dir.exists() && !opts.dir.is_dir() {
-        return Err(werr(&opts.dir, &"it is a file; give a folder for the pruned models"));
+        return Err(werr(
+            &opts.dir,
+            &"it is a file; give a folder for the pruned models",
+        ));
     }
     let python = tuning::python()?;
     let scratch = tempfile::Builder::new()
@@ -355,8 +358,7 @@ pub fn prune(
         let counts = counts_of(&target, &model)?;
         // Created with the first file, so that a run that fails early leaves nothing.
         std::fs::create_dir_all(&opts.dir).map_err(|e| werr(&opts.dir, &e))?;
-        edgebench_core::write::write_atomic(&target, &encoded)
-            .map_err(|e| werr(&target, &e))?;
+        edgebench_core::write::write_atomic(&target, &encoded).map_err(|e| werr(&target, &e))?;
         match ratio.filter(|_| event == "pruned") {
             None => report.original = counts,
             Some(r) => {
@@ -457,7 +459,12 @@ fn measure(
                 .map(|e| format!("the unpruned model failed: {e}"))
                 .or_else(|| r.error.clone());
             let s = if error.is_none() {
-                speedup(base, r, b.options.measure.min_samples, b.options.seed + i as u64)
+                speedup(
+                    base,
+                    r,
+                    b.options.measure.min_samples,
+                    b.options.seed + i as u64,
+                )
             } else {
                 None
             };

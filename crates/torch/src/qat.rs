@@ -113,7 +113,10 @@ pub(crate) fn check_output(out: &Path, example: &str) -> Result<(), TuningError>
 }
 
 /// The one image input a training script can feed: N x 3 x H x W.
-pub(crate) fn check_image_input(input: &ExportInput, source: &TorchSource) -> Result<(), TuningError> {
+pub(crate) fn check_image_input(
+    input: &ExportInput,
+    source: &TorchSource,
+) -> Result<(), TuningError> {
     let s = &input.shape;
     if s.len() != 4 || s[1] != 3 || s.contains(&0) {
         return Err(TuningError::Invalid(format!(
@@ -179,7 +182,13 @@ pub fn qat(
         }
         Ok(())
     })?;
-    let s = |k: &str| answer.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let s = |k: &str| {
+        answer
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     let n = |k: &str| answer.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
     let f = |k: &str| answer.get(k).and_then(Value::as_f64).unwrap_or(0.0);
     let bad = |reason: String| TuningError::BadOutput {
@@ -313,7 +322,10 @@ impl QatReport {
                 .iter()
                 .map(|(op, n)| format!("{op} x{n}"))
                 .collect();
-            s += &format!("  operators reading quantized tensors: {}\n", ops.join(", "));
+            s += &format!(
+                "  operators reading quantized tensors: {}\n",
+                ops.join(", ")
+            );
         }
         s += &format!(
             "  training {:.1} s, export {:.1} s ({:.1} s in all); torch {}, torchvision {} (Python {} at {})\n",

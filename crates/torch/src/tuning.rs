@@ -508,16 +508,16 @@ mod tests {
         std::fs::write(root.join("dog/2.jpeg"), b"x").unwrap();
         std::fs::write(root.join("dog/notes.txt"), b"x").unwrap();
         let f = settings(root).check("--train").unwrap();
-        assert_eq!(
-            f.classes,
-            [("cat".to_string(), 1), ("dog".to_string(), 2)]
-        );
+        assert_eq!(f.classes, [("cat".to_string(), 1), ("dog".to_string(), 2)]);
         assert_eq!(f.images(), 3);
         let e = settings(&root.join("nope"))
             .check("--finetune")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("--finetune ") && e.contains("no such folder"), "{e}");
+        assert!(
+            e.starts_with("--finetune ") && e.contains("no such folder"),
+            "{e}"
+        );
         let e = settings(&root.join("a.png"))
             .check("--train")
             .unwrap_err()
@@ -530,13 +530,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings(dir.path());
         s.epochs = 0;
-        assert!(s.check("--train").unwrap_err().to_string().contains("--epochs 0"));
+        assert!(s
+            .check("--train")
+            .unwrap_err()
+            .to_string()
+            .contains("--epochs 0"));
         let mut s = settings(dir.path());
         s.lr = -1.0;
-        assert!(s.check("--train").unwrap_err().to_string().contains("--lr -1"));
+        assert!(s
+            .check("--train")
+            .unwrap_err()
+            .to_string()
+            .contains("--lr -1"));
         let mut s = settings(dir.path());
         s.batch = 0;
-        assert!(s.check("--train").unwrap_err().to_string().contains("--batch 0"));
+        assert!(s
+            .check("--train")
+            .unwrap_err()
+            .to_string()
+            .contains("--batch 0"));
     }
 
     #[test]
