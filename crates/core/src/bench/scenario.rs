@@ -19,7 +19,7 @@ pub enum VariantScenarioError {
     Run {
         scenario: String,
         #[source]
-        source: ScenarioError,
+        source: Box<ScenarioError>,
     },
 }
 
@@ -58,7 +58,10 @@ pub fn run_on_session(
             progress,
         )
     };
-    run(session, progress).map_err(|source| VariantScenarioError::Run { scenario, source })
+    run(session, progress).map_err(|source| VariantScenarioError::Run {
+        scenario,
+        source: Box::new(source),
+    })
 }
 
 /// `result` with the scenario's outcome: its `scenario` set, or, when the scenario could not
