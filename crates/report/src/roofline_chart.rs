@@ -52,7 +52,7 @@ pub fn roofs_text(outcomes: &[RoofOutcome]) -> String {
                 .zip(&widths)
                 .enumerate()
                 .map(|(c, (v, w))| {
-                    if c >= 4 && c <= 6 {
+                    if (4..=6).contains(&c) {
                         format!("{v:>w$}")
                     } else {
                         format!("{v:<w$}")
