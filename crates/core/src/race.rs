@@ -12,7 +12,7 @@
 //! narrow (a tie: more time would not tell them apart), when the budget is spent, or after
 //! `max_rungs` rungs.
 //!
-//! The logic is pure: [`Race::next`] says which candidate to measure and for how long,
+//! The logic is pure: [`Race::next_request`] says which candidate to measure and for how long,
 //! [`Race::record`] takes what came back ([`Trial`]), and the caller does the measuring
 //! ([`Trials`], or its own loop). The same trials in the same order give the same race, so a
 //! search log of trials replays an interrupted race exactly (`--resume`): nothing here reads
@@ -192,7 +192,7 @@ impl Race {
     }
 
     /// The next trial to run; `None` once the race has stopped.
-    pub fn next(&mut self) -> Option<Request> {
+    pub fn next_request(&mut self) -> Option<Request> {
         if self.stop.is_some() {
             return None;
         }
@@ -217,7 +217,7 @@ impl Race {
         r
     }
 
-    /// Takes the result of the trial [`Race::next`] asked for.
+    /// Takes the result of the trial [`Race::next_request`] asked for.
     pub fn record(&mut self, request: &Request, trial: Trial) {
         if self.queue.front() == Some(request) {
             self.queue.pop_front();
@@ -252,7 +252,7 @@ impl Race {
         self.stop
     }
 
-    /// The race as it stands (final once [`Race::next`] returned `None`).
+    /// The race as it stands (final once [`Race::next_request`] returned `None`).
     pub fn outcome(&self) -> RaceOutcome {
         let standings: Vec<Standing> = (0..self.samples.len()).map(|c| self.standing(c)).collect();
         let winner = self
@@ -314,9 +314,7 @@ impl Race {
         let share = left / alive.len() as f64;
         // Rung 0 screens everyone with what there is; a later rung that cannot give each
         // survivor half its time would not tell them apart better than the last one did.
-        let seconds = if self.rung == 0 {
-            full.min(share)
-        } else if share >= full / 2.0 {
+        let seconds = if self.rung == 0 || share >= full / 2.0 {
             full.min(share)
         } else {
             self.stop = Some(Stop::BudgetSpent);
@@ -341,7 +339,11 @@ impl Race {
         let leader = standings
             .iter()
             .filter(|(_, s)| s.ci95.is_some())
-            .min_by(|a, b| a.1.median.unwrap_or(0.0).total_cmp(&b.1.median.unwrap_or(0.0)));
+            .min_by(|a, b| {
+                a.1.median
+                    .unwrap_or(0.0)
+                    .total_cmp(&b.1.median.unwrap_or(0.0))
+            });
         if let Some(&(leader, ref ls)) = leader {
             let leader_high = ls.ci95.map(|c| c.1).unwrap_or(f64::INFINITY);
             let bar = leader_high * (1.0 + self.settings.margin);
@@ -417,7 +419,7 @@ impl Race {
 
 /// Runs a race to its end with `trials`.
 pub fn run(race: &mut Race, trials: &mut dyn Trials) -> RaceOutcome {
-    while let Some(request) = race.next() {
+    while let Some(request) = race.next_request() {
         let trial = trials.trial(&request);
         race.record(&request, trial);
     }
@@ -494,7 +496,14 @@ mod tests {
         assert_eq!(out.left, vec![0, 2, 3]);
         for c in [0, 2, 3] {
             assert!(
-                matches!(out.fates[c], Fate::Beaten { rung: 0, leader: 1, .. }),
+                matches!(
+                    out.fates[c],
+                    Fate::Beaten {
+                        rung: 0,
+                        leader: 1,
+                        ..
+                    }
+                ),
                 "{c}: {:?}",
                 out.fates[c]
             );
@@ -546,7 +555,11 @@ mod tests {
         let out = run(&mut race, &mut script);
         assert_eq!(out.stop, Stop::BudgetSpent);
         let asked: f64 = script.asked.iter().map(|r| r.seconds).sum::<f64>() + 2.0 * 0.25;
-        assert!((out.spent_s - asked).abs() < 1e-9, "{} {asked}", out.spent_s);
+        assert!(
+            (out.spent_s - asked).abs() < 1e-9,
+            "{} {asked}",
+            out.spent_s
+        );
         let per: f64 = out.standings.iter().map(|s| s.spent_s).sum();
         assert!((per - out.spent_s).abs() < 1e-9);
         // No rung starts that cannot give each survivor half its time.
@@ -601,7 +614,10 @@ mod tests {
         all_out.out[0] = Some("no".into());
         let out = run(&mut Race::new(1, settings(10.0)), &mut all_out);
         assert_eq!((out.winner, out.stop), (None, Stop::NoneLeft));
-        assert_eq!(run(&mut Race::new(0, settings(10.0)), &mut all_out).stop, Stop::NoneLeft);
+        assert_eq!(
+            run(&mut Race::new(0, settings(10.0)), &mut all_out).stop,
+            Stop::NoneLeft
+        );
     }
 
     #[test]
@@ -629,7 +645,7 @@ mod tests {
         let mut first = Race::new(4, s.clone());
         let mut log: Vec<(Request, Trial)> = vec![];
         for _ in 0..5 {
-            let r = first.next().unwrap();
+            let r = first.next_request().unwrap();
             let t = script.trial(&r);
             log.push((r, t.clone()));
             first.record(&r, t);
@@ -639,7 +655,7 @@ mod tests {
         let mut measured = 0;
         let mut fresh = Script::new(&costs);
         fresh.spread = 0.08;
-        while let Some(r) = resumed.next() {
+        while let Some(r) = resumed.next_request() {
             let t = match log.iter().find(|(lr, _)| *lr == r) {
                 Some((_, t)) => t.clone(),
                 None => {

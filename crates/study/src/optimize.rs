@@ -252,7 +252,8 @@ pub fn run(req: &OptimizeRequest, on_event: &mut dyn FnMut(Event)) -> Result<Opt
             )));
         }
     }
-    let (engines, unavailable): (Vec<Box<dyn Engine>>, Vec<Box<dyn Engine>>) = all
+    type Engines = Vec<Box<dyn Engine>>;
+    let (engines, unavailable): (Engines, Engines) = all
         .into_iter()
         .filter(|e| req.engines.is_empty() || req.engines.iter().any(|n| n == e.name()))
         .partition(|e| e.availability().refusal(e.name()).is_none());
@@ -317,7 +318,7 @@ pub fn run(req: &OptimizeRequest, on_event: &mut dyn FnMut(Event)) -> Result<Opt
     let mut facts: BTreeMap<usize, Facts> = BTreeMap::new();
     let mut gates: BTreeMap<usize, Agreement> = BTreeMap::new();
     let mut replayed = 0;
-    while let Some(request) = race.next() {
+    while let Some(request) = race.next_request() {
         let c = request.candidate;
         let label = cands[c].label();
         let trial = match log.logged_trial(&request) {
@@ -569,9 +570,12 @@ struct Live<'a> {
     max_drop: Option<f64>,
     telemetry: Option<Arc<Telemetry>>,
     batches: BTreeMap<usize, std::result::Result<Arc<AtBatch>, String>>,
-    references: BTreeMap<usize, std::result::Result<Arc<Vec<Vec<HostTensor>>>, String>>,
+    references: BTreeMap<usize, std::result::Result<Arc<GateOutputs>, String>>,
     sessions: BTreeMap<usize, Box<dyn Session>>,
 }
+
+/// A session's outputs for each of the gate's input sets.
+type GateOutputs = Vec<Vec<HostTensor>>;
 
 const GATE_INPUT_SETS: usize = edgebench_core::bench::DEFAULT_GATE_INPUT_SETS;
 
@@ -648,10 +652,7 @@ impl<'a> Live<'a> {
         Ok(out)
     }
 
-    fn reference_outputs(
-        &mut self,
-        batch: usize,
-    ) -> std::result::Result<Arc<Vec<Vec<HostTensor>>>, String> {
+    fn reference_outputs(&mut self, batch: usize) -> std::result::Result<Arc<GateOutputs>, String> {
         if let Some(r) = self.references.get(&batch) {
             return r.clone();
         }
