@@ -224,7 +224,6 @@ pub fn bench_options(
         target_fps: measure.fps,
         gate_input_sets: measure.gate_inputs,
         telemetry: tel,
-        scenario: None,
     }
 }
 
@@ -325,7 +324,10 @@ pub fn conclude(
         println!("{}", serde_json::to_string_pretty(&outcome.report)?);
     } else {
         print!("{}", edgebench_report::table::bench_table(&outcome.report));
-        print!("{}", edgebench_report::roofline_chart::bench_roofline(&outcome.report));
+        print!(
+            "{}",
+            edgebench_report::roofline_chart::bench_roofline(&outcome.report)
+        );
     }
     let problems = outcome.problems();
     for p in &problems {
