@@ -224,6 +224,7 @@ pub fn bench_options(
         target_fps: measure.fps,
         gate_input_sets: measure.gate_inputs,
         telemetry: tel,
+        scenario: None,
     }
 }
 
