@@ -4,9 +4,7 @@
 //! the presets.
 
 use edgebench_core::engine::EngineSpec;
-use edgebench_core::schema::study::{
-    MeasureSettings, StudyConfig, StudyMeasurement, Task,
-};
+use edgebench_core::schema::study::{MeasureSettings, StudyConfig, StudyMeasurement, Task};
 use edgebench_core::schema::{ModelInfo, Status, VariantResult};
 use edgebench_study::config;
 use edgebench_study::runner::{round_measure, MIN_ROUND_SAMPLES};
