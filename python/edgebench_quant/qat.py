@@ -96,12 +96,27 @@ def exportable(model):
     observers off (the scales stay as trained). Returns (fake quantizers, per-channel ones)."""
     from torch.ao.quantization.fake_quantize import FakeQuantize, FusedMovingAvgObsFakeQuantize
 
+    import torch
+
+    def per_tensor(self, x):
+        # Python numbers, so that the exporter writes scalar scales and zero points: ONNX
+        # Runtime fuses Q/DQ around Add into QLinearAdd only with scalars ("Scale and
+        # Zero-point must be a scalar" for the 1-element tensors of the tensor variant).
+        if self.fake_quant_enabled[0] == 1:
+            return torch.fake_quantize_per_tensor_affine(
+                x, float(self.scale), int(self.zero_point), self.quant_min, self.quant_max
+            )
+        return x
+
     n, per_channel = 0, 0
     for m in model.modules():
         if isinstance(m, FakeQuantize):
             m.disable_observer()
-            if isinstance(m, FusedMovingAvgObsFakeQuantize):
-                m.forward = types.MethodType(FakeQuantize.forward, m)
+            if m.is_per_channel:
+                if isinstance(m, FusedMovingAvgObsFakeQuantize):
+                    m.forward = types.MethodType(FakeQuantize.forward, m)
+            else:
+                m.forward = types.MethodType(per_tensor, m)
             n += 1
             per_channel += int(bool(m.is_per_channel))
     return n, per_channel

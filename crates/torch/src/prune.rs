@@ -257,7 +257,8 @@ pub fn prune(
         .map_err(|e| werr(&std::env::temp_dir(), &e))?;
     let d = scratch.path();
     let seed = opts.finetune.as_ref().map_or(0, |t| t.seed);
-    let (source, weights) = weights_for(&opts.source, seed, &[opts.input.shape.clone()]);
+    let (source, weights) =
+        weights_for(&opts.source, seed, std::slice::from_ref(&opts.input.shape));
     let weights_req = weights.request(&Default::default(), d)?;
     let name = opts.source.short_name();
     let request = json!({

@@ -148,7 +148,11 @@ pub fn qat(
             reason: e.to_string(),
         })?;
     let d = scratch.path();
-    let (source, weights) = weights_for(&opts.source, opts.train.seed, &[opts.input.shape.clone()]);
+    let (source, weights) = weights_for(
+        &opts.source,
+        opts.train.seed,
+        std::slice::from_ref(&opts.input.shape),
+    );
     let weights_req = weights.request(&Default::default(), d)?;
     let exported = d.join("qat.onnx");
     let request = json!({
