@@ -16,6 +16,7 @@ mod cmd_inspect;
 mod cmd_merge;
 mod cmd_optimize;
 mod cmd_pipeline;
+mod cmd_prune;
 mod cmd_quantize;
 mod cmd_report;
 mod cmd_roofline;
@@ -69,6 +70,9 @@ enum Command {
     /// Quantize a model to int8 (QDQ ONNX) with ONNX Runtime's post-training static
     /// quantization, calibrated on an image folder or synthetic inputs.
     Quantize(cmd_quantize::QuantizeArgs),
+    /// Prune a PyTorch model's channels (Torch-Pruning) at one or more ratios, export each,
+    /// count its MACs and optionally measure it against the unpruned model.
+    Prune(cmd_prune::PruneArgs),
     /// Run a matrix of models x engine variants and write a study folder with its reports.
     Study(cmd_study::StudyArgs),
     /// Search engines, precisions, threads, batch sizes and engine options for the fastest
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
         Command::Pipeline(a) => cmd_pipeline::run(a),
         Command::Zoo(a) => cmd_zoo::run(a),
         Command::Quantize(a) => cmd_quantize::run(a),
+        Command::Prune(a) => cmd_prune::run(a),
         Command::Study(a) => cmd_study::run(a),
         Command::Optimize(a) => cmd_optimize::run(a),
         Command::Report(a) => cmd_report::run(a),
