@@ -262,6 +262,7 @@ pub fn run(req: &OptimizeRequest, on_event: &mut dyn FnMut(Event)) -> Result<Opt
         &engines,
         &candidates::thread_counts(cores),
         &candidates::batch_sizes(req.objective, req.max_batch),
+        req.budget_s,
     );
     if cands.is_empty() {
         let why: Vec<String> = unavailable

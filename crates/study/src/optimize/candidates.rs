@@ -94,7 +94,7 @@ pub fn spec_strings(engine: &str, gpu: bool) -> Vec<(String, &'static str)> {
             push("openvino:f32,quant=int8".into(), "int8");
         }
         "torch" if gpu => {
-            for dtype in ["fp32", "fp16"] {
+            for dtype in ["fp16", "fp32"] {
                 let p = if dtype == "fp16" { "fp16" } else { "fp32" };
                 let base = format!("torch:eager,device=cuda,dtype={dtype}");
                 push(base.clone(), p);
@@ -106,6 +106,12 @@ pub fn spec_strings(engine: &str, gpu: bool) -> Vec<(String, &'static str)> {
                     format!("torch:eager,channels_last,cuda_graph,device=cuda,dtype={dtype}"),
                     p,
                 );
+            }
+            // Compiled variants last: their prepare (the compilation) costs the most of the
+            // budget, so the quick candidates are screened first.
+            for dtype in ["fp16", "fp32"] {
+                let p = if dtype == "fp16" { "fp16" } else { "fp32" };
+                let base = format!("torch:eager,device=cuda,dtype={dtype}");
                 push(format!("{base},compile=reduce-overhead"), p);
                 push(format!("{base},compile=max-autotune"), p);
             }
@@ -133,12 +139,28 @@ pub fn has_gpu(engines: &[Box<dyn Engine>]) -> bool {
     })
 }
 
-/// Every candidate for `engines` (in their order), and the specs left out with why.
-/// `threads_of(spec)` gives the thread counts of a spec: engines on a GPU get one.
+/// The smallest `--budget` (seconds) that races `compile=max-autotune`: it autotunes every
+/// kernel while it prepares, which took minutes for one zoo model on the H200, so a shorter
+/// search would spend its whole budget compiling one candidate.
+pub const MAX_AUTOTUNE_MIN_BUDGET_S: f64 = 900.0;
+
+/// Why a spec is left out of a search of `budget_s` seconds, if it is.
+fn too_slow_to_prepare(spec: &str, budget_s: f64) -> Option<String> {
+    (spec.contains("compile=max-autotune") && budget_s < MAX_AUTOTUNE_MIN_BUDGET_S).then(|| {
+        format!(
+            "compile=max-autotune compiles for minutes (it autotunes every kernel); give \
+             --budget {MAX_AUTOTUNE_MIN_BUDGET_S} or more to race it"
+        )
+    })
+}
+
+/// Every candidate for `engines` (in their order) in a search of `budget_s` seconds, and the
+/// specs left out with why. Engines on a GPU get one thread count.
 pub fn candidates(
     engines: &[Box<dyn Engine>],
     threads: &[usize],
     batches: &[usize],
+    budget_s: f64,
 ) -> (Vec<Candidate>, Vec<Skipped>) {
     let gpu = has_gpu(engines);
     let mut out = vec![];
@@ -162,7 +184,11 @@ pub fn candidates(
                 });
                 continue;
             }
-            if let Some(why) = engine.availability_for(&spec).refusal(&text) {
+            if let Some(why) = engine
+                .availability_for(&spec)
+                .refusal(&text)
+                .or_else(|| too_slow_to_prepare(&text, budget_s))
+            {
                 skipped.push(Skipped {
                     spec: text,
                     reason: why,
@@ -225,7 +251,7 @@ mod tests {
     #[test]
     fn tract_alone_gives_its_optimized_plan_per_thread_count_and_skips_what_it_refuses() {
         let engines: Vec<Box<dyn Engine>> = vec![Box::new(edgebench_engines::tract::Tract)];
-        let (c, skipped) = candidates(&engines, &[1, 2], &[1, 4]);
+        let (c, skipped) = candidates(&engines, &[1, 2], &[1, 4], 300.0);
         let labels: Vec<String> = c.iter().map(Candidate::label).collect();
         assert!(labels.contains(&"tract:optimized --threads 1".to_string()));
         assert!(labels.contains(&"tract:optimized --threads 2 --batch 4".to_string()));
@@ -237,5 +263,42 @@ mod tests {
         }
         assert_eq!(c.len() + skipped.len() * 4, 3 * 4);
         assert_eq!(reference(&c), Some(1));
+    }
+
+    #[test]
+    fn max_autotune_needs_a_long_budget() {
+        assert!(too_slow_to_prepare(
+            "torch:eager,device=cuda,dtype=fp16,compile=max-autotune",
+            300.0
+        )
+        .is_some_and(|why| why.contains("--budget 900")));
+        assert_eq!(
+            too_slow_to_prepare(
+                "torch:eager,device=cuda,dtype=fp16,compile=max-autotune",
+                900.0
+            ),
+            None
+        );
+        assert_eq!(
+            too_slow_to_prepare(
+                "torch:eager,device=cuda,dtype=fp16,compile=reduce-overhead",
+                60.0
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn on_a_gpu_torch_screens_fp16_first_and_compiles_last() {
+        let specs: Vec<String> = spec_strings("torch", true)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert!(specs[0].contains("dtype=fp16"), "{specs:?}");
+        let first_compile = specs.iter().position(|s| s.contains("compile")).unwrap();
+        assert!(
+            specs[first_compile..].iter().all(|s| s.contains("compile")),
+            "{specs:?}"
+        );
     }
 }
