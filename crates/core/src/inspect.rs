@@ -324,7 +324,11 @@ mod tests {
 
     #[test]
     fn bytes_moved_counts_each_read_and_write() {
-        let m = Model::from_bytes("add", crate::testmodel::encode(&crate::testmodel::elementwise_roof(1000))).unwrap();
+        let m = Model::from_bytes(
+            "add",
+            crate::testmodel::encode(&crate::testmodel::elementwise_roof(1000)),
+        )
+        .unwrap();
         let inputs = m.resolve_inputs(&ShapeRequest::default()).unwrap();
         // two inputs read, one output written, no weights
         let b = bytes_moved(&m, &inputs).unwrap();

@@ -12,11 +12,11 @@ pub use edgebench_core::error::EngineError;
 pub mod fp16;
 pub mod libfind;
 pub mod lowp;
-pub mod proof;
 #[cfg(feature = "openvino")]
 pub mod openvino;
 #[cfg(feature = "ort")]
 pub mod ort;
+pub mod proof;
 pub mod tensorrt;
 pub mod tract;
 #[cfg(feature = "tract-cuda")]

@@ -3,12 +3,12 @@
 //! (`write`: a bench run's exports, a study folder's reports, atomically). Formatting only:
 //! nothing here measures or decides.
 
+pub mod bench_progress;
 pub mod compare_view;
 pub mod csv_export;
 pub mod energy;
 pub mod engines_view;
 pub mod fleet;
-pub mod bench_progress;
 pub mod fmt;
 pub mod html;
 pub mod inspect_view;

@@ -261,7 +261,7 @@ mod tests {
     fn no_scenario_no_view() {
         let r = edgebench_core::fixtures::measured("tract:optimized", vec![1.0, 1.1]);
         assert!(cells(&r).is_none());
-        assert_eq!(markdown(&[r.clone()]), "");
+        assert_eq!(markdown(std::slice::from_ref(&r)), "");
         assert!(csv_cells(&r).iter().all(String::is_empty));
     }
 
