@@ -170,10 +170,17 @@ pub fn bench_text(r: &BenchReport, roofs: &[RoofEntry]) -> String {
                 sig(e.roofs.compute_flops_per_s / 1e9)
             ),
             None => format!(
-                "{} GFLOP/s; no roofs cached for it on this host: run `{}`",
+                "{} GFLOP/s; {}",
                 edgebench_core::roofline::achieved_flops_per_s(flops, median)
                     .map_or("-".into(), |f| sig(f / 1e9)),
-                how_to_get(&v.spec)
+                if can_have_roofs(&v.spec) {
+                    format!(
+                        "no roofs cached for it on this host: run `{}`",
+                        how_to_get(&v.spec)
+                    )
+                } else {
+                    "no roofs: they are measured on ONNX models, which the PyTorch engine does not run".into()
+                }
             ),
         };
         let _ = writeln!(o, "  {:<width$}  {line}", v.spec);
@@ -217,11 +224,17 @@ fn placed<'a>(s: &'a StudySummary, roofs: &'a [RoofEntry]) -> Vec<Placed<'a>> {
 fn missing(s: &StudySummary, roofs: &[RoofEntry]) -> Vec<String> {
     let mut out: Vec<String> = vec![];
     for r in measured(s) {
-        if roof_of(roofs, r).is_none() && !out.contains(&r.spec) {
+        if roof_of(roofs, r).is_none() && can_have_roofs(&r.spec) && !out.contains(&r.spec) {
             out.push(r.spec.clone());
         }
     }
     out
+}
+
+/// Whether `edgebench roofline` can measure a spec's roofs: its roof models are ONNX files,
+/// which the PyTorch engine does not run (it needs the PyTorch model behind a file).
+fn can_have_roofs(spec: &str) -> bool {
+    !spec.starts_with("torch:")
 }
 
 fn how_to_get(spec: &str) -> String {
@@ -511,6 +524,15 @@ mod tests {
             .map(|(i, spec)| entry(&s, &spec, 100e9 * (i + 1) as f64, 20e9))
             .collect();
         insta::assert_snapshot!("roofline_md_cached", markdown_section(&s, &roofs, "##"));
+    }
+
+    #[test]
+    fn pytorch_variants_are_never_sent_to_the_roofline_command() {
+        assert!(!can_have_roofs(
+            "torch:eager,device=cuda,dtype=fp16,cuda_graph"
+        ));
+        assert!(can_have_roofs("ort:all"));
+        assert!(can_have_roofs("tract-cuda:f32"));
     }
 
     #[test]
