@@ -198,6 +198,17 @@ def evaluate(model_path, feeds, dtype):
     m = onnx.load(model_path)
     g = m.graph
     env = {t.name: numpy_helper.to_array(t).astype(dtype) for t in g.initializer}
+    # Integer initializers (a QDQ model's weights and zero points) keep their values as
+    # floats; their type says a zero point's range (INT8 = 3, else UINT8).
+    itype = {t.name: t.data_type for t in g.initializer}
+
+    def along(v, axis, ndim):
+        # A per-tensor scale or zero point broadcasts as a scalar; a per-axis one along axis.
+        if v.size == 1:
+            return v.reshape(())
+        shape = [1] * ndim
+        shape[axis % ndim] = -1
+        return v.reshape(shape)
     env.update({k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in feeds.items()})
 
     def attr(n, name, default=None):
@@ -257,6 +268,19 @@ def evaluate(model_path, feeds, dtype):
             out = x[0] @ x[1]
         elif op == "Add":
             out = x[0] + x[1]
+        elif op in ("QuantizeLinear", "DequantizeLinear"):
+            # ONNX's definitions (opset 13): y = saturate(round(x / scale) + zero_point), round
+            # half to even; x = (y - zero_point) * scale; `axis` (default 1) for per-axis.
+            axis = attr(n, "axis", 1)
+            nd = x[0].ndim
+            scale = along(x[1].astype(np.float32), axis, nd)
+            has_zp = len(n.input) > 2 and n.input[2]
+            zp = along(x[2].astype(np.float32), axis, nd) if has_zp else np.float32(0)
+            if op == "QuantizeLinear":
+                lo, hi = (-128, 127) if has_zp and itype.get(n.input[2]) == 3 else (0, 255)
+                env[n.output[0]] = np.clip(np.rint(x[0].astype(np.float32) / scale) + zp, lo, hi)
+                continue
+            out = (x[0].astype(np.float32) - zp) * scale
         elif op == "Identity":
             out = x[0]
         elif op == "Cast":
