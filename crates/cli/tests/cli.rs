@@ -267,6 +267,11 @@ fn bench_json_has_the_documented_schema() {
     );
     assert!(macs > 0 && flops == 2 * macs, "{model}");
     assert!(model["params"].as_u64().unwrap() > 0, "{model}");
+    // The roofline's bytes: at least the weights (4 bytes a parameter) and the input.
+    assert!(
+        model["bytes_moved"].as_u64().unwrap() > 4 * model["params"].as_u64().unwrap(),
+        "{model}"
+    );
     assert_eq!(v["settings"]["seed"], 5);
     let results = v["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);

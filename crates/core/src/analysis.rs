@@ -497,6 +497,7 @@ pub(crate) fn analyse_device(loaded: &Loaded, scope: Pending) -> Option<StudySum
             source: model.source.clone(),
             flops: m.model.flops,
             params: m.model.params,
+            bytes_moved: m.model.bytes_moved,
             spec: job.spec.clone(),
             is_baseline: job.is_baseline,
             status,

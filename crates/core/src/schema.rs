@@ -69,6 +69,10 @@ pub struct ModelInfo {
     pub macs: Option<u64>,
     /// 2 x MACs.
     pub flops: Option<u64>,
+    /// Bytes one inference moves at the run's input shapes: weights read once, every
+    /// activation written once and read once (`inspect::bytes_moved`); a roofline's arithmetic
+    /// intensity is `flops / bytes_moved`.
+    pub bytes_moved: Option<u64>,
 }
 
 impl ModelInfo {
@@ -78,6 +82,9 @@ impl ModelInfo {
     /// names it as a study does.
     pub fn new(model: &crate::model::Model, inputs: Vec<ConcreteSpec>) -> ModelInfo {
         let counts = crate::inspect::inspect(model, &inputs).ok();
+        let bytes_moved = crate::inspect::bytes_moved(model, &inputs)
+            .ok()
+            .map(|b| b.total());
         ModelInfo {
             label: model.name.clone(),
             source: model.name.clone(),
@@ -92,6 +99,7 @@ impl ModelInfo {
             params: counts.as_ref().map(|c| c.params),
             macs: counts.as_ref().map(|c| c.macs),
             flops: counts.as_ref().map(|c| c.flops),
+            bytes_moved,
         }
     }
 
@@ -112,6 +120,7 @@ impl ModelInfo {
             params: None,
             macs: None,
             flops: None,
+            bytes_moved: None,
         }
     }
 }
@@ -144,6 +153,8 @@ struct ModelInfoKeys {
     macs: Option<u64>,
     #[serde(default)]
     flops: Option<u64>,
+    #[serde(default)]
+    bytes_moved: Option<u64>,
 }
 
 impl From<ModelInfoKeys> for ModelInfo {
@@ -163,6 +174,7 @@ impl From<ModelInfoKeys> for ModelInfo {
             params: k.params,
             macs: k.macs,
             flops: k.flops,
+            bytes_moved: k.bytes_moved,
         }
     }
 }

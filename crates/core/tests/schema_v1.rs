@@ -9,7 +9,7 @@ use edgebench_core::schema::study::{Line, Task};
 use edgebench_core::schema::{BenchReport, ModelInfo};
 use edgebench_core::testmodel::{tiny_cnn_bytes, TinyCnn};
 
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "label",
     "source",
     "task",
@@ -23,6 +23,7 @@ const KEYS: [&str; 13] = [
     "params",
     "macs",
     "flops",
+    "bytes_moved",
 ];
 
 /// The keys of a serialized `model` object, in the order written.
@@ -59,6 +60,7 @@ fn a_loaded_and_an_unloaded_model_write_the_same_keys_in_the_same_order() {
         "outputs",
         "params",
         "flops",
+        "bytes_moved",
     ] {
         assert!(v[k].is_null(), "{k}: {v}");
     }
@@ -75,6 +77,8 @@ fn a_loaded_model_carries_the_counts_of_inspect() {
     assert_eq!(info.macs, Some(counts.macs));
     assert_eq!(info.flops, Some(counts.flops));
     assert!(counts.flops > 0);
+    let bytes = edgebench_core::inspect::bytes_moved(&model, &info.inputs).unwrap();
+    assert_eq!(info.bytes_moved, Some(bytes.total()));
     assert_eq!(info.sha256.as_deref(), Some(model.sha256.as_str()));
     assert_eq!((info.label.as_str(), info.task), ("tiny.onnx", None));
 }

@@ -147,11 +147,19 @@ pub fn bench_text(r: &BenchReport, roofs: &[RoofEntry]) -> String {
     let Some(flops) = r.model.flops.filter(|f| *f > 0) else {
         return o;
     };
-    let _ = writeln!(
-        o,
-        "\nroofline ({} FLOPs per inference; % of the compute roof, a lower bound of the % of the attainable roof; docs/roofline.md):",
-        si(flops as f64)
-    );
+    let _ = match r.model.bytes_moved {
+        Some(b) => writeln!(
+            o,
+            "\nroofline ({} FLOPs and {}B moved per inference; docs/roofline.md):",
+            si(flops as f64),
+            si(b as f64)
+        ),
+        None => writeln!(
+            o,
+            "\nroofline ({} FLOPs per inference; % of the compute roof, a lower bound of the % of the attainable roof; docs/roofline.md):",
+            si(flops as f64)
+        ),
+    };
     let width = r.results.iter().map(|v| v.spec.len()).max().unwrap_or(0);
     for v in &r.results {
         let Some(median) = v.latency_ms.as_ref().map(|l| l.median) else {
@@ -161,8 +169,17 @@ pub fn bench_text(r: &BenchReport, roofs: &[RoofEntry]) -> String {
         let entry = roofs
             .iter()
             .find(|e| e.key.spec == v.spec && Some(e.key.engine_version.as_str()) == version);
-        let at = entry.and_then(|e| Some((e, place(flops, None, median, &e.roofs)?)));
+        let bytes = r.model.bytes_moved;
+        let at = entry.and_then(|e| Some((e, place(flops, bytes, median, &e.roofs)?)));
         let line = match at {
+            Some((_, p)) if p.intensity.is_some() => format!(
+                "{} GFLOP/s at {} FLOP/byte, {}% of the attainable roof ({} GFLOP/s, {})",
+                sig(p.achieved_flops_per_s / 1e9),
+                p.intensity.map_or("-".into(), sig),
+                sig(p.percent_of_roof),
+                sig(p.attainable_flops_per_s / 1e9),
+                p.bound.map_or("-".into(), |b| b.to_string())
+            ),
             Some((e, p)) => format!(
                 "{} GFLOP/s, {}% of the compute roof ({} GFLOP/s)",
                 sig(p.achieved_flops_per_s / 1e9),
@@ -212,9 +229,9 @@ fn placed<'a>(s: &'a StudySummary, roofs: &'a [RoofEntry]) -> Vec<Placed<'a>> {
     measured(s)
         .filter_map(|row| {
             let entry = roof_of(roofs, row)?;
-            // A study's rows record FLOPs, not the bytes each model moves: the percentage is
-            // of the compute roof, a lower bound of the percentage of the attainable roof.
-            let at = place(row.flops?, None, row.median_ms?, &entry.roofs)?;
+            // Rows that do not record the bytes their model moves (schema 1) are placed under
+            // the compute roof: a lower bound of the percentage of the attainable roof.
+            let at = place(row.flops?, row.bytes_moved, row.median_ms?, &entry.roofs)?;
             Some(Placed { row, entry, at })
         })
         .collect()
@@ -362,7 +379,7 @@ fn placed_cells(p: &Placed) -> [String; 8] {
     ]
 }
 
-const INTRO: &str = "Achieved FLOP/s is the model's FLOPs per inference over its median latency; the roofs are each variant's own, measured through the same engine, precision and threads on this host by `edgebench roofline` (compute: a large matrix product; bandwidth: a large elementwise Add). The study's rows record FLOPs but not the bytes each model moves, so the percentage is of the compute roof, a lower bound of the percentage of the attainable roof, and no intensity or bound is given. See docs/roofline.md.";
+const INTRO: &str = "Achieved FLOP/s is the model's FLOPs per inference over its median latency; the roofs are each variant's own, measured through the same engine, precision and threads on this host by `edgebench roofline` (compute: a large matrix product; bandwidth: a large elementwise Add). Each row's arithmetic intensity is its FLOPs over the bytes its model moves (weights read once, every activation written once and read once); rows that do not record those bytes (written before schema 2's `bytes_moved`) are placed under the compute roof, a lower bound of the percentage of the attainable roof (marked ≥), with no intensity or bound. See docs/roofline.md.";
 
 /// The study's roofline section in HTML: the roofs, the chart, the table; where roofs are
 /// missing, the command that caches them.

@@ -675,6 +675,10 @@ pub struct Row {
     /// Per inference (`batch` items).
     pub flops: Option<u64>,
     pub params: Option<u64>,
+    /// Bytes one inference moves ([`crate::schema::ModelInfo::bytes_moved`]): the roofline's
+    /// intensity. `None` for rows of schema 1 and models that could not be counted.
+    #[serde(default)]
+    pub bytes_moved: Option<u64>,
     pub spec: String,
     pub is_baseline: bool,
     pub status: Status,
