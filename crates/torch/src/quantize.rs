@@ -13,7 +13,7 @@
 //! read from the output model itself ([`QdqCounts::of`]), not from what was asked.
 
 use crate::engine::to_le_bytes;
-use crate::worker::shorten;
+use crate::worker::{script_status, script_stderr_tail, shorten};
 use edgebench_core::model::Model;
 use edgebench_core::process::{self, Limits};
 use edgebench_core::tensor::{ConcreteSpec, HostTensor};
@@ -575,7 +575,7 @@ fn run_quantizer(
             reason: e.to_string(),
         }
     })?;
-    let stderr = stderr_tail(&String::from_utf8_lossy(&out.stderr));
+    let stderr = script_stderr_tail(8, 400, &String::from_utf8_lossy(&out.stderr));
     if out.timed_out() {
         return Err(QuantizeError::TimedOut {
             seconds: opts.timeout.as_secs_f64().ceil() as u64,
@@ -594,7 +594,7 @@ fn run_quantizer(
             return Err(QuantizeError::Crashed {
                 status: out
                     .status
-                    .map(describe_status)
+                    .map(script_status)
                     .unwrap_or_else(|| "no status".into()),
                 stderr,
             })
@@ -676,32 +676,6 @@ fn run_quantizer(
         },
         bytes,
     ))
-}
-
-/// The last lines of stderr, on one line (at most ~1000 characters).
-fn stderr_tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let keep = &lines[lines.len().saturating_sub(8)..];
-    let joined = keep
-        .iter()
-        .map(|l| shorten(l, 400))
-        .collect::<Vec<_>>()
-        .join(" | ");
-    let n = joined.chars().count();
-    if n > 1000 {
-        format!("…{}", joined.chars().skip(n - 1000).collect::<String>())
-    } else {
-        joined
-    }
-}
-
-fn describe_status(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit code {c}"),
-        (None, Some(s)) => format!("killed by signal {s}"),
-        _ => "ended without an exit code".into(),
-    }
 }
 
 impl QuantizeReport {
@@ -924,9 +898,9 @@ mod tests {
             .map(|i| format!("line {i}\n\n"))
             .collect::<String>();
         assert_eq!(
-            stderr_tail(&s),
+            script_stderr_tail(8, 400, &s),
             "line 13 | line 14 | line 15 | line 16 | line 17 | line 18 | line 19 | line 20"
         );
-        assert_eq!(stderr_tail(""), "");
+        assert_eq!(script_stderr_tail(8, 400, ""), "");
     }
 }

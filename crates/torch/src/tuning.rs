@@ -10,7 +10,7 @@
 
 use crate::error::TorchError;
 use crate::python::PythonInfo;
-use crate::worker::shorten;
+use crate::worker::{script_status, script_stderr_tail, shorten};
 use edgebench_core::process;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -364,7 +364,7 @@ pub(crate) fn run_script(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
-                let stderr = stderr_tail(&err_reader.join().unwrap_or_default());
+                let stderr = script_stderr_tail(6, 300, &err_reader.join().unwrap_or_default());
                 return Err(TuningError::TimedOut {
                     script: name,
                     seconds: script.timeout.as_secs_f64().ceil() as u64,
@@ -382,7 +382,7 @@ pub(crate) fn run_script(
     if status.is_none() {
         let _ = child.kill();
     }
-    let stderr = stderr_tail(&err_reader.join().unwrap_or_default());
+    let stderr = script_stderr_tail(6, 300, &err_reader.join().unwrap_or_default());
     let line = last.unwrap_or_default();
     let answer: Value = match serde_json::from_str::<Value>(&line) {
         Ok(v) if v.get("ok").is_some() => v,
@@ -390,7 +390,7 @@ pub(crate) fn run_script(
             return Err(TuningError::Crashed {
                 script: name,
                 status: status
-                    .map(describe_status)
+                    .map(script_status)
                     .unwrap_or_else(|| "no status".into()),
                 stderr,
             })
@@ -439,32 +439,6 @@ pub(crate) fn run_script(
             stderr,
         },
     })
-}
-
-/// The last lines of stderr, on one line (at most ~1000 characters).
-fn stderr_tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    let keep = &lines[lines.len().saturating_sub(6)..];
-    let joined = keep
-        .iter()
-        .map(|l| shorten(l, 300))
-        .collect::<Vec<_>>()
-        .join(" | ");
-    let n = joined.chars().count();
-    if n > 1000 {
-        format!("…{}", joined.chars().skip(n - 1000).collect::<String>())
-    } else {
-        joined
-    }
-}
-
-fn describe_status(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit code {c}"),
-        (None, Some(s)) => format!("killed by signal {s}"),
-        _ => "ended without an exit code".into(),
-    }
 }
 
 /// An epoch event's figures.

@@ -502,6 +502,34 @@ fn describe_status(status: std::process::ExitStatus) -> String {
     }
 }
 
+/// The last `lines` non-empty lines of an embedded script's stderr (quantize, qat, prune), each
+/// shortened to `width` characters, on one line of at most ~1000 characters.
+pub(crate) fn script_stderr_tail(lines: usize, width: usize, s: &str) -> String {
+    let all: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let keep = &all[all.len().saturating_sub(lines)..];
+    let joined = keep
+        .iter()
+        .map(|l| shorten(l, width))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let n = joined.chars().count();
+    if n > 1000 {
+        format!("…{}", joined.chars().skip(n - 1000).collect::<String>())
+    } else {
+        joined
+    }
+}
+
+/// How an embedded script's process ended, in words.
+pub(crate) fn script_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit code {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => "ended without an exit code".into(),
+    }
+}
+
 /// At most `n` characters, with an ellipsis when cut.
 pub fn shorten(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
