@@ -7,7 +7,6 @@ use anyhow::{bail, Result};
 use clap::Args;
 use edgebench_core::bench::{BenchOptions, RoundProgress};
 use edgebench_core::engine::EngineSpec;
-use edgebench_torch::export::{inputs_for, parse_input_shape};
 use edgebench_torch::prune::{parse_ratios, prune, BenchSetup, PruneEvent, PruneOptions};
 use edgebench_torch::source::ModelSource;
 use edgebench_torch::tuning::{TrainSettings, DEFAULT_BATCH, DEFAULT_LR};
@@ -64,15 +63,7 @@ pub fn run(a: PruneArgs) -> Result<ExitCode> {
             a.source
         ),
     };
-    let shapes = match &a.shape {
-        Some(s) => vec![parse_input_shape(s)?],
-        None => vec![],
-    };
-    let mut inputs = inputs_for(&source, &shapes, None)?;
-    if inputs.len() != 1 {
-        bail!("--shape: give one input shape (1x3xHxW)");
-    }
-    let input = inputs.remove(0);
+    let input = crate::source::one_image_input(&source, a.shape.as_deref())?;
     let threads = a.threads.map(|t| t as usize);
     let bench = match &a.bench {
         None => None,

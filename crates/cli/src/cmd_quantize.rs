@@ -6,9 +6,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use edgebench_core::model::{Model, ShapeRequest};
-use edgebench_torch::export::{
-    export, inputs_for, parse_input_shape, ExportOptions, DEFAULT_OPSET,
-};
+use edgebench_torch::export::{export, inputs_for, ExportOptions, DEFAULT_OPSET};
 use edgebench_torch::qat::{qat, QatOptions};
 use edgebench_torch::quantize::{
     quantize, Activations, Calibration, CalibrationSource, Method, QuantizeError, QuantizeOptions,
@@ -152,14 +150,7 @@ fn run_qat(a: QuantizeArgs) -> Result<ExitCode> {
             a.model
         ),
     };
-    let shapes = match &a.shape {
-        Some(s) => vec![parse_input_shape(s)?],
-        None => vec![],
-    };
-    let mut inputs = inputs_for(&source, &shapes, None)?;
-    if inputs.len() != 1 {
-        bail!("--shape: give one input shape (1x3xHxW)");
-    }
+    let input = crate::source::one_image_input(&source, a.shape.as_deref())?;
     let output = a
         .output
         .clone()
@@ -168,7 +159,7 @@ fn run_qat(a: QuantizeArgs) -> Result<ExitCode> {
     let report = qat(
         &QatOptions {
             source,
-            input: inputs.remove(0),
+            input,
             output,
             train: TrainSettings {
                 folder: a.train.clone().unwrap_or_default(),
