@@ -271,15 +271,10 @@ pub fn export(
             serde_json::to_string(calibration).map_err(|e| TorchError::Invalid(e.to_string()))?,
         ));
     }
-    proto.metadata_props.retain(|kv| {
-        !entries.iter().any(|(k, _)| kv.key == *k) && kv.key != meta::WEIGHTS_CALIBRATION
-    });
-    for (k, v) in entries {
-        proto.metadata_props.push(pb::StringStringEntryProto {
-            key: k.into(),
-            value: v,
-        });
-    }
+    proto
+        .metadata_props
+        .retain(|kv| kv.key != meta::WEIGHTS_CALIBRATION);
+    set_metadata(&mut proto, entries);
     let encoded = proto.encode_to_vec();
     {
         let mut f = scratch.as_file();
@@ -483,6 +478,23 @@ pub fn export_cached(
         )?;
     }
     Ok(output)
+}
+
+/// Writes `entries` into a model's metadata, each replacing an entry of the same key.
+pub(crate) fn set_metadata<'a>(
+    proto: &mut pb::ModelProto,
+    entries: impl IntoIterator<Item = (&'a str, String)>,
+) {
+    let entries: Vec<(&str, String)> = entries.into_iter().collect();
+    proto
+        .metadata_props
+        .retain(|kv| !entries.iter().any(|(k, _)| kv.key == *k));
+    for (k, v) in entries {
+        proto.metadata_props.push(pb::StringStringEntryProto {
+            key: k.into(),
+            value: v,
+        });
+    }
 }
 
 #[cfg(test)]

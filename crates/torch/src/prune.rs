@@ -343,15 +343,7 @@ pub fn prune(
         if let Some(p) = provenance {
             entries.push((META_PRUNE, p.to_string()));
         }
-        proto
-            .metadata_props
-            .retain(|kv| !entries.iter().any(|(k, _)| kv.key == *k));
-        for (k, v) in entries {
-            proto.metadata_props.push(pb::StringStringEntryProto {
-                key: k.into(),
-                value: v,
-            });
-        }
+        crate::export::set_metadata(&mut proto, entries);
         let encoded = proto.encode_to_vec();
         let mut model = Model::from_bytes(&target.display().to_string(), encoded.clone())
             .map_err(|e| bad(e.to_string()))?;

@@ -228,15 +228,7 @@ pub fn qat(
         (meta::OPSET, QAT_OPSET.to_string()),
         (meta::TOOL, env!("CARGO_PKG_VERSION").to_owned()),
     ];
-    proto
-        .metadata_props
-        .retain(|kv| !entries.iter().any(|(k, _)| kv.key == *k));
-    for (k, v) in entries {
-        proto.metadata_props.push(pb::StringStringEntryProto {
-            key: k.into(),
-            value: v,
-        });
-    }
+    crate::export::set_metadata(&mut proto, entries);
     let encoded = proto.encode_to_vec();
     let model = Model::from_bytes("qat", encoded.clone()).map_err(|e| bad(e.to_string()))?;
     edgebench_core::write::write_atomic(&opts.output, &encoded).map_err(|e| {
